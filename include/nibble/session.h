@@ -1,0 +1,53 @@
+// The public entry point: load a model once, run it many times.
+//
+//   auto s = nibble::Session::Load("model.onnx", {.threads = 2});
+//   std::vector<nibble::Tensor> out = s->Run({{"input", x}});
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nibble/tensor.h"
+
+namespace nibble {
+
+struct SessionOptions {
+  int threads = 1;          // worker threads (0: all hardware threads)
+  bool optimize = true;     // run the graph passes (folding, fusion, ...)
+  std::vector<std::string> disabled_passes;  // by name, to bisect a problem
+};
+
+struct IoInfo {
+  std::string name;
+  DType dtype;
+  Shape shape;  // -1 for dynamic dims
+};
+
+class Graph;
+
+class Session {
+ public:
+  static std::unique_ptr<Session> Load(const std::string& model_path, const SessionOptions& opts = {});
+  // Takes ownership of an already imported (and possibly rewritten) graph.
+  static std::unique_ptr<Session> FromGraph(Graph graph, const SessionOptions& opts = {});
+  ~Session();
+
+  const std::vector<IoInfo>& inputs() const;
+  const std::vector<IoInfo>& outputs() const;
+  // Runs once; inputs by name, outputs in the model's output order.
+  std::vector<Tensor> Run(const std::vector<std::pair<std::string, Tensor>>& inputs);
+
+  // The optimized graph the session executes.
+  const Graph& graph() const;
+  // Bytes of the intermediate-value arena of the latest plan (and what it would be without reuse).
+  int64_t arena_bytes() const;
+  int64_t naive_bytes() const;
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nibble

@@ -1,0 +1,69 @@
+#include "base/thread_pool.h"
+
+#include <algorithm>
+
+namespace nibble {
+
+int DefaultThreadCount() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  start_cv_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::WorkerLoop(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    std::unique_lock<std::mutex> lock(mu_);
+    start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+    if (stop_) return;
+    seen = generation_;
+    auto range = ranges_[index];
+    const auto* job = job_;
+    lock.unlock();
+    if (range.first < range.second) (*job)(range.first, range.second);
+    lock.lock();
+    if (--pending_ == 0) done_cv_.notify_one();
+  }
+}
+
+void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  int64_t chunks = std::min<int64_t>(num_threads_, (n + grain - 1) / grain);
+  if (chunks <= 1) {
+    fn(0, n);
+    return;
+  }
+  std::vector<std::pair<int64_t, int64_t>> ranges(num_threads_, {0, 0});
+  int64_t per = n / chunks, extra = n % chunks, begin = 0;
+  for (int64_t c = 0; c < chunks; ++c) {
+    int64_t len = per + (c < extra ? 1 : 0);
+    ranges[c] = {begin, begin + len};
+    begin += len;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ranges_ = ranges;
+    job_ = &fn;
+    pending_ = num_threads_ - 1;
+    ++generation_;
+  }
+  start_cv_.notify_all();
+  fn(ranges[0].first, ranges[0].second);
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [&] { return pending_ == 0; });
+}
+
+}  // namespace nibble

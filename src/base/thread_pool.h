@@ -1,0 +1,41 @@
+// A fixed pool of worker threads. ParallelFor splits [0, n) into contiguous
+// chunks, one per thread (the caller's thread takes the first), and returns
+// when all are done. With one thread everything runs inline.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace nibble {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int num_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return num_threads_; }
+  // fn(begin, end) over a partition of [0, n); chunks are at least `grain` long.
+  void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
+
+ private:
+  void WorkerLoop(int index);
+  int num_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable start_cv_, done_cv_;
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  std::vector<std::pair<int64_t, int64_t>> ranges_;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+// Threads to use when the user says 0 ("all"): the machine's hardware threads.
+int DefaultThreadCount();
+
+}  // namespace nibble

@@ -1,0 +1,62 @@
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "base/cpu_features.h"
+#include "cli/commands.h"
+#include "nibble/session.h"
+
+namespace nibble::cli {
+namespace {
+
+// Peak resident memory of this process (VmHWM), in MiB.
+double PeakMemoryMb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+Tensor RandomInput(const IoInfo& in, std::mt19937& rng) {
+  Shape s = in.shape;
+  for (int64_t& d : s)
+    if (d < 0) d = 1;  // dynamic dims: batch 1
+  Tensor t(in.dtype, s);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  if (in.dtype == DType::kFloat32)
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  // Integer inputs (token ids, indices) stay zero: always in range.
+  return t;
+}
+
+}  // namespace
+
+int Bench(const BenchOptions& o) {
+  SessionOptions so;
+  so.threads = o.threads;
+  auto session = Session::Load(o.model, so);
+  std::mt19937 rng(42);
+  std::vector<std::pair<std::string, Tensor>> inputs;
+  for (const auto& in : session->inputs()) inputs.emplace_back(in.name, RandomInput(in, rng));
+  for (int i = 0; i < o.warmup; ++i) session->Run(inputs);
+  std::vector<double> ms;
+  for (int i = 0; i < o.runs; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    session->Run(inputs);
+    auto t1 = std::chrono::steady_clock::now();
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  double median = ms[ms.size() / 2];
+  double p90 = ms[std::min(ms.size() - 1, static_cast<size_t>(ms.size() * 0.9))];
+  std::printf("model: %s\n", o.model.c_str());
+  std::printf("threads: %d  cpu: %s\n", o.threads, CpuFeatureSummary().c_str());
+  std::printf("runs=%d warmup=%d median_ms=%.3f p90_ms=%.3f min_ms=%.3f arena_mb=%.2f peak_mem_mb=%.1f\n", o.runs,
+              o.warmup, median, p90, ms.front(), session->arena_bytes() / 1048576.0, PeakMemoryMb());
+  return 0;
+}
+
+}  // namespace nibble::cli

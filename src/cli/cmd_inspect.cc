@@ -1,0 +1,111 @@
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.h"
+#include "graph/graph.h"
+#include "nibble/session.h"
+#include "onnx/import.h"
+#include "runtime/optimize.h"
+
+namespace nibble::cli {
+namespace {
+
+std::string DimsStr(const Value& v) {
+  if (!v.has_shape) return "?";
+  std::string s = "[";
+  for (size_t i = 0; i < v.shape.size(); ++i) {
+    if (i) s += ",";
+    s += v.shape[i] >= 0 ? std::to_string(v.shape[i]) : (v.dim_params[i].empty() ? "?" : v.dim_params[i]);
+  }
+  return s + "]";
+}
+
+bool StaticShape(const Value& v) {
+  if (!v.has_shape) return false;
+  for (int64_t d : v.shape)
+    if (d < 0) return false;
+  return true;
+}
+
+// Multiply-accumulates of one node, from its static shapes (0 when unknown).
+int64_t NodeMacs(const Graph& g, const Node& n) {
+  if (n.outputs.empty() || n.outputs[0] < 0) return 0;
+  const Value& y = g.values[n.outputs[0]];
+  if (!StaticShape(y)) return 0;
+  int64_t out = ShapeNumel(y.shape);
+  if (n.op_type == "Conv" && n.inputs.size() > 1 && StaticShape(g.values[n.inputs[1]])) {
+    const Shape& w = g.values[n.inputs[1]].shape;
+    return out * ShapeNumel(w) / w[0];
+  }
+  if ((n.op_type == "Gemm" || n.op_type == "MatMul") && StaticShape(g.values[n.inputs[0]])) {
+    const Shape& a = g.values[n.inputs[0]].shape;
+    int64_t k = n.op_type == "Gemm" && n.attrs.GetInt("transA", 0) ? a[0] : a.back();
+    return out * k;
+  }
+  return 0;
+}
+
+std::string Human(double v, const char* unit) {
+  const char* pre[] = {"", "K", "M", "G", "T"};
+  int i = 0;
+  while (v >= 1000 && i < 4) {
+    v /= 1000;
+    ++i;
+  }
+  char b[64];
+  std::snprintf(b, sizeof b, "%.2f %s%s", v, pre[i], unit);
+  return b;
+}
+
+}  // namespace
+
+int Inspect(const InspectOptions& o) {
+  Graph g;
+  if (o.optimize) {
+    auto s = Session::Load(o.model);
+    g = s->graph();
+  } else {
+    g = ImportOnnxFile(o.model);
+    AnnotateValueTypes(g);
+  }
+  std::printf("model: %s  (opset %lld)\n", o.model.c_str(), static_cast<long long>(g.opset));
+  std::printf("inputs:\n");
+  for (int v : g.inputs)
+    std::printf("  %-24s %-8s %s\n", g.values[v].name.c_str(), DTypeName(g.values[v].dtype), DimsStr(g.values[v]).c_str());
+  std::printf("outputs:\n");
+  for (int v : g.outputs)
+    std::printf("  %-24s %-8s %s\n", g.values[v].name.c_str(), DTypeName(g.values[v].dtype), DimsStr(g.values[v]).c_str());
+
+  std::map<std::string, int> hist;
+  for (const Node& n : g.nodes) hist[n.op_type + (n.fused.kind != Activation::Kind::kNone ? "+" + n.fused.Name() : "")]++;
+  std::printf("ops (%zu nodes%s):\n", g.nodes.size(), o.optimize ? ", after optimization" : "");
+  for (const auto& [op, c] : hist) std::printf("  %-24s %d\n", op.c_str(), c);
+
+  std::printf("layers:\n  %-32s %-16s %12s %12s %14s %s\n", "node", "op", "params", "MACs", "out bytes", "output shape");
+  int64_t total_params = 0, total_macs = 0, total_act = 0, param_bytes = 0;
+  for (const Node& n : g.nodes) {
+    int64_t params = 0;
+    for (int v : n.inputs)
+      if (v >= 0 && g.values[v].is_constant()) {
+        params += g.values[v].constant.numel();
+        param_bytes += g.values[v].constant.nbytes();
+      }
+    int64_t macs = NodeMacs(g, n);
+    int64_t act = 0;
+    for (int v : n.outputs)
+      if (v >= 0 && StaticShape(g.values[v]))
+        act += ShapeNumel(g.values[v].shape) * static_cast<int64_t>(DTypeSize(g.values[v].dtype));
+    total_params += params;
+    total_macs += macs;
+    total_act += act;
+    std::string op = n.op_type + (n.fused.kind != Activation::Kind::kNone ? "+" + n.fused.Name() : "");
+    std::printf("  %-32s %-16s %12lld %12lld %14lld %s\n", n.name.substr(0, 32).c_str(), op.c_str(),
+                static_cast<long long>(params), static_cast<long long>(macs), static_cast<long long>(act),
+                n.outputs.empty() || n.outputs[0] < 0 ? "" : DimsStr(g.values[n.outputs[0]]).c_str());
+  }
+  std::printf("total: %s parameters (%s), %s MACs, %s of activations written\n", Human(total_params, "").c_str(),
+              Human(param_bytes, "B").c_str(), Human(total_macs, "").c_str(), Human(total_act, "B").c_str());
+  return 0;
+}
+
+}  // namespace nibble::cli

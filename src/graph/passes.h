@@ -1,0 +1,19 @@
+// Graph rewrites that need no kernels. Each returns true when it changed the
+// graph; each leaves the graph topologically sorted and indexed.
+#pragma once
+#include "graph/graph.h"
+
+namespace nibble {
+
+// Identity, and Dropout in inference mode, forward their input.
+bool EliminateIdentityPass(Graph& g);
+// Removes nodes none of whose outputs is read or is a graph output.
+bool DeadNodeEliminationPass(Graph& g);
+// Conv/Gemm followed by BatchNormalization (constant statistics) becomes one
+// Conv/Gemm with rescaled weights and bias.
+bool FoldBatchNormPass(Graph& g);
+// Relu / Clip (constant bounds) / HardSwish / LeakyRelu after Conv, Gemm,
+// MatMul or Add becomes that node's epilogue.
+bool FuseActivationPass(Graph& g);
+
+}  // namespace nibble

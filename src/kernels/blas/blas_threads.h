@@ -1,0 +1,6 @@
+// The float GEMM comes from OpenBLAS; its thread count follows the session's.
+#pragma once
+
+namespace nibble {
+void SetBlasThreads(int n);
+}

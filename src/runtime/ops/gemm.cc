@@ -1,0 +1,168 @@
+// Gemm (Y = alpha*A'B' + beta*C) and MatMul (numpy semantics: batched,
+// broadcast, 1-D promotion). Float32 goes to BLAS; other numeric types run a
+// plain loop (they only appear in conformance tests).
+#include "kernels/blas/sgemm.h"
+#include "kernels/reference/broadcast.h"
+#include "runtime/op_registry.h"
+#include "runtime/ops/dispatch.h"
+
+namespace nibble {
+namespace {
+
+template <class T>
+void NaiveGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      T acc = 0;
+      for (int64_t p = 0; p < k; ++p) acc += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+      c[i * n + j] = acc;
+    }
+}
+
+class GemmKernel : public OpKernel {
+ public:
+  explicit GemmKernel(const OpEnv& env) : where_(env.where()), act_(env.node.fused) {
+    const Attributes& a = env.node.attrs;
+    alpha_ = a.GetFloat("alpha", 1.f);
+    beta_ = a.GetFloat("beta", 1.f);
+    ta_ = a.GetInt("transA", 0) != 0;
+    tb_ = a.GetInt("transB", 0) != 0;
+  }
+
+  void Infer(InferContext& ctx) override {
+    const Shape& a = ctx.shape(0);
+    const Shape& b = ctx.shape(1);
+    if (a.size() != 2 || b.size() != 2) ctx.Fail("A and B must be 2-D, got ", ShapeStr(a), " and ", ShapeStr(b));
+    if (ctx.dtype(0) != ctx.dtype(1)) ctx.Fail("A and B have different types");
+    int64_t m = ta_ ? a[1] : a[0], k = ta_ ? a[0] : a[1];
+    int64_t kb = tb_ ? b[1] : b[0], n = tb_ ? b[0] : b[1];
+    if (k != kb) ctx.Fail("inner dimensions differ: A ", ShapeStr(a), " B ", ShapeStr(b), " (transA=", ta_, ", transB=", tb_, ")");
+    if (ctx.has_input(2)) {
+      try {
+        if (BroadcastShapes({ctx.shape(2), {m, n}}) != Shape{m, n}) ctx.Fail("C does not broadcast to [", m, ",", n, "]");
+      } catch (const Error& e) {
+        ctx.Fail("C ", ShapeStr(ctx.shape(2)), " does not broadcast to [", m, ",", n, "]");
+      }
+    }
+    ctx.set_output(0, ctx.dtype(0), {m, n});
+  }
+
+  void Run(RunContext& ctx) override {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    Tensor& y = ctx.output(0);
+    const int64_t m = y.dim(0), n = y.dim(1), k = ta_ ? a.dim(0) : a.dim(1);
+    DispatchNumeric(a.dtype(), where_, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T* py = y.data<T>();
+      if constexpr (std::is_same_v<T, float>) {
+        float beta = 0.f;
+        if (ctx.has_input(2)) {
+          BroadcastInto<T>(ctx.input(2), y);
+          beta = beta_;
+        }
+        Sgemm(ta_, tb_, m, n, k, alpha_, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1), beta, py, n);
+        act_.ApplyInPlace(py, m * n);
+      } else {
+        NaiveGemm<T>(ta_, tb_, m, n, k, a.data<T>(), b.data<T>(), py);
+        Tensor c;
+        if (ctx.has_input(2)) {
+          c = Tensor(y.dtype(), y.shape());
+          BroadcastInto<T>(ctx.input(2), c);
+        }
+        for (int64_t i = 0; i < m * n; ++i)
+          py[i] = static_cast<T>(alpha_ * py[i] + (c.empty() ? 0 : beta_ * c.data<T>()[i]));
+      }
+    });
+  }
+
+ private:
+  template <class T>
+  static void BroadcastInto(const Tensor& c, Tensor& y) {
+    const T* pc = c.data<T>();
+    T* py = y.data<T>();
+    std::vector<int64_t> st[1] = {BroadcastStrides(c.shape(), y.shape())};
+    ForEachBroadcast(y.shape(), st, [&](int64_t o, const int64_t* idx) { py[o] = pc[idx[0]]; });
+  }
+
+  std::string where_;
+  Activation act_;
+  float alpha_, beta_;
+  bool ta_, tb_;
+};
+
+// Numpy matmul shape rules: 1-D operands are promoted and the promoted axis removed.
+struct MatMulGeometry {
+  Shape out, batch_a, batch_b, batch;
+  int64_t m, n, k;
+};
+
+MatMulGeometry MatMulShapes(const Shape& a0, const Shape& b0) {
+  NIBBLE_CHECK(!a0.empty() && !b0.empty(), "MatMul inputs must have rank >= 1");
+  Shape a = a0, b = b0;
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  MatMulGeometry g;
+  g.m = a[a.size() - 2];
+  g.k = a[a.size() - 1];
+  g.n = b[b.size() - 1];
+  NIBBLE_CHECK(b[b.size() - 2] == g.k, "inner dimensions differ: ", ShapeStr(a0), " x ", ShapeStr(b0));
+  g.batch_a.assign(a.begin(), a.end() - 2);
+  g.batch_b.assign(b.begin(), b.end() - 2);
+  g.batch = BroadcastShapes({g.batch_a, g.batch_b});
+  g.out = g.batch;
+  if (a0.size() > 1) g.out.push_back(g.m);
+  if (b0.size() > 1) g.out.push_back(g.n);
+  return g;
+}
+
+class MatMulKernel : public OpKernel {
+ public:
+  explicit MatMulKernel(const OpEnv& env) : where_(env.where()), act_(env.node.fused) {}
+
+  void Infer(InferContext& ctx) override {
+    if (ctx.dtype(0) != ctx.dtype(1)) ctx.Fail("inputs have different types");
+    try {
+      ctx.set_output(0, ctx.dtype(0), MatMulShapes(ctx.shape(0), ctx.shape(1)).out);
+    } catch (const Error& e) {
+      ctx.Fail(e.what());
+    }
+  }
+
+  void Run(RunContext& ctx) override {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    MatMulGeometry g = MatMulShapes(a.shape(), b.shape());
+    std::vector<int64_t> st[2] = {BroadcastStrides(g.batch_a, g.batch), BroadcastStrides(g.batch_b, g.batch)};
+    std::vector<std::pair<int64_t, int64_t>> pairs;  // (a matrix, b matrix) per output matrix
+    ForEachBroadcast(g.batch, st, [&](int64_t, const int64_t* idx) { pairs.push_back({idx[0], idx[1]}); });
+    const int64_t mk = g.m * g.k, kn = g.k * g.n, mn = g.m * g.n;
+    DispatchNumeric(a.dtype(), where_, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      T* py = ctx.output(0).data<T>();
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        if constexpr (std::is_same_v<T, float>)
+          Sgemm(false, false, g.m, g.n, g.k, 1.f, pa + pairs[i].first * mk, g.k, pb + pairs[i].second * kn, g.n, 0.f,
+                py + i * mn, g.n);
+        else
+          NaiveGemm<T>(false, false, g.m, g.n, g.k, pa + pairs[i].first * mk, pb + pairs[i].second * kn, py + i * mn);
+      }
+      if constexpr (std::is_same_v<T, float>) act_.ApplyInPlace(py, ctx.output(0).numel());
+    });
+  }
+
+ private:
+  std::string where_;
+  Activation act_;
+};
+
+}  // namespace
+
+void RegisterGemmOps(OpRegistry& r) {
+  r.Add("Gemm", MakeFactory<GemmKernel>());
+  r.Add("MatMul", MakeFactory<MatMulKernel>());
+}
+
+}  // namespace nibble
