@@ -1,0 +1,44 @@
+// Helpers for building small graphs directly in tests.
+#pragma once
+#include <random>
+
+#include "graph/graph.h"
+
+namespace nibble::testing {
+
+// Adds a node reading and writing named values (created on first mention).
+inline int AddOp(Graph& g, const std::string& op, const std::vector<std::string>& ins,
+                 const std::vector<std::string>& outs, const std::string& name = "") {
+  Node n;
+  n.op_type = op;
+  n.name = name.empty() ? op + "_" + std::to_string(g.nodes.size()) : name;
+  for (const auto& i : ins) n.inputs.push_back(i.empty() ? -1 : g.AddValue(i));
+  for (const auto& o : outs) n.outputs.push_back(g.AddValue(o));
+  return g.AddNode(std::move(n));
+}
+
+inline int AddInput(Graph& g, const std::string& name, DType t, Shape s) {
+  int v = g.AddValue(name);
+  g.values[v].dtype = t;
+  g.values[v].has_shape = true;
+  g.values[v].shape = s;
+  g.values[v].dim_params.assign(s.size(), "");
+  g.inputs.push_back(v);
+  return v;
+}
+
+inline Tensor RandomTensor(Shape s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  Tensor t(DType::kFloat32, std::move(s));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
+inline Tensor FloatTensor(Shape s, std::vector<float> v) {
+  Tensor t(DType::kFloat32, std::move(s));
+  std::copy(v.begin(), v.end(), t.data<float>());
+  return t;
+}
+
+}  // namespace nibble::testing
