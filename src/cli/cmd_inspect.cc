@@ -57,13 +57,34 @@ std::string Human(double v, const char* unit) {
   return b;
 }
 
+// The planner's arena for one run at the model's static shapes (dynamic dims
+// at 1), found by running once on zeros; "" when the inputs are not tensors we can make.
+std::string PlannedArena(Session& s) {
+  std::vector<std::pair<std::string, Tensor>> inputs;
+  for (const auto& in : s.inputs()) {
+    Shape shape = in.shape;
+    for (int64_t& d : shape)
+      if (d < 0) d = 1;
+    inputs.emplace_back(in.name, Tensor(in.dtype, shape));
+  }
+  try {
+    s.Run(inputs);
+  } catch (const Error& e) {
+    return std::string("arena: not planned (") + e.what() + ")";
+  }
+  return "arena: " + Human(s.arena_bytes(), "B") + " for intermediate values at batch 1 (" +
+         Human(s.naive_bytes(), "B") + " without reuse)";
+}
+
 }  // namespace
 
 int Inspect(const InspectOptions& o) {
   Graph g;
+  std::string arena;
   if (o.optimize) {
     auto s = Session::Load(o.model);
     g = s->graph();
+    arena = PlannedArena(*s);
   } else {
     g = ImportOnnxFile(o.model);
     AnnotateValueTypes(g);
@@ -105,6 +126,7 @@ int Inspect(const InspectOptions& o) {
   }
   std::printf("total: %s parameters (%s), %s MACs, %s of activations written\n", Human(total_params, "").c_str(),
               Human(param_bytes, "B").c_str(), Human(total_macs, "").c_str(), Human(total_act, "B").c_str());
+  if (!arena.empty()) std::printf("%s\n", arena.c_str());
   return 0;
 }
 

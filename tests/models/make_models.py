@@ -52,28 +52,23 @@ class GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def node(self, op: str, inputs: list[str], name: str, n_out: int = 1, **attrs):
+    def node(self, op: str, inputs: list[str], name: str, **attrs) -> str:
+        """Add a node; its one output is named after it."""
         name = self.unique(name)
-        outputs = [name] if n_out == 1 else [f"{name}:{i}" for i in range(n_out)]
-        self.nodes.append(helper.make_node(op, inputs, outputs, name=name, **attrs))
-        return outputs[0] if n_out == 1 else outputs
+        self.nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
+        return name
 
     def model(self, graph_name: str, inputs, outputs, opset: int = OPSET) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, graph_name, inputs, outputs, self.initializers)
-        model = helper.make_model(
-            graph,
-            opset_imports=[helper.make_opsetid("", opset)],
-            producer_name="nibble/tests/models",
-            ir_version=IR_VERSION,
-        )
-        return model
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                                 producer_name="nibble/tests/models", ir_version=IR_VERSION)
 
     # ---- layers shared by the CNNs -------------------------------------------------
 
     def conv(self, x: str, name: str, c_in: int, c_out: int, k: int, stride: int = 1,
              group: int = 1, gain: float = 2.0, bias: bool = False) -> str:
-        # He-normal: keeps the second moment roughly constant through conv+ReLU,
-        # so 50 layers of random weights neither explode nor vanish.
+        # He-normal (gain 2 for a ReLU after): keeps the second moment roughly
+        # constant, so a deep stack of random layers neither explodes nor vanishes.
         fan_in = (c_in // group) * k * k
         w = self.rng.normal(0.0, math.sqrt(gain / fan_in), (c_out, c_in // group, k, k))
         inputs = [x, self.const(f"{name}.weight", w.astype(np.float32))]
@@ -294,12 +289,6 @@ def write_model(name: str, out_dir: str) -> str:
     path = os.path.join(out_dir, f"{name}.onnx")
     onnx.save(model, path)
     return path
-
-
-def ensure_model(name: str, out_dir: str) -> str:
-    """Like write_model, but reuses an existing file (generation is deterministic)."""
-    path = os.path.join(out_dir, f"{name}.onnx")
-    return path if os.path.exists(path) else write_model(name, out_dir)
 
 
 def _verify_with_ort(path: str) -> None:

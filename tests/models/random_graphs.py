@@ -128,7 +128,8 @@ class _Generator:
         if op == "LeakyRelu":
             return self.emit(op, [x], s, alpha=float(self.rng.uniform(0.01, 0.3)))
         if op == "HardSigmoid":
-            return self.emit(op, [x], s, alpha=float(self.rng.uniform(0.1, 0.4)), beta=float(self.rng.uniform(0.3, 0.7)))
+            alpha, beta = float(self.rng.uniform(0.1, 0.4)), float(self.rng.uniform(0.3, 0.7))
+            return self.emit(op, [x], s, alpha=alpha, beta=beta)
         if op == "Clip":
             lo = float(self.rng.uniform(-1.5, 0.0))
             hi = lo + float(self.rng.uniform(0.2, 3.0))
@@ -202,7 +203,8 @@ class _Generator:
         kernel = [int(self.pick([1, 2, 3, 3, 5])) for _ in spatial]
         strides = [int(self.pick([1, 1, 2])) for _ in spatial]
         dilations = [int(self.pick([1, 1, 2])) for _ in spatial]
-        picked = self._spatial_attrs(spatial, kernel, strides, dilations, ["NOTSET"] * 3 + ["SAME_UPPER", "SAME_LOWER", "VALID"])
+        auto_pads = ["NOTSET"] * 3 + ["SAME_UPPER", "SAME_LOWER", "VALID"]
+        picked = self._spatial_attrs(spatial, kernel, strides, dilations, auto_pads)
         if picked is None or c_out > MAX_DIM:
             return None
         attrs, out = picked
@@ -328,26 +330,29 @@ class _Generator:
         if len(s) == 1:
             kind = "weight"  # a 1-D left operand: [K] @ [K, N] -> [N]
         n = int(self.rng.integers(1, 33))
+        # Each kind checks the output fits before adding its weight: a weight
+        # left behind by a dropped op would be an unused initializer.
         if kind == "weight":
             out = (*s[:-1], n)
-            w = self.weight("matmul.W", (k, n), 1.0 / math.sqrt(k))
-            return self.emit(op, [x, w], out) if _fits(out) else None
+            if not _fits(out):
+                return None
+            return self.emit(op, [x, self.weight("matmul.W", (k, n), 1.0 / math.sqrt(k))], out)
         if kind == "batched_weight":  # weight with its own batch dim, broadcast against x's
             batch = int(self.pick([1, s[-3]])) if len(s) >= 3 else int(self.pick([1, 2]))
             out = (*np.broadcast_shapes(s[:-2], (batch,)), s[-2], n)
-            w = self.weight("matmul.W", (batch, k, n), 1.0 / math.sqrt(k))
             if not _fits(out):
                 return None
-            y = self.emit(op, [x, w], out)
+            y = self.emit(op, [x, self.weight("matmul.W", (batch, k, n), 1.0 / math.sqrt(k))], out)
             self.producer[y] = "MatMul:batched"
             return y
         if kind == "left_weight":  # [P, M] @ [..., M, K]
             if len(s) < 2:
                 return None
             p = int(self.rng.integers(1, 17))
-            w = self.weight("matmul.W", (p, s[-2]), 1.0 / math.sqrt(s[-2]))
             out = (*s[:-2], p, s[-1])
-            return self.emit(op, [w, x], out) if _fits(out) else None
+            if not _fits(out):
+                return None
+            return self.emit(op, [self.weight("matmul.W", (p, s[-2]), 1.0 / math.sqrt(s[-2])), x], out)
         # t @ t^T over the last two dims, t = Tanh(x): both operands are
         # activations, as in attention; Tanh and the 1/K scale keep repeated
         # self-products from squaring magnitudes into the thousands.
@@ -371,18 +376,19 @@ class _Generator:
         if not s:
             return None
         axis = self.axis(len(s))
-        if self.chance(0.5):
-            other, other_shape = self.same_shape_branch(x), s
-        else:
-            other_shape = list(s)
+        other_shape = list(s)
+        branch = self.chance(0.5)  # the other part: a unary op of x, or a constant
+        if not branch:
             other_shape[axis] = int(self.rng.integers(1, 5))
-            other = self.weight("concat.c", other_shape)
-        parts = [(x, s), (other, other_shape)] + ([(x, s)] if self.chance(0.3) else [])
-        order = self.rng.permutation(len(parts))
-        parts = [parts[i] for i in order]
+        repeat_x = self.chance(0.3)
         out = list(s)
-        out[axis] = sum(shape[axis] for _, shape in parts)
-        return self.emit(op, [name for name, _ in parts], out, axis=axis) if _fits(out) else None
+        out[axis] = s[axis] * (2 if repeat_x else 1) + other_shape[axis]
+        if not _fits(out):
+            return None  # before emitting anything: a dropped branch would be a dead node
+        other = self.same_shape_branch(x) if branch else self.weight("concat.c", other_shape)
+        parts = [x, other] + ([x] if repeat_x else [])
+        parts = [parts[i] for i in self.rng.permutation(len(parts))]
+        return self.emit(op, parts, out, axis=axis)
 
     def op_transpose(self, x: str, op: str):
         s = self.shape[x]
@@ -510,7 +516,10 @@ class _Generator:
         axes = list(range(len(s))) if all_axes else sorted({int(self.rng.integers(len(s))) for _ in range(2)})
         if op == "ReduceSum" and _numel([s[a] for a in axes]) > 32:
             return None  # long sums grow magnitudes that a later Softmax would amplify
-        out = [1 if i in axes else d for i, d in enumerate(s)] if keepdims else [d for i, d in enumerate(s) if i not in axes]
+        if keepdims:
+            out = [1 if i in axes else d for i, d in enumerate(s)]
+        else:
+            out = [d for i, d in enumerate(s) if i not in axes]
         attrs = {} if keepdims == 1 and self.chance(0.5) else {"keepdims": keepdims}
         spec = np.array([a - len(s) if self.chance(0.5) else a for a in axes], np.int64)
         if op == "ReduceSum":  # axes became an input in opset 13 for ReduceSum only

@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from nibble_cli import CliRun, fresh_dir, run_cli, run_cli_raw, sanitize
 
@@ -40,15 +40,11 @@ INPUT_SHAPE = [1, 3, 4, 4]
 
 # ---- models and how to run them ------------------------------------------------------
 
-def small_model(extra_input: str | None = None) -> onnx.ModelProto:
+def small_model() -> onnx.ModelProto:
     """Conv, Relu, Reshape, Gemm, Gather: small, yet with int64 shape and index data to corrupt."""
     b = GraphBuilder(seed=7)
-    x = INPUT
     inputs = [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, INPUT_SHAPE)]
-    if extra_input:
-        inputs.append(helper.make_tensor_value_info(extra_input, TensorProto.FLOAT, [1]))
-        x = b.node("Add", [x, extra_input], "add_offset")
-    x = b.conv(x, "conv", 3, 2, 3, bias=True)
+    x = b.conv(INPUT, "conv", 3, 2, 3, bias=True)
     x = b.node("Relu", [x], "relu")
     x = b.node("Reshape", [x, b.const("flatten.shape", np.array([1, -1], np.int64))], "flatten")
     x = b.gemm(x, "fc", 32, 3)
@@ -56,12 +52,21 @@ def small_model(extra_input: str | None = None) -> onnx.ModelProto:
     return b.model("small", inputs, [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 2])])
 
 
-def model_with(nodes, initializers=(), output_shape=INPUT_SHAPE) -> onnx.ModelProto:
-    """A hand-made graph from INPUT to "out", for the cases no valid builder would write."""
-    graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, INPUT_SHAPE)],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, output_shape)],
-                              list(initializers))
+def model_with(nodes, initializers=(), extra_inputs=()) -> onnx.ModelProto:
+    """A hand-made graph from INPUT (and `extra_inputs`, shape [1]) to "out", shaped like INPUT.
+
+    Used where the point is the input or a tensor, not the ops: with nothing
+    but Relu or Add in the graph, a test fails for its own reason only.
+    """
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, INPUT_SHAPE if n == INPUT else [1])
+              for n in (INPUT, *extra_inputs)]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, INPUT_SHAPE)]
+    graph = helper.make_graph(nodes, "bad", inputs, outputs, list(initializers))
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def relu_model() -> onnx.ModelProto:
+    return model_with([helper.make_node("Relu", [INPUT], ["out"], name="relu")])
 
 
 def pixels(dtype=np.float32, shape=INPUT_SHAPE) -> np.ndarray:
@@ -122,16 +127,20 @@ def assert_clean_failure(run: CliRun, *mentions: str) -> str:
     return line
 
 
+def ort_output(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {INPUT: x})[0]
+
+
 # ---- the baseline: without it every "rejects X" test could pass by rejecting all ------
 
-def test_small_model_runs_and_matches_ort(nibble_bin, workdir):
-    model = small_model()
-    path = save_model(model, workdir / "small.onnx")
-    run = run_model(nibble_bin, path, workdir)
+@pytest.mark.parametrize("make", [small_model, relu_model], ids=["small_model", "relu_model"])
+def test_untouched_model_runs_and_matches_ort(make, nibble_bin, workdir):
+    model = make()
+    run = run_model(nibble_bin, save_model(model, workdir / "m.onnx"), workdir)
     assert run.returncode == 0, f"{run.command_line}\n{run.stderr}"
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-        None, {INPUT: pixels()})[0]
-    np.testing.assert_allclose(np.load(workdir / "out" / "scores.npy"), want, rtol=1e-4, atol=1e-5)
+    output = model.graph.output[0].name
+    np.testing.assert_allclose(np.load(workdir / "out" / f"{output}.npy"), ort_output(model, pixels()),
+                               rtol=1e-4, atol=1e-5)
 
 
 # ---- unreadable model files ----------------------------------------------------------
@@ -167,8 +176,9 @@ TRUNCATIONS = ["empty", "graph_missing", "inside_graph_length", "graph_10pct", "
 
 @pytest.mark.parametrize("cut", TRUNCATIONS)
 def test_truncated_model(cut, nibble_bin, workdir):
-    data = small_model().SerializeToString()
-    start, end = _graph_field_span(small_model())
+    model = small_model()
+    data = model.SerializeToString()
+    start, end = _graph_field_span(model)
     assert data[start] == (7 << 3 | 2), "graph field not where expected; _graph_field_span is wrong"
     offset = {
         "empty": 0,
@@ -253,7 +263,8 @@ def test_random_corruption_never_crashes(nibble_bin, workdir):
                           f"(re-run one: {nibble_bin} run MUTANT -i {INPUT}={workdir / 'pixels.npy'} -o OUT):\n  "
                           + "\n  ".join(problems[:20]))
     # The mutations must reach the parser, not only the weights, or the test proves little.
-    assert succeeded < CORRUPTION_COUNT * 0.9, f"{succeeded} of {CORRUPTION_COUNT} mutants ran fine: too few real errors"
+    assert succeeded < CORRUPTION_COUNT * 0.9, \
+        f"{succeeded} of {CORRUPTION_COUNT} mutants ran fine: the corruption reaches too little structure"
 
 
 # ---- graphs nibble cannot run ----------------------------------------------------------
@@ -280,7 +291,7 @@ def test_every_unknown_op_is_named_in_one_message(nibble_bin, workdir):
 @pytest.mark.parametrize("shape", [[1, 3, 5, 5], [1, 3, 4], [2, 3, 4, 4], [1, 3, 4, 4, 1]],
                          ids=["bigger_spatial", "lower_rank", "other_batch", "higher_rank"])
 def test_wrong_input_shape(shape, nibble_bin, workdir):
-    path = save_model(small_model(), workdir / "small.onnx")
+    path = save_model(relu_model(), workdir / "relu.onnx")
     assert_clean_failure(run_model(nibble_bin, path, workdir, {INPUT: pixels(shape=shape)}), INPUT)
 
 
@@ -288,24 +299,26 @@ def test_wrong_input_shape(shape, nibble_bin, workdir):
                          ids=lambda d: np.dtype(d).name)
 def test_wrong_input_dtype(dtype, nibble_bin, workdir):
     # No silent conversion: a float64 file fed to a float32 input is a user mistake to report.
-    path = save_model(small_model(), workdir / "small.onnx")
+    path = save_model(relu_model(), workdir / "relu.onnx")
     assert_clean_failure(run_model(nibble_bin, path, workdir, {INPUT: pixels(dtype)}), INPUT)
 
 
 def test_missing_input_is_named(nibble_bin, workdir):
-    path = save_model(small_model(extra_input="offset"), workdir / "two_inputs.onnx")
+    model = model_with([helper.make_node("Add", [INPUT, "offset"], ["out"], name="add_offset")],
+                       extra_inputs=["offset"])
+    path = save_model(model, workdir / "two_inputs.onnx")
     assert_clean_failure(run_model(nibble_bin, path, workdir, {INPUT: pixels()}), "offset")
 
 
 def test_unknown_input_name_is_named(nibble_bin, workdir):
     # A typo in an input name must not be ignored silently.
-    path = save_model(small_model(), workdir / "small.onnx")
+    path = save_model(relu_model(), workdir / "relu.onnx")
     assert_clean_failure(run_model(nibble_bin, path, workdir, {INPUT: pixels(), "pixles": pixels()}), "pixles")
 
 
 @pytest.mark.parametrize("content", [b"", b"not a numpy file\n", "truncated"], ids=["empty", "text", "truncated"])
 def test_unreadable_npy_input_is_named(content, nibble_bin, workdir):
-    path = save_model(small_model(), workdir / "small.onnx")
+    path = save_model(relu_model(), workdir / "relu.onnx")
     npy = workdir / "broken_input.npy"
     if content == "truncated":
         np.save(npy, pixels())
@@ -316,17 +329,17 @@ def test_unreadable_npy_input_is_named(content, nibble_bin, workdir):
 
 @pytest.mark.parametrize("layout", ["big_endian", "fortran_order"])
 def test_unusual_npy_layout_is_read_right_or_rejected(layout, nibble_bin, workdir):
-    # Either answer is fine; a silently misread input is not.
-    model = small_model()
-    path = save_model(model, workdir / "small.onnx")
+    # Either answer is fine; a silently misread input is not. Relu keeps
+    # every positive value where it was, so a misread layout shows.
+    model = relu_model()
+    path = save_model(model, workdir / "relu.onnx")
     x = pixels()
     stored = x.astype(">f4") if layout == "big_endian" else np.asfortranarray(x)
     run = run_model(nibble_bin, path, workdir, {INPUT: stored})
     if run.returncode != 0:
         assert_clean_failure(run)
         return
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {INPUT: x})[0]
-    np.testing.assert_allclose(np.load(workdir / "out" / "scores.npy"), want, rtol=1e-4, atol=1e-5,
+    np.testing.assert_allclose(np.load(workdir / "out" / "out.npy"), ort_output(model, x), rtol=1e-4, atol=1e-5,
                                err_msg=f"{layout} input was accepted but misread")
 
 
@@ -366,6 +379,31 @@ def test_inconsistent_initializer_is_named(case, nibble_bin, workdir):
     assert_clean_failure(run_model(nibble_bin, save_model(model, workdir / "m.onnx"), workdir), "bad_weight")
 
 
+def _external_tensor(name: str, location: str) -> TensorProto:
+    tensor = _tensor(name, INPUT_SHAPE)
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", str(N_PIXELS * FLOAT_BYTES))):
+        tensor.external_data.add(key=key, value=value)
+    return tensor
+
+
+def _add_external_model(location: str) -> onnx.ModelProto:
+    return model_with([helper.make_node("Add", [INPUT, "secret_weight"], ["out"], name="add_secret")],
+                      [_external_tensor("secret_weight", location)])
+
+
+def test_external_data_inside_model_dir_is_read(nibble_bin, workdir):
+    # The baseline for the refusals below: they must come from the path check,
+    # not from external data being unsupported.
+    model_dir = fresh_dir(workdir / "model_dir")
+    (model_dir / "weights").mkdir()
+    (model_dir / "weights" / "secret.bin").write_bytes(np.full(N_PIXELS, 0.5, np.float32).tobytes())
+    path = save_model(_add_external_model("weights/secret.bin"), model_dir / "m.onnx")
+    run = run_model(nibble_bin, path, workdir)
+    assert run.returncode == 0, f"{run.command_line}\n{run.stderr}"
+    np.testing.assert_allclose(np.load(workdir / "out" / "out.npy"), pixels() + np.float32(0.5), rtol=1e-6)
+
+
 EXTERNAL_LOCATIONS = ["../../etc/passwd", "relative_path_reaching_etc_passwd", "/etc/passwd",
                       "sibling_dir_file_of_right_size", "absolute_file_of_right_size"]
 
@@ -383,10 +421,5 @@ def test_external_data_outside_model_dir_is_refused(where, nibble_bin, workdir):
         "sibling_dir_file_of_right_size": os.path.relpath(outside, model_dir),
         "absolute_file_of_right_size": str(outside),
     }.get(where, where)
-    tensor = _tensor("secret_weight", INPUT_SHAPE)
-    tensor.data_location = TensorProto.EXTERNAL
-    for key, value in (("location", location), ("offset", "0"), ("length", str(N_PIXELS * FLOAT_BYTES))):
-        tensor.external_data.add(key=key, value=value)
-    model = model_with([helper.make_node("Add", [INPUT, "secret_weight"], ["out"], name="add_secret")], [tensor])
-    path = save_model(model, model_dir / "m.onnx")
+    path = save_model(_add_external_model(location), model_dir / "m.onnx")
     assert_clean_failure(run_model(nibble_bin, path, workdir), "secret_weight")

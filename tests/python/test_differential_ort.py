@@ -55,15 +55,18 @@ def error_summary(actual: np.ndarray, expected: np.ndarray) -> str:
     a, e = actual.astype(np.float64), expected.astype(np.float64)
     abs_err = np.abs(a - e)
     rel_err = abs_err / np.maximum(np.abs(e), np.finfo(np.float32).tiny)
-    i_abs, i_rel = np.unravel_index(np.argmax(abs_err), abs_err.shape), np.unravel_index(np.argmax(rel_err), rel_err.shape)
+    i_abs = np.unravel_index(np.argmax(abs_err), abs_err.shape)
+    i_rel = np.unravel_index(np.argmax(rel_err), rel_err.shape)
     bad = int(np.count_nonzero(abs_err > ATOL + RTOL * np.abs(e)))
-    return (f"max abs err {abs_err[i_abs]:.3g} at {tuple(map(int, i_abs))} (nibble {a[i_abs]:.7g}, ORT {e[i_abs]:.7g}); "
+    return (f"max abs err {abs_err[i_abs]:.3g} at {tuple(map(int, i_abs))} "
+            f"(nibble {a[i_abs]:.7g}, ORT {e[i_abs]:.7g}); "
             f"max rel err {rel_err[i_rel]:.3g} at {tuple(map(int, i_rel))}; "
             f"{bad} of {e.size} elements outside rtol={RTOL:g}, atol={ATOL:g}")
 
 
 def run_nibble_and_compare(nibble_bin: Path, model_path: Path, feeds: dict[str, np.ndarray],
-                           expected: dict[str, np.ndarray], workdir: Path, timeout: float, extra_args=(), context: str = "") -> None:
+                           expected: dict[str, np.ndarray], workdir: Path, timeout: float,
+                           extra_args=(), context: str = "") -> None:
     input_args = write_inputs(feeds, workdir / "inputs")
     out_dir = fresh_dir(workdir / "out")
     run: CliRun = run_cli([nibble_bin, "run", model_path, *input_args, "-o", out_dir, *extra_args], timeout)
@@ -77,8 +80,11 @@ def run_nibble_and_compare(nibble_bin: Path, model_path: Path, feeds: dict[str, 
         got = np.load(path)
         assert got.dtype == want.dtype, f"{where}\n  output '{name}': dtype {got.dtype}, ORT gives {want.dtype}"
         assert got.shape == want.shape, f"{where}\n  output '{name}': shape {got.shape}, ORT gives {want.shape}"
-        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL,
-                                   err_msg=f"{where}\n  output '{name}': {error_summary(got, want)}")
+        try:
+            np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+        except AssertionError as e:
+            # The summary is computed only on failure: it scans every element twice.
+            raise AssertionError(f"{where}\n  output '{name}': {error_summary(got, want)}\n{e}") from None
 
 
 # ---- the reference models ------------------------------------------------------------
