@@ -3,6 +3,7 @@
 //   auto s = nibble::Session::Load("model.onnx", {.threads = 2});
 //   std::vector<nibble::Tensor> out = s->Run({{"input", x}});
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -37,6 +38,11 @@ class Session {
   const std::vector<IoInfo>& outputs() const;
   // Runs once; inputs by name, outputs in the model's output order.
   std::vector<Tensor> Run(const std::vector<std::pair<std::string, Tensor>>& inputs);
+
+  // Called during Run with every graph input and every value a step computes
+  // (by value id in graph()): how calibration and per-layer error analysis
+  // see intermediate tensors. Pass nullptr to stop.
+  void SetValueObserver(std::function<void(int value_id, const Tensor& t)> fn);
 
   // The optimized graph the session executes.
   const Graph& graph() const;

@@ -21,7 +21,7 @@ const NpyType kTypes[] = {
 
 }  // namespace
 
-Tensor ReadNpy(const std::string& path) {
+NpyInfo ReadNpyInfo(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   NIBBLE_CHECK(f, path, ": cannot open");
   char magic[8];
@@ -66,13 +66,39 @@ Tensor ReadNpy(const std::string& path) {
   auto data_pos = f.tellg();
   f.seekg(0, std::ios::end);
   int64_t available = static_cast<int64_t>(f.tellg() - data_pos);
-  f.seekg(data_pos);
   int64_t need = CheckedMul(ShapeNumel(shape), static_cast<int64_t>(DTypeSize(dtype)), ".npy size");
   NIBBLE_CHECK(need <= available, path, ": .npy data is shorter (", available, " bytes) than its shape ",
                ShapeStr(shape), " needs (", need, ")");
-  Tensor t(dtype, shape);
+  return NpyInfo{dtype, shape, static_cast<int64_t>(data_pos)};
+}
+
+Tensor ReadNpyRows(const std::string& path, const NpyInfo& info, int64_t begin, int64_t count) {
+  NIBBLE_CHECK(!info.shape.empty(), path, ": a rank-0 .npy has no rows");
+  NIBBLE_CHECK(begin >= 0 && count >= 0 && begin + count <= info.shape[0], path, ": rows [", begin, ", ",
+               begin + count, ") out of range for shape ", ShapeStr(info.shape));
+  Shape row_shape(info.shape.begin() + 1, info.shape.end());
+  int64_t row_bytes = CheckedMul(ShapeNumel(row_shape), static_cast<int64_t>(DTypeSize(info.dtype)), ".npy row size");
+  Shape out_shape = info.shape;
+  out_shape[0] = count;
+  Tensor t(info.dtype, out_shape);
+  if (t.nbytes() == 0) return t;
+  std::ifstream f(path, std::ios::binary);
+  NIBBLE_CHECK(f, path, ": cannot open");
+  f.seekg(info.data_offset + begin * row_bytes);
   f.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
-  NIBBLE_CHECK(f || t.nbytes() == 0, path, ": .npy data is shorter than its shape ", ShapeStr(shape), " needs");
+  NIBBLE_CHECK(f, path, ": .npy data is shorter than its shape ", ShapeStr(info.shape), " needs (file changed?)");
+  return t;
+}
+
+Tensor ReadNpy(const std::string& path) {
+  NpyInfo info = ReadNpyInfo(path);
+  Tensor t(info.dtype, info.shape);
+  if (t.nbytes() == 0) return t;
+  std::ifstream f(path, std::ios::binary);
+  NIBBLE_CHECK(f, path, ": cannot open");
+  f.seekg(info.data_offset);
+  f.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
+  NIBBLE_CHECK(f, path, ": .npy data is shorter than its shape ", ShapeStr(info.shape), " needs");
   return t;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "base/float16.h"
 #include "base/limits.h"
 
 namespace nibble {
@@ -63,6 +64,8 @@ Tensor Tensor::Clone() const {
 }
 
 void Tensor::CheckType(DType want) const {
+  // float16 tensors are handed to kernels as their uint16 bit patterns.
+  if (want == DType::kUInt16 && dtype_ == DType::kFloat16) return;
   NIBBLE_CHECK(want == dtype_, "tensor holds ", DTypeName(dtype_), ", accessed as ", DTypeName(want));
 }
 
@@ -79,6 +82,7 @@ double Tensor::AsDouble(int64_t i) const {
     case DType::kInt64: return static_cast<double>(static_cast<const int64_t*>(data_)[i]);
     case DType::kUInt64: return static_cast<double>(static_cast<const uint64_t*>(data_)[i]);
     case DType::kBool: return static_cast<const bool*>(data_)[i];
+    case DType::kFloat16: return HalfBitsToFloat(static_cast<const uint16_t*>(data_)[i]);
     default: Fail("cannot read ", DTypeName(dtype_), " as a number");
   }
 }

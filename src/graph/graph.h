@@ -7,7 +7,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <optional>
+
 #include "base/activation.h"
+#include "base/quant_params.h"
 #include "graph/attribute.h"
 #include "nibble/tensor.h"
 
@@ -21,6 +24,9 @@ struct Value {
   std::vector<std::string> dim_params;  // symbolic names of dynamic dims, "" if none
   Tensor constant;                 // set for initializers and folded constants
   int producer = -1;               // node index, -1 for graph inputs/constants
+  // Set when the value holds quantized codes (dtype int8/uint8/int32): its
+  // real value is scale * (q - zero_point). Kernels choose integer paths by it.
+  std::optional<QuantParams> quant;
 
   bool is_constant() const { return !constant.empty(); }
 };

@@ -101,6 +101,22 @@ struct OpEnv {
   const Tensor* constant_input(int i) const;
 };
 
+// Runs fn; an Error that does not yet say which node it is about gets the
+// "file: node 'name' (Op): " prefix. ValueRequired passes through unchanged.
+template <class F>
+void WithNodeContext(const Graph& g, const Node& n, F&& fn) {
+  try {
+    fn();
+  } catch (const ValueRequired&) {
+    throw;
+  } catch (const Error& e) {
+    std::string where = g.Where(n);
+    std::string msg = e.what();
+    if (msg.find(where) != std::string::npos) throw;
+    throw Error(where + ": " + msg);
+  }
+}
+
 using OpFactory = std::function<std::unique_ptr<OpKernel>(const OpEnv&)>;
 
 template <class K>

@@ -99,7 +99,7 @@ ExecutionPlan BuildPlan(const Graph& g, const std::vector<std::unique_ptr<OpKern
       all_known &= plan.info[v].value != nullptr;
     }
     InferContext ctx(g, node, std::move(in), g.opset);
-    kernels[n]->Infer(ctx);
+    WithNodeContext(g, node, [&] { kernels[n]->Infer(ctx); });
     int64_t out_elems = 0;
     bool outputs_known = true;
     for (size_t o = 0; o < node.outputs.size(); ++o) {
@@ -126,11 +126,11 @@ ExecutionPlan BuildPlan(const Graph& g, const std::vector<std::unique_ptr<OpKern
           outs.push_back(nullptr);
           continue;
         }
-        plan.known[v] = Tensor(plan.info[v].dtype, plan.info[v].shape);
+        WithNodeContext(g, node, [&] { plan.known[v] = Tensor(plan.info[v].dtype, plan.info[v].shape); });
         outs.push_back(&plan.known[v]);
       }
       RunContext rc(std::move(ins), std::move(outs), pool);
-      kernels[n]->Run(rc);
+      WithNodeContext(g, node, [&] { kernels[n]->Run(rc); });
       for (int v : node.outputs)
         if (v >= 0) plan.info[v].value = &plan.known[v];
       continue;

@@ -19,6 +19,7 @@ struct Session::Impl {
   std::unique_ptr<ExecutionPlan> plan;
   std::vector<Shape> plan_shapes;  // input shapes the cached plan is for
   std::vector<uint8_t> arena;
+  std::function<void(int, const Tensor&)> observer;
 };
 
 namespace {
@@ -60,7 +61,7 @@ std::unique_ptr<Session> Session::FromGraph(Graph graph, const SessionOptions& o
   Graph& g = impl->graph;
   for (const Node& n : g.nodes) {
     OpEnv env{g, n, g.opset};
-    impl->kernels.push_back((*OpRegistry::Get().Find(n.domain, n.op_type))(env));
+    WithNodeContext(g, n, [&] { impl->kernels.push_back((*OpRegistry::Get().Find(n.domain, n.op_type))(env)); });
   }
   int threads = opts.threads <= 0 ? DefaultThreadCount() : opts.threads;
   impl->pool = std::make_unique<ThreadPool>(threads);
@@ -72,6 +73,8 @@ std::unique_ptr<Session> Session::FromGraph(Graph graph, const SessionOptions& o
 
 const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
+void Session::SetValueObserver(std::function<void(int, const Tensor&)> fn) { impl_->observer = std::move(fn); }
+
 const Graph& Session::graph() const { return impl_->graph; }
 int64_t Session::arena_bytes() const { return impl_->plan ? impl_->plan->arena_bytes : 0; }
 int64_t Session::naive_bytes() const { return impl_->plan ? impl_->plan->naive_bytes : 0; }
@@ -119,6 +122,8 @@ std::vector<Tensor> Session::Run(const std::vector<std::pair<std::string, Tensor
   for (int v : g.outputs)
     if (live[v].empty()) live[v] = Tensor(plan.info[v].dtype, plan.info[v].shape);
 
+  if (s.observer)
+    for (size_t i = 0; i < ins.size(); ++i) s.observer(g.inputs[i], *ins[i]);
   for (int n : plan.steps) {
     const Node& node = g.nodes[n];
     std::vector<const Tensor*> in;
@@ -129,15 +134,10 @@ std::vector<Tensor> Session::Run(const std::vector<std::pair<std::string, Tensor
       out.push_back(v < 0 ? nullptr : &live[v]);
     }
     RunContext rc(std::move(in), std::move(out), s.pool.get());
-    try {
-      s.kernels[n]->Run(rc);
-    } catch (const ValueRequired&) {
-      throw;
-    } catch (const Error& e) {
-      std::string msg = e.what();
-      if (msg.find(g.Where(node)) == std::string::npos) throw Error(g.Where(node) + ": " + msg);
-      throw;
-    }
+    WithNodeContext(g, node, [&] { s.kernels[n]->Run(rc); });
+    if (s.observer)
+      for (int v : node.outputs)
+        if (v >= 0) s.observer(v, live[v]);
   }
 
   std::vector<Tensor> result;

@@ -8,6 +8,8 @@
 // file lists it with a written reason. The exit code is non-zero on any failure.
 #include <onnx/onnx_pb.h>
 
+#include <fnmatch.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -27,7 +29,7 @@ using namespace nibble;
 namespace {
 
 struct Skip {
-  std::string pattern;  // exact name, or a prefix ending in '*'
+  std::string pattern;  // a shell glob: exact name, or with '*'
   std::string reason;
 };
 
@@ -50,13 +52,8 @@ std::vector<Skip> LoadSkips(const std::string& path) {
 }
 
 const Skip* FindSkip(const std::vector<Skip>& skips, const std::string& name) {
-  for (const Skip& s : skips) {
-    if (!s.pattern.empty() && s.pattern.back() == '*') {
-      if (name.rfind(s.pattern.substr(0, s.pattern.size() - 1), 0) == 0) return &s;
-    } else if (s.pattern == name) {
-      return &s;
-    }
-  }
+  for (const Skip& s : skips)
+    if (fnmatch(s.pattern.c_str(), name.c_str(), 0) == 0) return &s;
   return nullptr;
 }
 
@@ -78,8 +75,14 @@ std::string Unsupported(const std::string& model_path) {
     return s;
   }
   if (opset < kMinOpset || opset > kMaxOpset) return "opset " + std::to_string(opset) + " outside 11-22";
-  for (const auto& in : m.graph().input())
-    if (!in.type().has_tensor_type()) return "non-tensor input (sequence/optional)";
+  for (const auto* list : {&m.graph().input(), &m.graph().output()})
+    for (const auto& v : *list) {
+      if (!v.type().has_tensor_type()) return "non-tensor input or output (sequence/optional/map)";
+      int t = v.type().tensor_type().elem_type();
+      if (t == onnx::TensorProto::STRING || t == onnx::TensorProto::BFLOAT16 || t >= 17 /* float8 and int4 types */ ||
+          t == onnx::TensorProto::COMPLEX64 || t == onnx::TensorProto::COMPLEX128)
+        return "element type " + std::to_string(t) + " (string, bfloat16, complex, float8 or int4) is not one nibble holds";
+    }
   return "";
 }
 

@@ -1,9 +1,33 @@
 #include "kernels/reference/axis_map_copy.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace nibble {
 namespace {
+
+// A run of the innermost map: `count` elements read contiguously from
+// `offset` on, or filled when offset < 0.
+struct Run {
+  int64_t offset, count;
+};
+
+// Splits the innermost map into runs; long runs (step-1 slices, padding,
+// transposes that keep the last axis) are then copied with memcpy.
+std::vector<Run> InnerRuns(const std::vector<int64_t>& last) {
+  std::vector<Run> runs;
+  for (int64_t off : last) {
+    if (!runs.empty()) {
+      Run& r = runs.back();
+      if ((off < 0 && r.offset < 0) || (off >= 0 && r.offset >= 0 && off == r.offset + r.count)) {
+        ++r.count;
+        continue;
+      }
+    }
+    runs.push_back({off < 0 ? -1 : off, 1});
+  }
+  return runs;
+}
 
 template <class E>
 void CopyTyped(const E* in, E* out, const std::vector<std::vector<int64_t>>& maps, const E* fill) {
@@ -17,6 +41,8 @@ void CopyTyped(const E* in, E* out, const std::vector<std::vector<int64_t>>& map
   if (total == 0) return;
   const std::vector<int64_t>& last = maps[rank - 1];
   const int64_t inner = static_cast<int64_t>(last.size());
+  const std::vector<Run> runs = InnerRuns(last);
+  const bool use_runs = static_cast<int64_t>(runs.size()) * 4 <= inner;
   std::vector<int64_t> counter(rank - 1, 0);
   for (int64_t o = 0; o < total; o += inner) {
     int64_t base = 0;
@@ -28,7 +54,13 @@ void CopyTyped(const E* in, E* out, const std::vector<std::vector<int64_t>>& map
     }
     E* row = out + o;
     if (filled_row) {
-      for (int64_t i = 0; i < inner; ++i) row[i] = *fill;
+      std::fill(row, row + inner, *fill);
+    } else if (use_runs) {
+      for (const Run& r : runs) {
+        if (r.offset < 0) std::fill(row, row + r.count, *fill);
+        else std::memcpy(row, in + base + r.offset, static_cast<size_t>(r.count) * sizeof(E));
+        row += r.count;
+      }
     } else {
       for (int64_t i = 0; i < inner; ++i) row[i] = last[i] < 0 ? *fill : in[base + last[i]];
     }

@@ -2,6 +2,7 @@
 // the fused activation from the graph. Float32 runs im2col + BLAS; float64
 // (only seen in conformance tests) runs the reference loop in double.
 #include "kernels/blas/conv_im2col_f32.h"
+#include "kernels/reference/dwconv_f32.h"
 #include "runtime/op_registry.h"
 
 namespace nibble {
@@ -41,6 +42,14 @@ class ConvKernel : public OpKernel {
     const Tensor& x = ctx.input(0);
     ConvParams p = Geometry(x.shape(), ctx.input(1).shape());
     const float* bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
+    if (p.group == p.in_channels && p.group == p.out_channels) {  // depthwise: a direct loop beats im2col + GEMV
+      const float* px = x.data<float>();
+      const float* pw = ctx.input(1).data<float>();
+      float* py = ctx.output(0).data<float>();
+      ctx.pool().ParallelFor(p.batch * p.out_channels,
+                             [&](int64_t lo, int64_t hi) { DepthwiseConvF32(p, px, pw, bias, py, lo, hi); });
+      return;
+    }
     ConvF32Im2col(p, x.data<float>(), ctx.input(1).data<float>(), bias, ctx.output(0).data<float>(), scratch_,
                   ctx.pool());
   }

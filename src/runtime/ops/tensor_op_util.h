@@ -27,6 +27,12 @@ void CopyBytes(const Tensor& in, Tensor& out, const std::string& where);
 template <class F>
 void DispatchBySize(size_t size, const std::string& where, F&& f);
 
+// Fails unless the node has min_in..max_in inputs, the first min_in of them
+// given, and min_out..max_out outputs (-1: no upper bound).
+void CheckArity(const OpEnv& env, int min_in, int max_in, int min_out = 1, int max_out = 1);
+// For variadic ops whose inputs are all required.
+void CheckNoEmptyInputs(const OpEnv& env);
+
 // Runs a kernel constructor's attribute parsing so that errors name the node.
 template <class F>
 void ParseAttributes(const OpEnv& env, F&& f) {
@@ -42,6 +48,11 @@ void ParseAttributes(const OpEnv& env, F&& f) {
 // float16 tensors are computed on as float32: decode before, encode after.
 Tensor Float16ToFloat32(const Tensor& t);
 void StoreAsFloat16(const Tensor& f32, Tensor& out);
+
+// ctx.set_output for shapes computed from input values (Range, Expand, Pad, ...):
+// a rank, element count or byte size past nibble's limits fails here, naming
+// the node, instead of later at allocation.
+void SetValueDerivedOutput(InferContext& ctx, int i, DType t, Shape s);
 
 // Element type checks for Infer, with ONNX-style wording.
 bool IsNumeric(DType t);  // every type but bool, float16 and undefined

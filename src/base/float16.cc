@@ -1,4 +1,4 @@
-#include "kernels/reference/float16.h"
+#include "base/float16.h"
 
 #include <cmath>
 #include <cstring>

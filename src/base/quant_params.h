@@ -1,0 +1,32 @@
+// Quantization of one value, the same facts a QONNX Quant node carries:
+// real = scale * (q - zero_point), q in [qmin, qmax] for `bits` bits.
+// Per-tensor when scale has one entry; per-channel along `axis` otherwise.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nibble {
+
+struct QuantParams {
+  int bits = 8;
+  bool is_signed = true;
+  bool narrow = false;  // signed: [-(2^(b-1)-1), 2^(b-1)-1], unsigned: [0, 2^b - 2]
+  std::vector<float> scale;
+  std::vector<int32_t> zero_point;
+  int64_t axis = -1;  // channel axis for per-channel, -1 when per-tensor
+
+  bool per_channel() const { return scale.size() > 1 || axis >= 0; }
+  int32_t qmin() const { return is_signed ? -(1 << (bits - 1)) + (narrow ? 1 : 0) : 0; }
+  int32_t qmax() const { return is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1 - (narrow ? 1 : 0); }
+  bool operator==(const QuantParams& o) const {
+    return bits == o.bits && is_signed == o.is_signed && narrow == o.narrow && scale == o.scale &&
+           zero_point == o.zero_point && axis == o.axis;
+  }
+  // Fails with a reason when scales are not finite positive numbers, zero points
+  // are outside [qmin, qmax], or per-channel lengths disagree (`what` names the value).
+  void Validate(const std::string& what, int64_t channels = -1) const;
+  std::string ToString() const;
+};
+
+}  // namespace nibble

@@ -1,0 +1,328 @@
+#include "quant/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "quant/calibrate.h"
+#include "runtime/optimize.h"
+
+namespace nibble {
+namespace {
+
+enum class Role { kFloat, kCompute, kPassThrough, kUnary };
+
+const std::set<std::string> kPassThroughOps = {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
+                                               "MaxPool", "Identity", "Slice"};
+const std::set<std::string> kUnaryOps = {"Relu",        "Clip", "LeakyRelu", "Sigmoid", "Tanh",
+                                         "HardSwish",   "HardSigmoid", "Gelu", "Erf"};
+
+bool IsFloatConst(const Graph& g, int v) {
+  return v >= 0 && g.values[v].is_constant() && g.values[v].constant.dtype() == DType::kFloat32;
+}
+bool IsFloatActivation(const Graph& g, int v) {
+  return v >= 0 && !g.values[v].is_constant() && g.values[v].dtype == DType::kFloat32;
+}
+
+// Why `n` cannot be an integer compute op ("" when it can).
+std::string ComputeBlocker(const Graph& g, const Node& n) {
+  auto in = [&](int i) { return i < static_cast<int>(n.inputs.size()) ? n.inputs[i] : -1; };
+  if (n.op_type == "Conv") {
+    if (!IsFloatActivation(g, in(0))) return "input is not a float activation";
+    if (!IsFloatConst(g, in(1))) return "weights are not constant";
+    if (in(2) >= 0 && !IsFloatConst(g, in(2))) return "bias is not constant";
+    return "";
+  }
+  if (n.op_type == "Gemm") {
+    if (n.attrs.GetInt("transA", 0)) return "transA=1 is not supported in integer";
+    if (!IsFloatActivation(g, in(0))) return "input is not a float activation";
+    if (!IsFloatConst(g, in(1))) return "weights are not constant";
+    if (in(2) >= 0) {
+      if (!IsFloatConst(g, in(2))) return "C is not constant";
+      const Tensor& c = g.values[in(2)].constant;
+      const Tensor& b = g.values[in(1)].constant;
+      int64_t nout = n.attrs.GetInt("transB", 0) ? b.dim(0) : b.dim(1);
+      if (c.numel() != 1 && !(c.numel() == nout && (c.rank() == 1 || c.dim(0) == 1)))
+        return "C is not a per-output bias";
+    }
+    return "";
+  }
+  if (n.op_type == "MatMul") {
+    if (!IsFloatActivation(g, in(0))) return "input is not a float activation";
+    if (!IsFloatConst(g, in(1)) || g.values[in(1)].constant.rank() != 2)
+      return "the second operand is not a constant matrix";
+    return "";
+  }
+  if (n.op_type == "Add" || n.op_type == "Mul") {
+    for (int i = 0; i < 2; ++i)
+      if (!IsFloatActivation(g, in(i)) && !IsFloatConst(g, in(i))) return "inputs are not float";
+    if (!IsFloatActivation(g, in(0)) && !IsFloatActivation(g, in(1))) return "both inputs are constants";
+    return "";
+  }
+  if (n.op_type == "AveragePool" || n.op_type == "GlobalAveragePool")
+    return IsFloatActivation(g, in(0)) ? "" : "input is not a float activation";
+  if (n.op_type == "Concat") {
+    for (int v : n.inputs)
+      if (!IsFloatActivation(g, v)) return "an input is not a float activation";
+    return "";
+  }
+  return "no integer kernel for " + n.op_type;
+}
+
+Tensor ScalarF32(float v) {
+  Tensor t(DType::kFloat32, {});
+  *t.data<float>() = v;
+  return t;
+}
+
+// Adds QuantizeLinear/DequantizeLinear constants for params `p` and returns (scale, zero point) ids.
+std::pair<int, int> ParamConstants(Graph& g, const std::string& base, const QuantParams& p, DType zp_type) {
+  Tensor s(DType::kFloat32, p.per_channel() ? Shape{static_cast<int64_t>(p.scale.size())} : Shape{});
+  std::copy(p.scale.begin(), p.scale.end(), s.data<float>());
+  Tensor z(zp_type, s.shape());
+  for (size_t i = 0; i < p.scale.size(); ++i) {
+    int32_t zp = p.zero_point.empty() ? 0 : p.zero_point[i];
+    if (zp_type == DType::kUInt8) z.data<uint8_t>()[i] = static_cast<uint8_t>(zp);
+    else if (zp_type == DType::kInt8) z.data<int8_t>()[i] = static_cast<int8_t>(zp);
+    else z.data<int32_t>()[i] = zp;
+  }
+  return {g.AddConstant(base + "_scale", std::move(s)), g.AddConstant(base + "_zero_point", std::move(z))};
+}
+
+Node MakeNode(const std::string& op, const std::string& name, std::vector<int> ins, std::vector<int> outs) {
+  Node n;
+  n.op_type = op;
+  n.name = name;
+  n.inputs = std::move(ins);
+  n.outputs = std::move(outs);
+  return n;
+}
+
+// Inserts Q -> DQ after activation `v`; its readers (but the new Q) then read the DQ output.
+void InsertQdq(Graph& g, int v, const QuantParams& p, DType qtype, std::vector<Node>& added) {
+  std::string name = g.values[v].name;
+  auto [s, z] = ParamConstants(g, name, p, qtype);
+  int q = g.AddValue(g.UniqueName(name + "_quantized"));
+  g.values[q].dtype = qtype;
+  int dq;
+  if (g.IsGraphOutput(v)) {
+    // The graph output keeps its name: the float producer's value is renamed.
+    g.values[v].name = g.UniqueName(name + "_prequant");
+    g.RebuildIndex();
+    dq = g.AddValue(name);
+    for (int& o : g.outputs)
+      if (o == v) o = dq;
+  } else {
+    dq = g.AddValue(g.UniqueName(name + "_dequantized"));
+  }
+  g.values[dq].dtype = DType::kFloat32;
+  g.values[dq].has_shape = g.values[v].has_shape;
+  g.values[dq].shape = g.values[v].shape;
+  g.values[dq].dim_params = g.values[v].dim_params;
+  for (Node& n : g.nodes)
+    for (int& i : n.inputs)
+      if (i == v) i = dq;
+  Node qn = MakeNode("QuantizeLinear", name + "_QuantizeLinear", {v, s, z}, {q});
+  Node dn = MakeNode("DequantizeLinear", name + "_DequantizeLinear", {q, s, z}, {dq});
+  added.push_back(std::move(qn));
+  added.push_back(std::move(dn));
+}
+
+// Replaces constant input `slot` of node `ni` by DQ(q) of an integer constant.
+void ReplaceByDequantized(Graph& g, int ni, int slot, Tensor q, const QuantParams& p, std::vector<Node>& added) {
+  std::string base = g.values[g.nodes[ni].inputs[slot]].name;
+  DType zt = q.dtype();
+  int qv = g.AddConstant(base + "_quantized", std::move(q));
+  auto [s, z] = ParamConstants(g, base + "_quantized", p, zt);
+  int dq = g.AddValue(g.UniqueName(base + "_dequantized"));
+  g.values[dq].dtype = DType::kFloat32;
+  Node dn = MakeNode("DequantizeLinear", base + "_DequantizeLinear", {qv, s, z}, {dq});
+  if (p.per_channel()) dn.attrs.SetInt("axis", p.axis);
+  added.push_back(std::move(dn));
+  g.nodes[ni].inputs[slot] = dq;
+}
+
+Tensor QuantizeBias(const Tensor& b, int64_t n, const std::vector<float>& scales, QuantParams& p) {
+  Tensor q(DType::kInt32, {n});
+  p = QuantParams{};
+  p.bits = 32;
+  p.axis = 0;
+  p.scale = scales;
+  p.zero_point.assign(n, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    double v = b.numel() == 1 ? b.data<float>()[0] : b.data<float>()[i];
+    double r = std::nearbyint(v / scales[i]);
+    q.data<int32_t>()[i] = static_cast<int32_t>(std::clamp(r, -2147483647.0, 2147483647.0));
+  }
+  return q;
+}
+
+}  // namespace
+
+Tensor QuantizeWeights(const Tensor& w, int64_t axis, std::vector<float>& scales) {
+  const float* pw = w.data<float>();
+  int64_t outer = 1, channels = 1, inner = 1;
+  if (axis >= 0) {
+    for (int64_t d = 0; d < axis; ++d) outer *= w.dim(d);
+    channels = w.dim(axis);
+    for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  } else {
+    inner = w.numel();
+  }
+  std::vector<float> amax(channels, 0.f);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < inner; ++i)
+        amax[c] = std::max(amax[c], std::fabs(pw[(o * channels + c) * inner + i]));
+  scales.resize(channels);
+  for (int64_t c = 0; c < channels; ++c) scales[c] = amax[c] > 0 ? amax[c] / 127.f : 1.f;
+  Tensor q(DType::kInt8, w.shape());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < inner; ++i) {
+        int64_t k = (o * channels + c) * inner + i;
+        q.data<int8_t>()[k] = static_cast<int8_t>(std::clamp(std::nearbyint(pw[k] / scales[c]), -127.f, 127.f));
+      }
+  return q;
+}
+
+QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOptions& o) {
+  g.TopologicalSort();
+  // Activations are fused after quantization (into clamps), so they stay separate here.
+  OptimizeGraph(g, {"fuse-activation"});
+  if (o.per_channel)
+    NIBBLE_CHECK(g.opset >= 13, g.path, ": per-channel quantization needs opset 13 or later (the model has ", g.opset,
+                 "); use --per-tensor or convert the model");
+  auto obs = Calibrate(g, calib, FirstIndices(calib.size(), o.calib_size), o.method, o.threads);
+
+  QuantSpec act;
+  act.bits = 8;
+  act.is_signed = o.signed_activations;
+  act.symmetric = o.symmetric_activations;
+  const DType act_type = o.signed_activations ? DType::kInt8 : DType::kUInt8;
+  auto calibrated = [&](int v) {
+    NIBBLE_CHECK(obs[v].has_data(), g.path, ": value '", g.values[v].name, "' was never seen during calibration");
+    return ParamsFromRange(obs[v].Choose(o.method, act, o.percentile), act);
+  };
+
+  const auto consumers = g.Consumers();
+  std::vector<std::optional<QuantParams>> vq(g.values.size());
+  std::vector<char> fused(g.values.size(), 0);  // compute outputs whose activation becomes a clamp
+  std::vector<Role> role(g.nodes.size(), Role::kFloat);
+  QuantizeResult result;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    NodeDecision d{n.name, n.op_type, false, ""};
+    bool excluded = std::find(o.exclude.begin(), o.exclude.end(), n.name) != o.exclude.end();
+    int x = n.inputs.empty() ? -1 : n.inputs[0];
+    int y = n.outputs.empty() ? -1 : n.outputs[0];
+    if (excluded) {
+      d.reason = "excluded by --exclude";
+    } else if (kPassThroughOps.count(n.op_type) && n.outputs.size() == 1) {
+      if (x >= 0 && vq[x]) {
+        role[i] = Role::kPassThrough;
+        vq[y] = vq[x];
+      } else {
+        d.reason = "its input stays in float";
+      }
+    } else if (kUnaryOps.count(n.op_type)) {
+      if (x >= 0 && (vq[x] || fused[x])) {
+        role[i] = Role::kUnary;
+        vq[y] = calibrated(y);
+      } else {
+        d.reason = "its input stays in float";
+      }
+    } else if (std::string why = ComputeBlocker(g, n); why.empty()) {
+      role[i] = Role::kCompute;
+      for (int v : n.inputs)
+        if (IsFloatActivation(g, v) && !vq[v]) vq[v] = calibrated(v);
+      // A lone Relu/Clip reader becomes the clamp of this op's requantization.
+      bool fuse = consumers[y].size() == 1 && !g.IsGraphOutput(y) &&
+                  (g.nodes[consumers[y][0]].op_type == "Relu" || g.nodes[consumers[y][0]].op_type == "Clip") &&
+                  std::find(o.exclude.begin(), o.exclude.end(), g.nodes[consumers[y][0]].name) == o.exclude.end();
+      if (fuse) fused[y] = 1;
+      else vq[y] = calibrated(y);
+    } else {
+      d.reason = why;
+    }
+    d.integer = role[i] != Role::kFloat;
+    result.decisions.push_back(d);
+  }
+
+  // Weights, biases and constant operands become integer constants behind DQ.
+  std::vector<Node> added;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (role[i] != Role::kCompute) continue;
+    Node& n = g.nodes[i];
+    const QuantParams* xp = n.inputs.empty() || n.inputs[0] < 0 ? nullptr : (vq[n.inputs[0]] ? &*vq[n.inputs[0]] : nullptr);
+    if (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") {
+      Tensor w = g.values[n.inputs[1]].constant;
+      int64_t axis = 0;
+      if (n.op_type == "Gemm") {
+        axis = n.attrs.GetInt("transB", 0) ? 0 : 1;
+        float alpha = n.attrs.GetFloat("alpha", 1.f);
+        if (alpha != 1.f) {
+          w = w.Clone();
+          for (int64_t k = 0; k < w.numel(); ++k) w.data<float>()[k] *= alpha;
+          n.attrs.SetFloat("alpha", 1.f);
+        }
+      } else if (n.op_type == "MatMul") {
+        axis = 1;
+      }
+      const int64_t channels = w.dim(axis);
+      std::vector<float> ws;
+      Tensor wq = QuantizeWeights(w, o.per_channel ? axis : -1, ws);
+      QuantParams wp;
+      wp.is_signed = true;
+      wp.narrow = true;
+      wp.scale = ws;
+      wp.zero_point.assign(ws.size(), 0);
+      wp.axis = o.per_channel ? axis : -1;
+      ReplaceByDequantized(g, static_cast<int>(i), 1, std::move(wq), wp, added);
+      int bias_slot = 2;
+      if (static_cast<int>(n.inputs.size()) > bias_slot && n.inputs[bias_slot] >= 0) {
+        Tensor b = g.values[n.inputs[bias_slot]].constant;
+        if (n.op_type == "Gemm") {
+          float beta = n.attrs.GetFloat("beta", 1.f);
+          if (beta != 1.f) {
+            b = b.Clone();
+            for (int64_t k = 0; k < b.numel(); ++k) b.data<float>()[k] *= beta;
+            n.attrs.SetFloat("beta", 1.f);
+          }
+        }
+        std::vector<float> bs(channels);
+        for (int64_t c = 0; c < channels; ++c) bs[c] = xp->scale[0] * ws[ws.size() == 1 ? 0 : c];
+        QuantParams bp;
+        Tensor bq = QuantizeBias(b, channels, bs, bp);
+        ReplaceByDequantized(g, static_cast<int>(i), bias_slot, std::move(bq), bp, added);
+      }
+    } else if (n.op_type == "Add" || n.op_type == "Mul") {
+      for (int slot = 0; slot < 2; ++slot) {
+        int v = n.inputs[slot];
+        if (!IsFloatConst(g, v)) continue;
+        const Tensor& c = g.values[v].constant;
+        ValueObserver ob;
+        ob.ObserveMinMax(c.data<float>(), c.numel());
+        QuantParams cp = ParamsFromRange(ob.minmax(), act);
+        Tensor cq(act_type, c.shape());
+        for (int64_t k = 0; k < c.numel(); ++k) {
+          double q = std::clamp<double>(std::nearbyint(c.data<float>()[k] / cp.scale[0]) + cp.zero_point[0], cp.qmin(),
+                                        cp.qmax());
+          if (act_type == DType::kUInt8) cq.data<uint8_t>()[k] = static_cast<uint8_t>(q);
+          else cq.data<int8_t>()[k] = static_cast<int8_t>(q);
+        }
+        ReplaceByDequantized(g, static_cast<int>(i), slot, std::move(cq), cp, added);
+      }
+    }
+  }
+  // Activations: Q -> DQ after every value held in 8 bits.
+  const size_t original_values = vq.size();
+  for (size_t v = 0; v < original_values; ++v)
+    if (vq[v]) InsertQdq(g, static_cast<int>(v), *vq[v], act_type, added);
+  for (Node& n : added) g.nodes.push_back(std::move(n));
+  g.TopologicalSort();
+  result.graph = std::move(g);
+  return result;
+}
+
+}  // namespace nibble
