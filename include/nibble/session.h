@@ -17,6 +17,14 @@ struct SessionOptions {
   int threads = 1;          // worker threads (0: all hardware threads)
   bool optimize = true;     // run the graph passes (folding, fusion, ...)
   std::vector<std::string> disabled_passes;  // by name, to bisect a problem
+  bool profile = false;     // time every step (see Session::profile())
+};
+
+// Time spent in one node over all runs since the session was made.
+struct NodeProfile {
+  std::string name, op_type;
+  double total_ms = 0;
+  int64_t calls = 0;
 };
 
 struct IoInfo {
@@ -43,6 +51,9 @@ class Session {
   // (by value id in graph()): how calibration and per-layer error analysis
   // see intermediate tensors. Pass nullptr to stop.
   void SetValueObserver(std::function<void(int value_id, const Tensor& t)> fn);
+
+  // Per-node timings, in execution order (empty unless SessionOptions::profile).
+  std::vector<NodeProfile> profile() const;
 
   // The optimized graph the session executes.
   const Graph& graph() const;

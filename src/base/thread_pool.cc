@@ -32,18 +32,22 @@ void ThreadPool::WorkerLoop(int index) {
     auto range = ranges_[index];
     const auto* job = job_;
     lock.unlock();
-    if (range.first < range.second) (*job)(range.first, range.second);
+    if (range.first < range.second) (*job)(index, range.first, range.second);
     lock.lock();
     if (--pending_ == 0) done_cv_.notify_one();
   }
 }
 
 void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
+  ParallelForChunks(n, [&](int, int64_t lo, int64_t hi) { fn(lo, hi); }, grain);
+}
+
+void ThreadPool::ParallelForChunks(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn, int64_t grain) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   int64_t chunks = std::min<int64_t>(num_threads_, (n + grain - 1) / grain);
   if (chunks <= 1) {
-    fn(0, n);
+    fn(0, 0, n);
     return;
   }
   std::vector<std::pair<int64_t, int64_t>> ranges(num_threads_, {0, 0});
@@ -61,7 +65,7 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
     ++generation_;
   }
   start_cv_.notify_all();
-  fn(ranges[0].first, ranges[0].second);
+  fn(0, ranges[0].first, ranges[0].second);
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [&] { return pending_ == 0; });
 }

@@ -21,6 +21,9 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
   // fn(begin, end) over a partition of [0, n); chunks are at least `grain` long.
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
+  // Like ParallelFor, and fn also gets its chunk's index in [0, num_threads()),
+  // distinct among concurrent calls: an index into per-thread scratch buffers.
+  void ParallelForChunks(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn, int64_t grain = 1);
 
  private:
   void WorkerLoop(int index);
@@ -28,7 +31,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  const std::function<void(int, int64_t, int64_t)>* job_ = nullptr;
   std::vector<std::pair<int64_t, int64_t>> ranges_;
   uint64_t generation_ = 0;
   int pending_ = 0;

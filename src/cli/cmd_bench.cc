@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <map>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -32,11 +33,32 @@ Tensor RandomInput(const IoInfo& in, std::mt19937& rng) {
   return t;
 }
 
+void PrintProfile(std::vector<NodeProfile> prof, int runs) {
+  std::map<std::string, std::pair<double, int>> by_op;
+  double total = 0;
+  for (const auto& p : prof) {
+    by_op[p.op_type].first += p.total_ms / runs;
+    by_op[p.op_type].second++;
+    total += p.total_ms / runs;
+  }
+  std::printf("time per run by op type (ms, %% of %.3f ms in kernels):\n", total);
+  std::vector<std::pair<double, std::string>> ops;
+  for (const auto& [op, v] : by_op) ops.push_back({v.first, op});
+  std::sort(ops.rbegin(), ops.rend());
+  for (const auto& [ms, op] : ops)
+    std::printf("  %-24s %9.3f  %5.1f%%  (%d nodes)\n", op.c_str(), ms, 100 * ms / total, by_op[op].second);
+  std::sort(prof.begin(), prof.end(), [](const NodeProfile& a, const NodeProfile& b) { return a.total_ms > b.total_ms; });
+  std::printf("slowest nodes (ms per run):\n");
+  for (size_t i = 0; i < std::min<size_t>(10, prof.size()); ++i)
+    std::printf("  %-40s %-16s %9.3f\n", prof[i].name.c_str(), prof[i].op_type.c_str(), prof[i].total_ms / runs);
+}
+
 }  // namespace
 
 int Bench(const BenchOptions& o) {
   SessionOptions so;
   so.threads = o.threads;
+  so.profile = o.profile;
   auto session = Session::Load(o.model, so);
   std::mt19937 rng(42);
   std::vector<std::pair<std::string, Tensor>> inputs;
@@ -56,6 +78,7 @@ int Bench(const BenchOptions& o) {
   std::printf("threads: %d  cpu: %s\n", o.threads, CpuFeatureSummary().c_str());
   std::printf("runs=%d warmup=%d median_ms=%.3f p90_ms=%.3f min_ms=%.3f arena_mb=%.2f peak_mem_mb=%.1f\n", o.runs,
               o.warmup, median, p90, ms.front(), session->arena_bytes() / 1048576.0, PeakMemoryMb());
+  if (o.profile) PrintProfile(session->profile(), o.warmup + o.runs);
   return 0;
 }
 

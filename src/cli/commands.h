@@ -25,6 +25,7 @@ struct BenchOptions {
   int threads = 1;
   int runs = 50;
   int warmup = 5;
+  bool profile = false;
 };
 int Bench(const BenchOptions& o);
 

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   bench->add_option("--threads", bo.threads, "worker threads")->check(CLI::Range(0, 256));
   bench->add_option("--runs", bo.runs, "timed runs")->check(CLI::Range(1, 1000000));
   bench->add_option("--warmup", bo.warmup, "untimed runs first")->check(CLI::Range(0, 1000000));
+  bench->add_flag("--profile", bo.profile, "also print time per op type and the slowest nodes");
 
   try {
     app.parse(argc, argv);

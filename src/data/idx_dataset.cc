@@ -4,16 +4,23 @@
 #include "nibble/error.h"
 
 namespace nibble {
+namespace {
+
+std::string Hex2(uint8_t b) {
+  const char* d = "0123456789abcdef";
+  return {d[b >> 4], d[b & 15]};
+}
+
+}  // namespace
 
 IdxArray ReadIdx(const std::string& path, int expected_rank) {
   IdxArray a;
   a.bytes = ReadMaybeGzipped(path);
   const std::vector<uint8_t>& b = a.bytes;
   NIBBLE_CHECK(b.size() >= 4, path, ": too short for an IDX header (", b.size(), " bytes)");
-  NIBBLE_CHECK(b[0] == 0 && b[1] == 0, path, ": not an IDX file (magic starts ", std::hex, int(b[0]), " ", int(b[1]),
-               std::dec, ", expected 00 00)");
-  NIBBLE_CHECK(b[2] == 0x08, path, ": IDX type code 0x", std::hex, int(b[2]), std::dec,
-               " is not supported (only 0x08, unsigned bytes)");
+  NIBBLE_CHECK(b[0] == 0 && b[1] == 0, path, ": not an IDX file (magic starts ", Hex2(b[0]), " ", Hex2(b[1]),
+               ", expected 00 00)");
+  NIBBLE_CHECK(b[2] == 0x08, path, ": IDX type code 0x", Hex2(b[2]), " is not supported (only 0x08, unsigned bytes)");
   int ndims = b[3];
   NIBBLE_CHECK(ndims == expected_rank, path, ": IDX file has ", ndims, " dimensions, expected ", expected_rank,
                expected_rank == 3 ? " (images: count, rows, columns)" : " (labels: count)");

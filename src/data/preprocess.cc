@@ -126,14 +126,14 @@ Tensor PreprocessImage(const float* hwc, int height, int width, int channels, co
   // 1. Resize.
   int h = height, w = width;
   if (p.resize_shorter > 0) {
+    // The longer side keeps the aspect ratio, truncated as torchvision's int() does.
     int64_t n = p.resize_shorter;
-    if (w <= h) {
-      h = static_cast<int>(std::max<int64_t>(1, n * height / width));
-      w = static_cast<int>(n);
-    } else {
-      w = static_cast<int>(std::max<int64_t>(1, n * width / height));
-      h = static_cast<int>(n);
-    }
+    const bool portrait = width <= height;
+    int64_t longer = std::max<int64_t>(1, portrait ? n * height / width : n * width / height);
+    NIBBLE_CHECK(longer <= (1 << 20), where, ": resizing ", width, "x", height, " to shorter side ", n,
+                 " makes the longer side ", longer, " pixels");
+    h = static_cast<int>(portrait ? longer : n);
+    w = static_cast<int>(portrait ? n : longer);
   } else if (p.resize_width > 0) {
     w = p.resize_width;
     h = p.resize_height;

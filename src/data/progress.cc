@@ -113,15 +113,19 @@ void Progress::Draw(bool final_line) {
   std::string status = StatusText();
   std::string line = status;
   if (total_ > 0) {
-    // Put a bar between the label and the numbers when there is room.
-    int columns = TerminalColumns(out_) - 1;
-    int bar = std::min(40, columns - static_cast<int>(status.size()) - 3);
-    if (bar >= 10) {
-      int fill = static_cast<int>(std::clamp(static_cast<double>(done_) / total_, 0.0, 1.0) * bar);
+    // A bar between the label and the numbers, its width fixed on first draw
+    // (from the widest the numbers get) so it does not jitter.
+    if (bar_width_ < 0) {
+      int widest = static_cast<int>(label_.size() + 2 * std::to_string(total_).size()) + 45;
+      int room = TerminalColumns(out_) - 1 - widest - 3;
+      bar_width_ = room >= 10 ? std::min(room, 30) : 0;
+    }
+    if (bar_width_ > 0) {
+      int fill = static_cast<int>(std::clamp(static_cast<double>(done_) / total_, 0.0, 1.0) * bar_width_);
       line = label_;
       line += " [";
       line.append(fill, '#');
-      line.append(bar - fill, '.');
+      line.append(bar_width_ - fill, '.');
       line += "] ";
       line += status.substr(label_.size() + 1);
     }

@@ -71,6 +71,7 @@ class Progress {
   int64_t countdown_ = 1;  // Update() calls left before the next clock read
   int64_t stride_ = 1;
   Clock::time_point start_, last_tick_, last_draw_;
+  int bar_width_ = -1;  // chosen on first draw
   bool drawn_ = false;
   bool finished_ = false;
   int64_t redraws_ = 0;

@@ -1,5 +1,6 @@
 #include "nibble/session.h"
 
+#include <chrono>
 #include <cstring>
 #include <map>
 
@@ -20,6 +21,9 @@ struct Session::Impl {
   std::vector<Shape> plan_shapes;  // input shapes the cached plan is for
   std::vector<uint8_t> arena;
   std::function<void(int, const Tensor&)> observer;
+  int threads = 1;
+  bool profiling = false;
+  std::vector<NodeProfile> profile;  // per node index
 };
 
 namespace {
@@ -65,7 +69,9 @@ std::unique_ptr<Session> Session::FromGraph(Graph graph, const SessionOptions& o
   }
   int threads = opts.threads <= 0 ? DefaultThreadCount() : opts.threads;
   impl->pool = std::make_unique<ThreadPool>(threads);
-  SetBlasThreads(threads);
+  impl->profiling = opts.profile;
+  for (const Node& n : g.nodes) impl->profile.push_back({n.name, n.op_type, 0, 0});
+  impl->threads = threads;
   for (int v : g.inputs) impl->inputs.push_back(InfoOf(g.values[v]));
   for (int v : g.outputs) impl->outputs.push_back(InfoOf(g.values[v]));
   return std::unique_ptr<Session>(new Session(std::move(impl)));
@@ -75,6 +81,13 @@ const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 void Session::SetValueObserver(std::function<void(int, const Tensor&)> fn) { impl_->observer = std::move(fn); }
 
+std::vector<NodeProfile> Session::profile() const {
+  std::vector<NodeProfile> r;
+  for (const auto& p : impl_->profile)
+    if (p.calls) r.push_back(p);
+  return r;
+}
+
 const Graph& Session::graph() const { return impl_->graph; }
 int64_t Session::arena_bytes() const { return impl_->plan ? impl_->plan->arena_bytes : 0; }
 int64_t Session::naive_bytes() const { return impl_->plan ? impl_->plan->naive_bytes : 0; }
@@ -82,6 +95,7 @@ int64_t Session::naive_bytes() const { return impl_->plan ? impl_->plan->naive_b
 std::vector<Tensor> Session::Run(const std::vector<std::pair<std::string, Tensor>>& named) {
   Impl& s = *impl_;
   const Graph& g = s.graph;
+  SetBlasThreads(s.threads);
   std::vector<const Tensor*> ins(g.inputs.size(), nullptr);
   for (const auto& [name, t] : named) {
     size_t i = 0;
@@ -134,7 +148,13 @@ std::vector<Tensor> Session::Run(const std::vector<std::pair<std::string, Tensor
       out.push_back(v < 0 ? nullptr : &live[v]);
     }
     RunContext rc(std::move(in), std::move(out), s.pool.get());
+    auto t0 = s.profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     WithNodeContext(g, node, [&] { s.kernels[n]->Run(rc); });
+    if (s.profiling) {
+      s.profile[n].total_ms +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      s.profile[n].calls++;
+    }
     if (s.observer)
       for (int v : node.outputs)
         if (v >= 0) s.observer(v, live[v]);

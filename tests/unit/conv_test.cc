@@ -85,3 +85,41 @@ TEST(ConvF32Im2col, MatchesReferenceOnRandomGeometries) {
 
 }  // namespace
 }  // namespace nibble
+
+namespace nibble {
+namespace {
+
+// Shapes big enough that the fast path cuts positions into several tiles and
+// splits output channels, with partial last tiles.
+TEST(ConvF32Im2col, TiledShapesMatchReference) {
+  struct Case { int64_t c, m, h, w, k, stride, pad, group; };
+  const Case cases[] = {{64, 40, 30, 29, 3, 1, 1, 1}, {96, 24, 17, 33, 3, 2, 1, 1}, {32, 48, 9, 9, 5, 1, 2, 2},
+                        {130, 20, 31, 7, 1, 1, 0, 1}, {64, 64, 7, 7, 3, 1, 1, 1},  {8, 16, 70, 71, 7, 2, 3, 1}};
+  ThreadPool pool(2);
+  std::vector<float> scratch;
+  int seed = 0;
+  for (const Case& c : cases) {
+    ConvParams p;
+    p.batch = 2;
+    p.in_channels = c.c;
+    p.out_channels = c.m;
+    p.group = c.group;
+    p.geo.in = {c.h, c.w};
+    p.geo.kernel = {c.k, c.k};
+    p.geo.stride = {c.stride, c.stride};
+    ComputeWindow(p.geo, {c.pad, c.pad, c.pad, c.pad}, "NOTSET", false);
+    p.act.kind = Activation::Kind::kRelu;
+    Tensor x = testing::RandomTensor({p.batch, c.c, c.h, c.w}, ++seed);
+    Tensor w = testing::RandomTensor({c.m, c.c / c.group, c.k, c.k}, ++seed);
+    Tensor b = testing::RandomTensor({c.m}, ++seed);
+    Shape ys = {p.batch, c.m, p.geo.out[0], p.geo.out[1]};
+    Tensor want(DType::kFloat32, ys), got(DType::kFloat32, ys);
+    ConvF32Reference(p, x.data<float>(), w.data<float>(), b.data<float>(), want.data<float>());
+    ConvF32Im2col(p, x.data<float>(), w.data<float>(), b.data<float>(), got.data<float>(), scratch, pool);
+    for (int64_t i = 0; i < got.numel(); ++i)
+      ASSERT_NEAR(got.data<float>()[i], want.data<float>()[i], 2e-4) << "case " << seed << " at " << i;
+  }
+}
+
+}  // namespace
+}  // namespace nibble

@@ -430,7 +430,7 @@ TEST_F(ImageDatasetTest, ResizeBilinear) {
   EXPECT_NEAR(At(d, {0, 0, 0, 0}), 45.f, 1e-3);
   EXPECT_NEAR(At(d, {0, 2, 0, 1}), 115.f, 1e-3);
 
-  // Shorter side keeps the aspect ratio, truncating like torchvision: 6x5 -> 3 -> 3x(3*6/5=3.6->3)... w>h so h=3, w=3.
+  // Shorter side keeps the aspect ratio, truncating like torchvision: 6x5 to 3 -> h=3, w = int(3.6) = 3.
   WriteBmp(P("r.bmp"), 6, 5, std::vector<uint8_t>(6 * 5 * 3, 9));
   ParseResize("3", &p);
   EXPECT_EQ(LoadImage(P("r.bmp"), p).shape(), (Shape{1, 3, 3, 3}));
@@ -440,6 +440,8 @@ TEST_F(ImageDatasetTest, ResizeBilinear) {
   Tensor big = LoadImage(P("r.bmp"), p);
   EXPECT_EQ(big.shape(), (Shape{1, 3, 10, 12}));
   EXPECT_NEAR(At(big, {0, 1, 7, 11}), 9.f, 1e-3);  // flat stays flat
+  WriteBmp(P("portrait.bmp"), 5, 6, std::vector<uint8_t>(5 * 6 * 3, 9));
+  EXPECT_EQ(LoadImage(P("portrait.bmp"), p).shape(), (Shape{1, 3, 12, 10}));  // w=10, h = 10*6/5
 
   // Resize then crop then normalize, NHWC.
   ParseResize("10", &p);
@@ -624,7 +626,7 @@ TEST_F(IdxDatasetTest, BadHeadersNameTheFile) {
     OpenDataset({"idx:" + P(name)}, Preprocess{});
   };
   EXPECT_ERROR_HAS(open("magic.idx", {1, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 5}), "magic.idx", "not an IDX");
-  EXPECT_ERROR_HAS(open("float.idx", Idx(0x0D, {1, 1, 1}, {0, 0, 0, 0})), "float.idx", "type code 0xd");
+  EXPECT_ERROR_HAS(open("float.idx", Idx(0x0D, {1, 1, 1}, {0, 0, 0, 0})), "float.idx", "type code 0x0d");
   EXPECT_ERROR_HAS(open("rank.idx", Idx(0x08, {2, 3}, std::vector<uint8_t>(6))), "rank.idx", "2 dimensions",
                    "expected 3");
   EXPECT_ERROR_HAS(open("short.idx", {0, 0}), "short.idx", "too short");

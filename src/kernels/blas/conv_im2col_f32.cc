@@ -1,5 +1,6 @@
 #include "kernels/blas/conv_im2col_f32.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/blas/sgemm.h"
@@ -7,70 +8,90 @@
 namespace nibble {
 namespace {
 
+// Column buffers of about this many floats (256 KiB) stay in L2 next to the GEMM's packing.
+constexpr int64_t kTileFloats = 64 * 1024;
+
 bool IsPointwise(const WindowGeometry& g) {
   for (size_t d = 0; d < g.in.size(); ++d)
     if (g.kernel[d] != 1 || g.stride[d] != 1 || g.pad_begin[d] || g.pad_end[d]) return false;
   return true;
 }
 
-// Rows of the column matrix are (channel, kernel offset); columns are output positions.
-void Im2col(const WindowGeometry& g, int64_t channels, const float* x, float* col, ThreadPool& pool) {
+// Columns [c0, c1) of the im2col matrix of one group: row (c, k) holds, for
+// each output position o, the input element tap k of channel c reads (0 in padding).
+void Im2colTile(const WindowGeometry& g, int64_t channels, const float* x, int64_t c0, int64_t c1, float* col) {
   const size_t r = g.in.size();
-  const int64_t in_sz = g.spatial_size_in(), out_sz = g.spatial_size_out(), k_sz = g.kernel_size();
-  pool.ParallelFor(channels * k_sz, [&](int64_t lo, int64_t hi) {
-    std::vector<int64_t> k_idx(r), o_idx(r);
-    for (int64_t row = lo; row < hi; ++row) {
-      const int64_t c = row / k_sz, k = row % k_sz;
-      for (int64_t t = k, d = r - 1; d >= 0; --d) {
-        k_idx[d] = t % g.kernel[d];
-        t /= g.kernel[d];
-      }
-      const float* xc = x + c * in_sz;
-      float* dst = col + row * out_sz;
-      if (r == 2) {
-        // The common 2-D case, with the innermost loop free of index arithmetic.
-        const int64_t oh = g.out[0], ow = g.out[1], ih = g.in[0], iw = g.in[1];
-        const int64_t sh = g.stride[0], sw = g.stride[1];
-        const int64_t off_h = k_idx[0] * g.dilation[0] - g.pad_begin[0];
-        const int64_t off_w = k_idx[1] * g.dilation[1] - g.pad_begin[1];
-        for (int64_t y = 0; y < oh; ++y) {
-          const int64_t iy = y * sh + off_h;
-          float* d = dst + y * ow;
-          if (iy < 0 || iy >= ih) {
-            std::memset(d, 0, ow * sizeof(float));
-            continue;
-          }
-          const float* src = xc + iy * iw;
-          if (sw == 1) {
-            for (int64_t xo = 0; xo < ow; ++xo) {
-              const int64_t ix = xo + off_w;
-              d[xo] = (ix >= 0 && ix < iw) ? src[ix] : 0.f;
-            }
-          } else {
-            for (int64_t xo = 0; xo < ow; ++xo) {
-              const int64_t ix = xo * sw + off_w;
-              d[xo] = (ix >= 0 && ix < iw) ? src[ix] : 0.f;
-            }
-          }
-        }
-        continue;
-      }
-      for (int64_t o = 0; o < out_sz; ++o) {
-        for (int64_t t = o, d = r - 1; d >= 0; --d) {
-          o_idx[d] = t % g.out[d];
-          t /= g.out[d];
-        }
-        int64_t off = 0;
-        bool inside = true;
-        for (size_t d = 0; d < r && inside; ++d) {
-          int64_t pos = o_idx[d] * g.stride[d] - g.pad_begin[d] + k_idx[d] * g.dilation[d];
-          inside = pos >= 0 && pos < g.in[d];
-          off = off * g.in[d] + pos;
-        }
-        dst[o] = inside ? xc[off] : 0.f;
-      }
+  const int64_t in_sz = g.spatial_size_in(), k_sz = g.kernel_size(), tn = c1 - c0;
+  std::vector<int64_t> k_idx(r), o_idx(r);
+  for (int64_t row = 0; row < channels * k_sz; ++row) {
+    const int64_t c = row / k_sz, k = row % k_sz;
+    for (int64_t t = k, d = r - 1; d >= 0; --d) {
+      k_idx[d] = t % g.kernel[d];
+      t /= g.kernel[d];
     }
-  }, 4);
+    const float* xc = x + c * in_sz;
+    float* dst = col + row * tn;
+    if (r == 2) {
+      const int64_t ow = g.out[1], ih = g.in[0], iw = g.in[1], sh = g.stride[0], sw = g.stride[1];
+      const int64_t off_h = k_idx[0] * g.dilation[0] - g.pad_begin[0];
+      const int64_t off_w = k_idx[1] * g.dilation[1] - g.pad_begin[1];
+      // Output columns whose tap lands inside a row: [x_lo, x_hi).
+      const int64_t x_lo = std::min(ow, off_w >= 0 ? int64_t{0} : (-off_w + sw - 1) / sw);
+      const int64_t x_hi = std::max(x_lo, iw - off_w <= 0 ? int64_t{0} : std::min(ow, (iw - off_w + sw - 1) / sw));
+      for (int64_t o = c0; o < c1;) {
+        const int64_t oy = o / ow, ox0 = o % ow, ox1 = std::min(ow, ox0 + (c1 - o));
+        float* d = dst + (o - c0) - ox0;  // indexed by output column
+        const int64_t iy = oy * sh + off_h;
+        if (iy < 0 || iy >= ih) {
+          std::memset(d + ox0, 0, (ox1 - ox0) * sizeof(float));
+        } else {
+          const float* src = xc + iy * iw + off_w;
+          const int64_t a = std::max(ox0, x_lo), b = std::min(ox1, x_hi);
+          for (int64_t xo = ox0; xo < std::min(a, ox1); ++xo) d[xo] = 0.f;
+          if (a < b) {
+            if (sw == 1) std::memcpy(d + a, src + a, (b - a) * sizeof(float));
+            else
+              for (int64_t xo = a; xo < b; ++xo) d[xo] = src[xo * sw];
+          }
+          for (int64_t xo = std::max(b, ox0); xo < ox1; ++xo) d[xo] = 0.f;
+        }
+        o += ox1 - ox0;
+      }
+      continue;
+    }
+    for (int64_t o = c0; o < c1; ++o) {
+      for (int64_t t = o, d = r - 1; d >= 0; --d) {
+        o_idx[d] = t % g.out[d];
+        t /= g.out[d];
+      }
+      int64_t off = 0;
+      bool inside = true;
+      for (size_t d = 0; d < r && inside; ++d) {
+        int64_t pos = o_idx[d] * g.stride[d] - g.pad_begin[d] + k_idx[d] * g.dilation[d];
+        inside = pos >= 0 && pos < g.in[d];
+        off = off * g.in[d] + pos;
+      }
+      dst[o - c0] = inside ? xc[off] : 0.f;
+    }
+  }
+}
+
+// y = act(y + b), with the activation chosen outside the loop so each case vectorizes.
+void BiasActivation(float* y, int64_t n, float b, const Activation& act) {
+  switch (act.kind) {
+    case Activation::Kind::kNone:
+      if (b != 0.f)
+        for (int64_t i = 0; i < n; ++i) y[i] += b;
+      return;
+    case Activation::Kind::kRelu:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::max(y[i] + b, 0.f);
+      return;
+    case Activation::Kind::kClip:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i] + b, act.lo), act.hi);
+      return;
+    default:
+      for (int64_t i = 0; i < n; ++i) y[i] = act.Apply(y[i] + b);
+  }
 }
 
 }  // namespace
@@ -80,30 +101,50 @@ void ConvF32Im2col(const ConvParams& p, const float* x, const float* w, const fl
   const WindowGeometry& g = p.geo;
   const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group;
   const int64_t in_sz = g.spatial_size_in(), out_sz = g.spatial_size_out(), k_sz = g.kernel_size();
+  const int64_t kdim = cg * k_sz;
   const bool pointwise = IsPointwise(g);
-  if (!pointwise) scratch.resize(static_cast<size_t>(cg * k_sz * out_sz));
-  for (int64_t n = 0; n < p.batch; ++n)
-    for (int64_t grp = 0; grp < p.group; ++grp) {
+  const int threads = pool.num_threads();
+  // Positions per tile: as many as fit the buffer, a multiple of 16, at least 16.
+  int64_t tile_n = std::max<int64_t>(16, std::min<int64_t>(out_sz, kTileFloats / std::max<int64_t>(1, kdim)) / 16 * 16);
+  if (pointwise) tile_n = std::min<int64_t>(out_sz, 1024);
+  const int64_t n_tiles = (out_sz + tile_n - 1) / tile_n;
+  // Few positions (late layers): split the output channels too, so every thread has work.
+  int64_t m_chunks = 1;
+  if (n_tiles * p.batch * p.group < 2 * threads) m_chunks = std::min<int64_t>(2 * threads, (mg + 15) / 16);
+  m_chunks = std::max<int64_t>(1, m_chunks);
+  const int64_t m_per = (mg + m_chunks - 1) / m_chunks;
+  if (!pointwise) scratch.resize(static_cast<size_t>(threads * kdim * tile_n));
+  const int64_t jobs = p.batch * p.group * n_tiles * m_chunks;
+  pool.ParallelForChunks(jobs, [&](int chunk, int64_t lo, int64_t hi) {
+    float* col = pointwise ? nullptr : scratch.data() + chunk * kdim * tile_n;
+    int64_t built = -1;  // the (image, group, tile) whose columns `col` holds
+    for (int64_t j = lo; j < hi; ++j) {
+      const int64_t mi = j % m_chunks, rest = j / m_chunks;
+      const int64_t ti = rest % n_tiles, ng = rest / n_tiles;
+      const int64_t n = ng / p.group, grp = ng % p.group;
+      const int64_t c0 = ti * tile_n, c1 = std::min(out_sz, c0 + tile_n), tn = c1 - c0;
+      const int64_t m0 = mi * m_per, m1 = std::min(mg, m0 + m_per);
+      if (m0 >= m1) continue;
       const float* xg = x + (n * p.in_channels + grp * cg) * in_sz;
-      const float* col = xg;
-      if (!pointwise) {
-        Im2col(g, cg, xg, scratch.data(), pool);
-        col = scratch.data();
+      const float* b_mat;
+      int64_t ldb;
+      if (pointwise) {
+        b_mat = xg + c0;
+        ldb = out_sz;
+      } else {
+        if (built != rest) {
+          Im2colTile(g, cg, xg, c0, c1, col);
+          built = rest;
+        }
+        b_mat = col;
+        ldb = tn;
       }
-      float* yg = y + (n * p.out_channels + grp * mg) * out_sz;
-      Sgemm(false, false, mg, out_sz, cg * k_sz, 1.f, w + grp * mg * cg * k_sz, cg * k_sz, col, out_sz, 0.f, yg,
-            out_sz);
+      float* yt = y + (n * p.out_channels + grp * mg + m0) * out_sz + c0;
+      Sgemm(false, false, m1 - m0, tn, kdim, 1.f, w + (grp * mg + m0) * kdim, kdim, b_mat, ldb, 0.f, yt, out_sz);
+      for (int64_t m = m0; m < m1; ++m)
+        BiasActivation(yt + (m - m0) * out_sz, tn, bias ? bias[grp * mg + m] : 0.f, p.act);
     }
-  // Epilogue: bias and activation, one output channel plane at a time.
-  pool.ParallelFor(p.batch * p.out_channels, [&](int64_t lo, int64_t hi) {
-    for (int64_t nm = lo; nm < hi; ++nm) {
-      float* plane = y + nm * out_sz;
-      const float b = bias ? bias[nm % p.out_channels] : 0.f;
-      if (b != 0.f)
-        for (int64_t i = 0; i < out_sz; ++i) plane[i] += b;
-      p.act.ApplyInPlace(plane, out_sz);
-    }
-  }, 8);
+  });
 }
 
 }  // namespace nibble

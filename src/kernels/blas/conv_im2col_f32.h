@@ -1,6 +1,10 @@
-// Fast float convolution: im2col (skipped for 1x1/stride 1/no pad) into a
-// column buffer, then one BLAS GEMM per image and group, then bias and the
-// fused activation. Matches ConvF32Reference to float rounding.
+// Fast float convolution: the output of each image and group is cut into
+// tiles (a range of output positions x a range of output channels); each
+// tile is an independent job for the thread pool that builds the im2col
+// columns of its positions in a per-thread buffer small enough to stay in
+// cache (skipped for 1x1 / stride 1 / no pad), multiplies them with one
+// single-threaded SGEMM, then adds bias and applies the fused activation
+// while the tile is hot. Matches ConvF32Reference to float rounding.
 #pragma once
 #include <vector>
 
@@ -9,7 +13,7 @@
 
 namespace nibble {
 
-// `scratch` is reused across calls to avoid reallocating the column buffer.
+// `scratch` holds the per-thread column buffers between calls.
 void ConvF32Im2col(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
                    std::vector<float>& scratch, ThreadPool& pool);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/reference/pool_f32.h"
+#include "kernels/reference/maxpool2d_rows.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/dispatch.h"
 
@@ -75,7 +76,8 @@ class PoolKernel : public OpKernel {
       const T* px = x.data<T>();
       T* py = ctx.output(0).data<T>();
       ctx.pool().ParallelFor(p.planes, [&](int64_t lo, int64_t hi) {
-        if (p.geo.in.size() <= 3) PoolClipped(p, px, py, indices, lo, hi);
+        if (!indices && MaxPool2dRowsApplies(p)) MaxPool2dRows(p, px, py, lo, hi);
+        else if (p.geo.in.size() <= 3) PoolClipped(p, px, py, indices, lo, hi);
         else PoolReference(p, px, py, indices, lo, hi);
       }, std::max<int64_t>(1, (1 << 14) / work));
     });
