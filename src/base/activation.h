@@ -24,9 +24,23 @@ struct Activation {
     }
     return x;
   }
+  // The kind is switched on once, outside the loop, so each case vectorizes.
   void ApplyInPlace(float* x, long n) const {
-    if (kind == Kind::kNone) return;
-    for (long i = 0; i < n; ++i) x[i] = Apply(x[i]);
+    switch (kind) {
+      case Kind::kNone: return;
+      case Kind::kRelu:
+        for (long i = 0; i < n; ++i) x[i] = x[i] > 0 ? x[i] : 0;
+        return;
+      case Kind::kClip:
+        for (long i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], lo), hi);
+        return;
+      case Kind::kHardSwish:
+        for (long i = 0; i < n; ++i) x[i] = x[i] * std::min(std::max(x[i] / 6.0f + 0.5f, 0.0f), 1.0f);
+        return;
+      case Kind::kLeakyRelu:
+        for (long i = 0; i < n; ++i) x[i] = x[i] >= 0 ? x[i] : alpha * x[i];
+        return;
+    }
   }
   std::string Name() const {
     switch (kind) {

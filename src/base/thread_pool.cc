@@ -1,8 +1,34 @@
 #include "base/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace nibble {
+namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// How long an idle worker (or a caller waiting for workers) spins before
+// sleeping. Kernels run back to back; waking a sleeping thread costs tens of
+// microseconds per op, which on ResNet-18 at 2 threads added up to ~25% of
+// the run time. Spinning this long costs nothing measurable when idle.
+constexpr auto kSpin = std::chrono::microseconds(300);
+
+template <class Pred>
+bool SpinUntil(Pred done) {
+  auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    CpuRelax();
+    if ((i & 255) == 255 && std::chrono::steady_clock::now() > until) return false;
+  }
+}
+
+}  // namespace
 
 int DefaultThreadCount() {
   unsigned n = std::thread::hardware_concurrency();
@@ -17,6 +43,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    stop_flag_ = true;
   }
   start_cv_.notify_all();
   for (auto& w : workers_) w.join();
@@ -25,16 +52,23 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::WorkerLoop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    std::unique_lock<std::mutex> lock(mu_);
-    start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-    if (stop_) return;
-    seen = generation_;
+    if (!SpinUntil([&] { return generation_.load(std::memory_order_acquire) != seen || stop_flag_.load(); })) {
+      std::unique_lock<std::mutex> lock(mu_);
+      start_cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
+    }
+    if (stop_flag_.load()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    seen = generation_.load(std::memory_order_acquire);
     auto range = ranges_[index];
     const auto* job = job_;
-    lock.unlock();
     if (range.first < range.second) (*job)(index, range.first, range.second);
-    lock.lock();
-    if (--pending_ == 0) done_cv_.notify_one();
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_cv_.notify_one();
+    }
   }
 }
 
@@ -61,13 +95,15 @@ void ThreadPool::ParallelForChunks(int64_t n, const std::function<void(int, int6
     std::lock_guard<std::mutex> lock(mu_);
     ranges_ = ranges;
     job_ = &fn;
-    pending_ = num_threads_ - 1;
-    ++generation_;
+    pending_.store(num_threads_ - 1, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   start_cv_.notify_all();
   fn(0, ranges[0].first, ranges[0].second);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  if (!SpinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [&] { return pending_.load() == 0; });
+  }
 }
 
 }  // namespace nibble

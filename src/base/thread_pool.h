@@ -2,6 +2,7 @@
 // chunks, one per thread (the caller's thread takes the first), and returns
 // when all are done. With one thread everything runs inline.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -33,9 +34,10 @@ class ThreadPool {
   std::condition_variable start_cv_, done_cv_;
   const std::function<void(int, int64_t, int64_t)>* job_ = nullptr;
   std::vector<std::pair<int64_t, int64_t>> ranges_;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
   bool stop_ = false;
+  std::atomic<bool> stop_flag_{false};
 };
 
 // Threads to use when the user says 0 ("all"): the machine's hardware threads.

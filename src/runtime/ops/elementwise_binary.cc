@@ -1,5 +1,6 @@
 // Add, Sub, Mul, Div, Pow, PRelu: numpy broadcasting, every numeric type
 // ONNX allows for them, and a fused activation on float Add.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/reference/broadcast.h"
@@ -69,6 +70,13 @@ class BinaryKernel : public OpKernel {
     if (a.numel() == n && b.numel() == n) {
       // Same shape: the hot path in CNNs (residual Add), split across threads.
       pool.ParallelFor(n, [&](int64_t lo, int64_t hi) {
+        if constexpr (std::is_same_v<T, float>) {
+          if (op_ == BinOp::kAdd && act_.kind == Activation::Kind::kRelu) {
+            // The residual Add+Relu of CNNs in one vectorizable pass.
+            for (int64_t i = lo; i < hi; ++i) py[i] = std::max(pa[i] + pb[i], 0.f);
+            return;
+          }
+        }
         for (int64_t i = lo; i < hi; ++i) py[i] = Apply(op_, pa[i], pb[i]);
         if constexpr (std::is_same_v<T, float>) act_.ApplyInPlace(py + lo, hi - lo);
       }, 1 << 14);
