@@ -13,7 +13,7 @@ DEB_PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev
   libcpuinfo-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+  libcli11-dev nlohmann-json3-dev libstb-dev dataset-fashion-mnist zlib1g-dev
   clang libclang-rt-14-dev
   python3 python3-venv python3-pip
 )

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/data_options.h"
+
 namespace nibble::cli {
 
 struct InspectOptions {
@@ -28,5 +30,33 @@ struct BenchOptions {
   bool profile = false;
 };
 int Bench(const BenchOptions& o);
+
+struct ConvertOptions {
+  std::string model;
+  std::string out;
+  bool optimize = false;
+  long long external_data_above = -1;  // initializers over this many bytes go to OUT.data; -1: only if over 1.9 GiB
+};
+int Convert(const ConvertOptions& o);
+
+struct QuantizeCliOptions {
+  std::string model, out, method = "minmax";
+  std::vector<std::string> calib;
+  DataFlags data;
+  bool per_tensor = false, symmetric = false, int8_activations = false;
+  int64_t calib_size = 256;
+  std::vector<std::string> exclude;
+  int threads = 1;
+};
+int Quantize(const QuantizeCliOptions& o);
+
+struct EvalOptions {
+  std::string model, reference;
+  std::vector<std::string> data;
+  DataFlags flags;
+  int64_t limit = -1, sqnr_samples = 64;
+  int threads = 1;
+};
+int Eval(const EvalOptions& o);
 
 }  // namespace nibble::cli

@@ -34,6 +34,40 @@ int main(int argc, char** argv) {
   bench->add_option("--warmup", bo.warmup, "untimed runs first")->check(CLI::Range(0, 1000000));
   bench->add_flag("--profile", bo.profile, "also print time per op type and the slowest nodes");
 
+  ConvertOptions co;
+  auto* convert = app.add_subcommand("convert", "import a model and write it back as ONNX (optionally optimized)");
+  convert->add_option("model", co.model, "ONNX model")->required();
+  convert->add_option("-o,--out", co.out, "output .onnx file")->required();
+  convert->add_flag("--optimize", co.optimize, "run the graph passes first (folding, fusion, ...)");
+  convert->add_option("--external-data-above", co.external_data_above,
+                      "write initializers over this many bytes to OUT.data")->check(CLI::Range(0LL, 1LL << 40));
+
+  QuantizeCliOptions qo;
+  auto* quantize = app.add_subcommand("quantize", "post-training quantization to int8; writes a QDQ ONNX model");
+  quantize->add_option("model", qo.model, "float ONNX model")->required();
+  quantize->add_option("--calib", qo.calib, "calibration data (idx:IMAGES[,LABELS], a folder of .npy, NAME=DIR, images:DIR)")
+      ->required();
+  quantize->add_option("-o,--out", qo.out, "output .onnx (QDQ)")->required();
+  quantize->add_option("--method", qo.method, "minmax, percentile, entropy or mse");
+  quantize->add_flag("--per-tensor", qo.per_tensor, "one weight scale per tensor (default: per output channel)");
+  quantize->add_flag("--per-channel", [&](int64_t) { qo.per_tensor = false; }, "one weight scale per output channel (default)");
+  quantize->add_flag("--symmetric", qo.symmetric, "symmetric activations");
+  quantize->add_flag("--int8-activations", qo.int8_activations, "int8 activations (default uint8)");
+  quantize->add_option("--calib-size", qo.calib_size, "calibration samples (the first N)")->check(CLI::Range(1, 1 << 30));
+  quantize->add_option("--exclude", qo.exclude, "node names to keep in float")->delimiter(',');
+  quantize->add_option("--threads", qo.threads, "worker threads")->check(CLI::Range(0, 256));
+  qo.data.Add(quantize);
+
+  EvalOptions eo;
+  auto* eval = app.add_subcommand("eval", "accuracy on labelled data; per-layer SQNR against a float model");
+  eval->add_option("model", eo.model, "ONNX model (float or quantized)")->required();
+  eval->add_option("--data", eo.data, "evaluation data (as --calib of quantize)")->required();
+  eval->add_option("--limit", eo.limit, "only the first N samples");
+  eval->add_option("--reference", eo.reference, "the float model, for per-layer SQNR");
+  eval->add_option("--sqnr-samples", eo.sqnr_samples, "samples for the per-layer SQNR")->check(CLI::Range(1, 1 << 30));
+  eval->add_option("--threads", eo.threads, "worker threads")->check(CLI::Range(0, 256));
+  eo.flags.Add(eval);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -46,6 +80,9 @@ int main(int argc, char** argv) {
     }
     if (*run) return Run(ro);
     if (*bench) return Bench(bo);
+    if (*quantize) return Quantize(qo);
+    if (*eval) return Eval(eo);
+    if (*convert) return Convert(co);
   } catch (const nibble::Error& e) {
     std::fprintf(stderr, "nibble: error: %s\n", e.what());
     return 1;

@@ -12,6 +12,9 @@ bool DeadNodeEliminationPass(Graph& g);
 // Conv/Gemm followed by BatchNormalization (constant statistics) becomes one
 // Conv/Gemm with rescaled weights and bias.
 bool FoldBatchNormPass(Graph& g);
+// DQ -> op -> Q patterns become ops over quantized values (Value::quant set),
+// which the runtime runs with integer kernels. See pass_fold_qdq.cc.
+bool FoldQdqPass(Graph& g);
 // Relu / Clip (constant bounds) / HardSwish / LeakyRelu after Conv, Gemm,
 // MatMul or Add becomes that node's epilogue.
 bool FuseActivationPass(Graph& g);

@@ -1,5 +1,7 @@
 #include "onnx/tensor_proto.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -178,6 +180,27 @@ Tensor TensorFromProto(const onnx::TensorProto& p, const std::string& what, cons
     for (int64_t i = 0; i < numel; ++i) b[i] = b[i] != 0;
   }
   return t;
+}
+
+void AppendTensorBytesLE(const Tensor& t, std::string* out) {
+  const char* src = static_cast<const char*>(t.raw());
+  const size_t n = t.nbytes();
+  const size_t start = out->size();
+  if (n) out->append(src, n);
+  if constexpr (std::endian::native == std::endian::big) {
+    const size_t elem = DTypeSize(t.dtype());
+    for (size_t i = start; elem > 1 && i < out->size(); i += elem) std::reverse(out->begin() + i, out->begin() + i + elem);
+  }
+}
+
+void TensorToProto(const Tensor& t, onnx::TensorProto* p) {
+  const int type = DTypeToOnnx(t.dtype());
+  NIBBLE_CHECK(type != onnx::TensorProto::UNDEFINED, "cannot write a tensor of type ", DTypeName(t.dtype()));
+  p->set_data_type(type);
+  for (int64_t d : t.shape()) p->add_dims(d);
+  // raw_data for every type: exact bits (float16 patterns, NaN payloads) and
+  // one layout for inline and external data alike.
+  AppendTensorBytesLE(t, p->mutable_raw_data());
 }
 
 }  // namespace nibble

@@ -1,4 +1,4 @@
-// TensorProto <-> Tensor, with every size field checked against the bytes
+// TensorProto <-> Tensor. Reading checks every size field against the bytes
 // actually present before anything is allocated.
 #pragma once
 #include <string>
@@ -17,5 +17,12 @@ const char* OnnxTypeName(int onnx_type);
 // `what` names the tensor in errors (file and initializer/node); `model_dir`
 // is where external data may live ("" means external data is refused).
 Tensor TensorFromProto(const onnx::TensorProto& p, const std::string& what, const std::string& model_dir);
+
+// Tensor -> TensorProto (dims, data type, little-endian raw_data; float16 as
+// its bit patterns). The name and data location are left to the caller.
+void TensorToProto(const Tensor& t, onnx::TensorProto* p);
+// The tensor's bytes in the order raw_data and external data files hold them
+// (little-endian), appended to `out`.
+void AppendTensorBytesLE(const Tensor& t, std::string* out);
 
 }  // namespace nibble

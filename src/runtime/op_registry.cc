@@ -13,6 +13,18 @@ const OpRegistry& OpRegistry::Get() {
 
 void OpRegistry::Add(const std::string& op_type, OpFactory f) { ops_[op_type] = std::move(f); }
 
+void OpRegistry::AddQuantized(const std::string& op_type, OpFactory f) { quantized_[op_type] = std::move(f); }
+
+std::unique_ptr<OpKernel> OpRegistry::Create(const OpEnv& env) const {
+  const Node& n = env.node;
+  const OpFactory* f = Find(n.domain, n.op_type);
+  NIBBLE_CHECK(f, env.where(), ": operator not supported");
+  bool quantized = !n.inputs.empty() && n.inputs[0] >= 0 && env.graph.values[n.inputs[0]].quant.has_value();
+  auto q = quantized_.find(n.op_type);
+  if (quantized && q != quantized_.end()) return q->second(env);
+  return (*f)(env);
+}
+
 const OpFactory* OpRegistry::Find(const std::string& domain, const std::string& op_type) const {
   if (!domain.empty() && domain != "ai.onnx") return nullptr;
   auto it = ops_.find(op_type);

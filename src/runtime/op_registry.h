@@ -13,12 +13,18 @@ class OpRegistry {
  public:
   static const OpRegistry& Get();
   void Add(const std::string& op_type, OpFactory f);
+  // The integer kernel of an op, used instead of the float one when the node's
+  // first input holds quantized codes (Value::quant set, by fold-qdq).
+  void AddQuantized(const std::string& op_type, OpFactory f);
+  // Makes the kernel for a node: the quantized one when it applies.
+  std::unique_ptr<OpKernel> Create(const OpEnv& env) const;
   // nullptr when the op is unknown (or in a domain nibble does not implement).
   const OpFactory* Find(const std::string& domain, const std::string& op_type) const;
   std::vector<std::string> Names() const;
 
  private:
   std::map<std::string, OpFactory> ops_;
+  std::map<std::string, OpFactory> quantized_;
 };
 
 // Defined in ops/register_all.cc.

@@ -29,11 +29,13 @@ bool ConstantFoldingPass(Graph& g) {
     const Node& n = g.nodes[i];
     const OpFactory* f = reg.Find(n.domain, n.op_type);
     if (!f) continue;
+    // Quantized weights stay integers behind their DequantizeLinear (fold-qdq reads them).
+    if (n.op_type == "DequantizeLinear" || n.op_type == "QuantizeLinear") continue;
     bool all_const = !n.inputs.empty();
     for (int v : n.inputs) all_const &= v < 0 || g.values[v].is_constant();
     if (!all_const) continue;
     OpEnv env{g, n, g.opset};
-    auto kernel = (*f)(env);
+    auto kernel = reg.Create(env);
     std::vector<ValueInfo> infos;
     infos.reserve(n.inputs.size());
     std::vector<const ValueInfo*> in;
@@ -97,7 +99,7 @@ void AnnotateValueTypes(Graph& g) {
       const OpFactory* f = reg.Find(n.domain, n.op_type);
       if (!f) return;
       OpEnv env{g, n, g.opset};
-      kernels.push_back((*f)(env));
+      kernels.push_back(reg.Create(env));
     }
     for (int v : g.inputs) {
       const Value& val = g.values[v];
@@ -143,6 +145,7 @@ const std::vector<PassInfo>& OptimizationPasses() {
       {"constant-folding", ConstantFoldingPass},
       {"annotate-types", AnnotatePass},
       {"fold-batchnorm", FoldBatchNormPass},
+      {"fold-qdq", FoldQdqPass},
       {"fuse-activation", FuseActivationPass},
       {"dead-node-elimination", DeadNodeEliminationPass},
   };

@@ -65,7 +65,7 @@ std::unique_ptr<Session> Session::FromGraph(Graph graph, const SessionOptions& o
   Graph& g = impl->graph;
   for (const Node& n : g.nodes) {
     OpEnv env{g, n, g.opset};
-    WithNodeContext(g, n, [&] { impl->kernels.push_back((*OpRegistry::Get().Find(n.domain, n.op_type))(env)); });
+    WithNodeContext(g, n, [&] { impl->kernels.push_back(OpRegistry::Get().Create(env)); });
   }
   int threads = opts.threads <= 0 ? DefaultThreadCount() : opts.threads;
   impl->pool = std::make_unique<ThreadPool>(threads);

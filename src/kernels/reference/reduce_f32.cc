@@ -105,14 +105,15 @@ void ReduceReference(ReduceKind kind, const std::vector<int64_t>& shape, const s
   };
   const double neg_inf = -std::numeric_limits<double>::infinity();
   for (int64_t o = out_lo; o < out_hi; ++o) {
-    const T* base = x + offset_of(o, kept);
+    // Offsets, not a pointer: x may be null when the reduced axes are empty.
+    const int64_t base = offset_of(o, kept);
     double shift = 0;
     if (kind == ReduceKind::kLogSumExp) {
       shift = neg_inf;
-      for (int64_t i = 0; i < count; ++i) shift = MaxForShift(shift, base[offset_of(i, reduced)]);
+      for (int64_t i = 0; i < count; ++i) shift = MaxForShift(shift, x[base + offset_of(i, reduced)]);
     }
     AccOf<T> acc = Init<T>(kind);
-    for (int64_t i = 0; i < count; ++i) Accumulate<T>(kind, acc, base[offset_of(i, reduced)], shift);
+    for (int64_t i = 0; i < count; ++i) Accumulate<T>(kind, acc, x[base + offset_of(i, reduced)], shift);
     y[o] = Finish<T>(kind, acc, count, shift);
   }
 }
@@ -125,7 +126,8 @@ void ReduceOuterInner(ReduceKind kind, const T* x, T* y, int64_t n, int64_t inne
   std::vector<AccOf<T>> acc(w);
   std::vector<double> shift(w, 0.0);
   for (int64_t o = outer_lo; o < outer_hi; ++o) {
-    const T* xo = x + o * n * inner + inner_lo;
+    // No pointer arithmetic on x when there is nothing to read (x may be null).
+    const T* xo = n > 0 ? x + o * n * inner + inner_lo : x;
     if (kind == ReduceKind::kLogSumExp) {
       shift.assign(w, -std::numeric_limits<double>::infinity());
       for (int64_t i = 0; i < n; ++i)

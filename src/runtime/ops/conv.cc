@@ -3,7 +3,9 @@
 // (only seen in conformance tests) runs the reference loop in double.
 #include "kernels/blas/conv_im2col_f32.h"
 #include "kernels/reference/dwconv_f32.h"
+#include "kernels/reference/conv_q8_im2col.h"
 #include "runtime/op_registry.h"
+#include "runtime/ops/quant_util.h"
 
 namespace nibble {
 namespace {
@@ -54,7 +56,7 @@ class ConvKernel : public OpKernel {
                   ctx.pool());
   }
 
- private:
+ protected:
   // Sizes, padding and output shape for these input and weight shapes.
   ConvParams Geometry(const Shape& x, const Shape& w) const {
     if (x.size() < 3 || x.size() > 5) Fail("input must be 3-D to 5-D (N, C, spatial...), got ", ShapeStr(x));
@@ -87,8 +89,86 @@ class ConvKernel : public OpKernel {
   std::vector<float> scratch_;
 };
 
+
+// Conv over quantized codes (after fold-qdq): uint8/int8 activations, int8
+// weights (per output channel or per tensor, zero point 0), int32 bias at scale
+// x_scale * w_scale, requantized per output channel with the fused Relu/Clip
+// as the clamp.
+class QConvKernel : public ConvKernel {
+ public:
+  explicit QConvKernel(const OpEnv& env) : ConvKernel(env), where_q_(env.where()) {
+    const Node& n = env.node;
+    NIBBLE_CHECK(n.inputs.size() >= 2 && env.constant_input(1), where_q_, ": quantized Conv needs constant weights");
+    w_ = env.constant_input(1);
+    NIBBLE_CHECK(w_->dtype() == DType::kInt8 && w_->rank() >= 3, where_q_, ": quantized weights must be int8");
+    x_ = QuantOf(env, n.inputs[0], "input");
+    w_params_ = QuantOf(env, n.inputs[1], "weights", w_->dim(0));
+    y_ = QuantOf(env, n.outputs[0], "output");
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+      bias_ = env.constant_input(2);
+      NIBBLE_CHECK(bias_ && bias_->dtype() == DType::kInt32 && bias_->numel() == w_->dim(0), where_q_,
+                   ": quantized bias must be a constant int32 vector of ", w_->dim(0), " values");
+    }
+    multipliers_ = ChannelMultipliers(env, x_, w_params_, y_);
+    clamp_ = OutputClamp(env, y_);
+  }
+
+  void Infer(InferContext& ctx) override {
+    if (ctx.dtype(0) != CodeType(x_)) ctx.Fail("quantized input must be ", DTypeName(CodeType(x_)));
+    ConvParams p;
+    try {
+      p = Geometry(ctx.shape(0), ctx.shape(1));
+    } catch (const Error& e) {
+      ctx.Fail(e.what());
+    }
+    Shape y = {p.batch, p.out_channels};
+    y.insert(y.end(), p.geo.out.begin(), p.geo.out.end());
+    ctx.set_output(0, CodeType(y_), y);
+  }
+
+  void Run(RunContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    ConvParams g = Geometry(x.shape(), w_->shape());
+    ConvQ8Params p;
+    p.batch = g.batch;
+    p.in_channels = g.in_channels;
+    p.out_channels = g.out_channels;
+    p.group = g.group;
+    p.geo = g.geo;
+    p.x_zero_point = ZeroPoint(x_);
+    p.multiplier = multipliers_;
+    p.y_zero_point = ZeroPoint(y_);
+    p.y_min = clamp_.lo;
+    p.y_max = clamp_.hi;
+    const int32_t* b = bias_ ? bias_->data<int32_t>() : nullptr;
+    Tensor& y = ctx.output(0);
+    const int8_t* w = w_->data<int8_t>();
+    if (x.dtype() == DType::kUInt8) {
+      if (y.dtype() == DType::kUInt8) ConvQ8Im2col(p, x.data<uint8_t>(), w, b, y.data<uint8_t>(), col_u8_, acc_);
+      else ConvQ8Im2col(p, x.data<uint8_t>(), w, b, y.data<int8_t>(), col_u8_, acc_);
+    } else {
+      if (y.dtype() == DType::kUInt8) ConvQ8Im2col(p, x.data<int8_t>(), w, b, y.data<uint8_t>(), col_s8_, acc_);
+      else ConvQ8Im2col(p, x.data<int8_t>(), w, b, y.data<int8_t>(), col_s8_, acc_);
+    }
+  }
+
+ private:
+  std::string where_q_;
+  const Tensor* w_ = nullptr;
+  const Tensor* bias_ = nullptr;
+  QuantParams x_, w_params_, y_;
+  std::vector<FixedPointMultiplier> multipliers_;
+  ClampRange clamp_;
+  std::vector<uint8_t> col_u8_;
+  std::vector<int8_t> col_s8_;
+  std::vector<int32_t> acc_;
+};
+
 }  // namespace
 
-void RegisterConvOps(OpRegistry& r) { r.Add("Conv", MakeFactory<ConvKernel>()); }
+void RegisterConvOps(OpRegistry& r) {
+  r.Add("Conv", MakeFactory<ConvKernel>());
+  r.AddQuantized("Conv", MakeFactory<QConvKernel>());
+}
 
 }  // namespace nibble

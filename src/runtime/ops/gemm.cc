@@ -3,7 +3,9 @@
 // plain loop (they only appear in conformance tests).
 #include "kernels/blas/sgemm.h"
 #include "kernels/reference/broadcast.h"
+#include "kernels/reference/gemm_q8.h"
 #include "runtime/op_registry.h"
+#include "runtime/ops/quant_util.h"
 #include "runtime/ops/dispatch.h"
 
 namespace nibble {
@@ -158,11 +160,85 @@ class MatMulKernel : public OpKernel {
   Activation act_;
 };
 
+// Gemm (transA = 0, alpha = beta = 1) and MatMul with a constant 2-D second
+// operand, over quantized codes: A uint8/int8 per tensor, B int8 per output
+// column or per tensor (zero point 0), int32 bias, requantized per column with
+// the fused Relu/Clip as the clamp. MatMul's leading dims of A fold into rows.
+class QGemmKernel : public OpKernel {
+ public:
+  explicit QGemmKernel(const OpEnv& env) : where_(env.where()), matmul_(env.node.op_type == "MatMul") {
+    const Node& n = env.node;
+    trans_b_ = !matmul_ && n.attrs.GetInt("transB", 0) != 0;
+    NIBBLE_CHECK(matmul_ || n.attrs.GetInt("transA", 0) == 0, where_, ": quantized Gemm needs transA = 0");
+    b_ = env.constant_input(1);
+    NIBBLE_CHECK(b_ && b_->dtype() == DType::kInt8 && b_->rank() == 2, where_,
+                 ": quantized ", n.op_type, " needs a constant int8 matrix as second operand");
+    n_ = trans_b_ ? b_->dim(0) : b_->dim(1);
+    k_ = trans_b_ ? b_->dim(1) : b_->dim(0);
+    a_ = QuantOf(env, n.inputs[0], "input");
+    b_params_ = QuantOf(env, n.inputs[1], "weights", n_);
+    y_ = QuantOf(env, n.outputs[0], "output");
+    if (!matmul_ && n.inputs.size() > 2 && n.inputs[2] >= 0) {
+      bias_ = env.constant_input(2);
+      NIBBLE_CHECK(bias_ && bias_->dtype() == DType::kInt32 && bias_->numel() == n_, where_,
+                   ": quantized bias must be a constant int32 vector of ", n_, " values");
+    }
+    multipliers_ = ChannelMultipliers(env, a_, b_params_, y_);
+    clamp_ = OutputClamp(env, y_);
+  }
+
+  void Infer(InferContext& ctx) override {
+    if (ctx.dtype(0) != CodeType(a_)) ctx.Fail("quantized input must be ", DTypeName(CodeType(a_)));
+    const Shape& a = ctx.shape(0);
+    if (a.empty() || a.back() != k_ || (!matmul_ && a.size() != 2))
+      ctx.Fail("input ", ShapeStr(a), " does not match the weights ", ShapeStr(b_->shape()));
+    Shape y(a.begin(), a.end() - 1);
+    y.push_back(n_);
+    ctx.set_output(0, CodeType(y_), y);
+  }
+
+  void Run(RunContext& ctx) override {
+    const Tensor& a = ctx.input(0);
+    GemmQ8Params p;
+    p.m = a.numel() / k_;
+    p.n = n_;
+    p.k = k_;
+    p.transpose_b = trans_b_;
+    p.a_zero_point = {ZeroPoint(a_)};
+    p.multiplier = multipliers_;
+    p.c_zero_point = ZeroPoint(y_);
+    p.c_min = clamp_.lo;
+    p.c_max = clamp_.hi;
+    const int32_t* bias = bias_ ? bias_->data<int32_t>() : nullptr;
+    Tensor& y = ctx.output(0);
+    const int8_t* b = b_->data<int8_t>();
+    if (a.dtype() == DType::kUInt8) {
+      if (y.dtype() == DType::kUInt8) GemmQ8Reference(p, a.data<uint8_t>(), b, bias, y.data<uint8_t>());
+      else GemmQ8Reference(p, a.data<uint8_t>(), b, bias, y.data<int8_t>());
+    } else {
+      if (y.dtype() == DType::kUInt8) GemmQ8Reference(p, a.data<int8_t>(), b, bias, y.data<uint8_t>());
+      else GemmQ8Reference(p, a.data<int8_t>(), b, bias, y.data<int8_t>());
+    }
+  }
+
+ private:
+  std::string where_;
+  bool matmul_, trans_b_ = false;
+  const Tensor* b_ = nullptr;
+  const Tensor* bias_ = nullptr;
+  int64_t n_ = 0, k_ = 0;
+  QuantParams a_, b_params_, y_;
+  std::vector<FixedPointMultiplier> multipliers_;
+  ClampRange clamp_;
+};
+
 }  // namespace
 
 void RegisterGemmOps(OpRegistry& r) {
   r.Add("Gemm", MakeFactory<GemmKernel>());
   r.Add("MatMul", MakeFactory<MatMulKernel>());
+  r.AddQuantized("Gemm", MakeFactory<QGemmKernel>());
+  r.AddQuantized("MatMul", MakeFactory<QGemmKernel>());
 }
 
 }  // namespace nibble

@@ -8,7 +8,9 @@ void RegisterElementwiseUnaryOps(OpRegistry& r);
 void RegisterConvOps(OpRegistry& r);
 void RegisterGemmOps(OpRegistry& r);
 void RegisterTensorOps(OpRegistry& r);  // shape and data-movement ops
-void RegisterNnOps(OpRegistry& r);      // pooling, normalization, softmax, reduce, resize, ConvTranspose
+void RegisterNnOps(OpRegistry& r);
+void RegisterQuantizedElementwiseOps(OpRegistry& r);  // integer Add/Mul/LUT/pool/Concat over quantized codes
+void RegisterQuantOps(OpRegistry& r);   // ONNX quantization ops: Q/DQ, QLinearConv/MatMul, *Integer
 
 void RegisterAllOps(OpRegistry& r) {
   RegisterElementwiseBinaryOps(r);
@@ -17,6 +19,8 @@ void RegisterAllOps(OpRegistry& r) {
   RegisterGemmOps(r);
   RegisterTensorOps(r);
   RegisterNnOps(r);
+  RegisterQuantizedElementwiseOps(r);
+  RegisterQuantOps(r);
 }
 
 }  // namespace nibble

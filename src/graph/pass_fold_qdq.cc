@@ -1,0 +1,213 @@
+// fold-qdq: turns a QDQ graph (float ops between DequantizeLinear and
+// QuantizeLinear, as nibble's quantizer and ONNX Runtime's write them) into
+// ops over quantized values, which the runtime then runs with integer kernels.
+//
+//   DQ(xq) -> Conv(., DQ(wq), DQ(bq)) [-> Relu|Clip] -> Q -> yq
+//   becomes  Conv(xq, wq, bq) -> yq  with the activation as the requantization clamp.
+//
+// Step 1 attaches each Q/DQ's constant (scale, zero point, axis) to the
+// quantized value it reads or writes. Step 2 rewrites every op whose inputs
+// all come from DQs and whose output goes only to a Q, where nibble has an
+// integer kernel for the op and the parameters fit it. Everything else is left
+// as float between the remaining Q/DQ nodes, which run as conversions.
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "graph/passes.h"
+
+namespace nibble {
+namespace {
+
+const std::set<std::string> kPassThrough = {"Reshape", "Flatten", "Transpose", "Squeeze",
+                                            "Unsqueeze", "MaxPool", "Identity", "Slice"};
+const std::set<std::string> kUnary = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh",
+                                      "HardSwish", "HardSigmoid", "Gelu", "Erf"};
+
+bool IsConst(const Graph& g, int v) { return v >= 0 && g.values[v].is_constant(); }
+
+// The parameters a QuantizeLinear/DequantizeLinear node states, when constant.
+std::optional<QuantParams> NodeParams(const Graph& g, const Node& n) {
+  if (n.inputs.size() < 2 || !IsConst(g, n.inputs[1])) return std::nullopt;
+  if (n.attrs.GetInt("block_size", 0) != 0) return std::nullopt;
+  const Tensor& s = g.values[n.inputs[1]].constant;
+  if (s.dtype() != DType::kFloat32 || s.rank() > 1 || s.numel() < 1) return std::nullopt;
+  QuantParams p;
+  p.scale.assign(s.data<float>(), s.data<float>() + s.numel());
+  DType zt = DType::kUInt8;
+  if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+    if (!IsConst(g, n.inputs[2])) return std::nullopt;
+    const Tensor& z = g.values[n.inputs[2]].constant;
+    if (z.numel() != s.numel()) return std::nullopt;
+    zt = z.dtype();
+    for (int64_t i = 0; i < z.numel(); ++i) p.zero_point.push_back(static_cast<int32_t>(z.AsInt64(i)));
+  } else {
+    p.zero_point.assign(s.numel(), 0);
+    if (n.op_type == "DequantizeLinear" && n.inputs[0] >= 0) zt = g.values[n.inputs[0]].dtype;
+  }
+  if (zt == DType::kUInt8) p.is_signed = false;
+  else if (zt == DType::kInt8) p.is_signed = true;
+  else if (zt == DType::kInt32) {
+    p.bits = 32;
+    p.is_signed = true;
+  } else {
+    return std::nullopt;
+  }
+  if (s.rank() == 1) p.axis = n.attrs.GetInt("axis", 1);
+  for (float v : p.scale)
+    if (!(std::isfinite(v) && v > 0)) return std::nullopt;  // the kernels reject these with a clear error
+  return p;
+}
+
+bool PerTensor8(const std::optional<QuantParams>& p) { return p && p->bits == 8 && !p->per_channel(); }
+
+struct Folder {
+  Graph& g;
+  std::vector<std::vector<int>> consumers;
+  std::vector<bool> remove;
+  bool changed = false;
+
+  // The quantized value behind input `v` when it is the output of a DQ with known params.
+  int QuantizedSource(int v) const {
+    if (v < 0 || g.values[v].producer < 0) return -1;
+    const Node& p = g.nodes[g.values[v].producer];
+    if (p.op_type != "DequantizeLinear" || !p.domain.empty() || remove[g.values[v].producer]) return -1;
+    int q = p.inputs[0];
+    return g.values[q].quant ? q : -1;
+  }
+
+  // The Q node that is the only reader of `v` (and not removed), or -1.
+  int SoleQuantizeReader(int v) const {
+    if (v < 0 || g.IsGraphOutput(v) || consumers[v].size() != 1) return -1;
+    int c = consumers[v][0];
+    const Node& n = g.nodes[c];
+    if (remove[c] || n.op_type != "QuantizeLinear" || !n.domain.empty() || n.inputs[0] != v) return -1;
+    return g.values[n.outputs[0]].quant ? c : -1;
+  }
+
+  bool SameParams(int a, int b) const { return g.values[a].quant && g.values[b].quant && *g.values[a].quant == *g.values[b].quant; }
+
+  void Fold(int ni) {
+    Node& n = g.nodes[ni];
+    if (!n.domain.empty() || n.outputs.size() != 1 || n.outputs[0] < 0 || n.fused.kind != Activation::Kind::kNone) return;
+    const std::string& op = n.op_type;
+    const bool compute = op == "Conv" || op == "Gemm" || op == "MatMul" || op == "Add" || op == "Mul" ||
+                         op == "AveragePool" || op == "GlobalAveragePool" || op == "Concat";
+    if (!compute && !kPassThrough.count(op) && !kUnary.count(op)) return;
+
+    // Output: Q directly, or through a Relu/Clip that becomes the clamp.
+    int y = n.outputs[0];
+    int act_node = -1;
+    int qn = SoleQuantizeReader(y);
+    if (qn < 0 && (op == "Conv" || op == "Gemm" || op == "MatMul" || op == "Add") && !g.IsGraphOutput(y) &&
+        consumers[y].size() == 1) {
+      const Node& a = g.nodes[consumers[y][0]];
+      bool clip_const = a.op_type == "Clip" && (a.inputs.size() < 2 || a.inputs[1] < 0 || IsConst(g, a.inputs[1])) &&
+                        (a.inputs.size() < 3 || a.inputs[2] < 0 || IsConst(g, a.inputs[2]));
+      if ((a.op_type == "Relu" || clip_const) && a.domain.empty()) {
+        act_node = consumers[y][0];
+        qn = SoleQuantizeReader(a.outputs[0]);
+      }
+    }
+    if (qn < 0) return;
+    const int yq = g.nodes[qn].outputs[0];
+    if (!PerTensor8(g.values[yq].quant)) return;
+
+    // Inputs: which come from DQs, and does this op accept that.
+    std::vector<int> src(n.inputs.size(), -1);
+    for (size_t i = 0; i < n.inputs.size(); ++i) src[i] = QuantizedSource(n.inputs[i]);
+    auto q = [&](int i) -> const std::optional<QuantParams>& { return g.values[src[i]].quant; };
+    if (src.empty() || src[0] < 0 || !PerTensor8(q(0))) return;
+    if (op == "Conv" || op == "Gemm" || op == "MatMul") {
+      if (src.size() < 2 || src[1] < 0 || !IsConst(g, src[1]) || q(1)->bits != 8 || !q(1)->is_signed) return;
+      const Tensor& w = g.values[src[1]].constant;
+      int64_t axis = op == "Conv" ? 0 : (op == "Gemm" && n.attrs.GetInt("transB", 0) ? 0 : 1);
+      if (op == "MatMul" && w.rank() != 2) return;
+      if (op == "Gemm" && (n.attrs.GetInt("transA", 0) || n.attrs.GetFloat("alpha", 1.f) != 1.f)) return;
+      if (q(1)->per_channel() && (q(1)->axis != axis || static_cast<int64_t>(q(1)->scale.size()) != w.dim(axis))) return;
+      for (int32_t z : q(1)->zero_point)
+        if (z != 0) return;  // integer kernels take symmetric weights
+      if (src.size() > 2 && n.inputs[2] >= 0) {
+        // Bias: an int32 constant at scale x_scale * w_scale (what quantizers write).
+        if (src[2] < 0 || !IsConst(g, src[2]) || q(2)->bits != 32) return;
+        if (op == "Gemm" && n.attrs.GetFloat("beta", 1.f) != 1.f) return;
+        const int64_t channels = w.dim(axis);
+        if (g.values[src[2]].constant.numel() != channels) return;
+        for (int64_t c = 0; c < channels; ++c) {
+          double want = static_cast<double>(q(0)->scale[0]) * q(1)->scale[q(1)->scale.size() == 1 ? 0 : c];
+          double have = q(2)->scale[q(2)->scale.size() == 1 ? 0 : c];
+          if (std::fabs(have - want) > 1e-6 * want) return;
+          if (q(2)->zero_point[q(2)->zero_point.size() == 1 ? 0 : c] != 0) return;
+        }
+      }
+    } else if (op == "Add" || op == "Mul") {
+      if (src.size() != 2 || src[1] < 0 || !PerTensor8(q(1)) || q(1)->is_signed != q(0)->is_signed) return;
+    } else if (op == "Concat") {
+      for (size_t i = 0; i < src.size(); ++i)
+        if (src[i] < 0 || !PerTensor8(q(i)) || q(i)->is_signed != q(0)->is_signed) return;
+    } else if (kPassThrough.count(op)) {
+      if (!SameParams(src[0], yq)) return;  // codes pass through unchanged only at equal parameters
+      if (op == "MaxPool" && n.outputs.size() > 1) return;
+    }
+    if (q(0)->is_signed != g.values[yq].quant->is_signed && (compute && op != "Concat")) {
+      // Mixed signedness in/out is fine for the integer kernels; nothing to check.
+    }
+
+    // Rewrite.
+    for (size_t i = 0; i < n.inputs.size(); ++i)
+      if (src[i] >= 0) n.inputs[i] = src[i];
+    if (act_node >= 0) {
+      const Node& a = g.nodes[act_node];
+      Activation act;
+      if (a.op_type == "Relu") {
+        act.kind = Activation::Kind::kRelu;
+      } else {
+        act.kind = Activation::Kind::kClip;
+        act.lo = -INFINITY;
+        act.hi = INFINITY;
+        if (a.inputs.size() > 1 && a.inputs[1] >= 0) act.lo = g.values[a.inputs[1]].constant.AsDouble(0);
+        if (a.inputs.size() > 2 && a.inputs[2] >= 0) act.hi = g.values[a.inputs[2]].constant.AsDouble(0);
+      }
+      n.fused = act;
+      remove[act_node] = true;
+    }
+    n.outputs[0] = yq;
+    remove[qn] = true;
+    changed = true;
+  }
+};
+
+}  // namespace
+
+bool FoldQdqPass(Graph& g) {
+  // Step 1: parameters onto quantized values.
+  bool any = false;
+  for (const Node& n : g.nodes) {
+    if (!n.domain.empty() || (n.op_type != "QuantizeLinear" && n.op_type != "DequantizeLinear")) continue;
+    auto p = NodeParams(g, n);
+    if (!p) continue;
+    int v = n.op_type == "DequantizeLinear" ? n.inputs[0] : n.outputs[0];
+    if (v < 0) continue;
+    Value& val = g.values[v];
+    if (!val.quant) {
+      val.quant = *p;
+      any = true;
+    }
+  }
+  if (!any) return false;
+  // Step 2: fold, in topological order so chains fold one op at a time.
+  Folder f{g, g.Consumers(), std::vector<bool>(g.nodes.size(), false)};
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (f.remove[i]) continue;
+    f.Fold(static_cast<int>(i));
+    if (f.changed) f.consumers = g.Consumers();  // readers changed
+  }
+  if (f.changed) {
+    g.RemoveNodes(f.remove);
+    DeadNodeEliminationPass(g);
+    g.TopologicalSort();
+  }
+  return true;
+}
+
+}  // namespace nibble
