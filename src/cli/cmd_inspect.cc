@@ -76,6 +76,15 @@ std::string PlannedArena(Session& s) {
          Human(s.naive_bytes(), "B") + " without reuse)";
 }
 
+// "int8"/"uint8" when the node computes on quantized codes, "float" otherwise;
+// QuantizeLinear/DequantizeLinear are the conversions between the two.
+std::string Precision(const Graph& g, const Node& n) {
+  if (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear") return "convert";
+  if (n.inputs.empty() || n.inputs[0] < 0 || !g.values[n.inputs[0]].quant) return "float";
+  const QuantParams& q = *g.values[n.inputs[0]].quant;
+  return std::string(q.is_signed ? "int" : "uint") + std::to_string(q.bits);
+}
+
 }  // namespace
 
 int Inspect(const InspectOptions& o) {
@@ -102,7 +111,8 @@ int Inspect(const InspectOptions& o) {
   std::printf("ops (%zu nodes%s):\n", g.nodes.size(), o.optimize ? ", after optimization" : "");
   for (const auto& [op, c] : hist) std::printf("  %-24s %d\n", op.c_str(), c);
 
-  std::printf("layers:\n  %-32s %-16s %12s %12s %14s %s\n", "node", "op", "params", "MACs", "out bytes", "output shape");
+  std::printf("layers:\n  %-32s %-16s %-9s %12s %12s %14s %s\n", "node", "op", "precision", "params", "MACs", "out bytes",
+              "output shape");
   int64_t total_params = 0, total_macs = 0, total_act = 0, param_bytes = 0;
   for (const Node& n : g.nodes) {
     int64_t params = 0;
@@ -120,12 +130,23 @@ int Inspect(const InspectOptions& o) {
     total_macs += macs;
     total_act += act;
     std::string op = n.op_type + (n.fused.kind != Activation::Kind::kNone ? "+" + n.fused.Name() : "");
-    std::printf("  %-32s %-16s %12lld %12lld %14lld %s\n", n.name.substr(0, 32).c_str(), op.c_str(),
+    std::printf("  %-32s %-16s %-9s %12lld %12lld %14lld %s\n", n.name.substr(0, 32).c_str(), op.c_str(),
+                Precision(g, n).c_str(),
                 static_cast<long long>(params), static_cast<long long>(macs), static_cast<long long>(act),
                 n.outputs.empty() || n.outputs[0] < 0 ? "" : DimsStr(g.values[n.outputs[0]]).c_str());
   }
   std::printf("total: %s parameters (%s), %s MACs, %s of activations written\n", Human(total_params, "").c_str(),
               Human(param_bytes, "B").c_str(), Human(total_macs, "").c_str(), Human(total_act, "B").c_str());
+  int integer = 0;
+  for (const Node& n : g.nodes) integer += Precision(g, n) != "float";
+  bool quantized = false;
+  for (const Value& v : g.values) quantized |= v.quant.has_value();
+  if (quantized) {
+    std::printf("quantization: %d of %zu nodes run on integer codes\n", integer, g.nodes.size());
+    for (const auto& [k, v] : g.metadata)
+      if (k.rfind("nibble.float.", 0) == 0) std::printf("  float by choice: %s: %s\n", k.substr(13).c_str(), v.c_str());
+      else if (k == "nibble.quantize") std::printf("  quantized with: %s\n", v.c_str());
+  }
   if (!arena.empty()) std::printf("%s\n", arena.c_str());
   return 0;
 }

@@ -18,6 +18,7 @@ std::string SanitizeFileName(const std::string& name) {
 int Run(const RunOptions& o) {
   SessionOptions so;
   so.threads = o.threads;
+  so.disabled_passes = o.disabled_passes;
   auto session = Session::Load(o.model, so);
   std::vector<std::pair<std::string, Tensor>> inputs;
   const auto& decl = session->inputs();

@@ -19,6 +19,7 @@ struct RunOptions {
   std::vector<std::string> inputs;  // FILE.npy or NAME=FILE.npy
   std::string out_dir;
   int threads = 1;
+  std::vector<std::string> disabled_passes;  // e.g. fold-qdq: run a QDQ model as fake quantization in float
 };
 int Run(const RunOptions& o);
 

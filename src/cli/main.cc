@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
   run->add_option("-i,--input", ro.inputs, "FILE.npy, or NAME=FILE.npy for a named input")->required();
   run->add_option("-o,--out", ro.out_dir, "output folder")->required();
   run->add_option("--threads", ro.threads, "worker threads")->check(CLI::Range(0, 256));
+  run->add_option("--disable-pass", ro.disabled_passes,
+                  "skip a graph pass by name (e.g. fold-qdq runs a QDQ model as float fake quantization)")
+      ->delimiter(',');
 
   BenchOptions bo;
   auto* bench = app.add_subcommand("bench", "latency median and p90, and peak memory");

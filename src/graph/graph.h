@@ -50,6 +50,8 @@ class Graph {
   int64_t opset = 0;         // default-domain opset the model imports
   std::string name;
   std::string path;          // the file it came from, for error messages
+  // The model's metadata_props (the quantizer records why nodes stay float there).
+  std::vector<std::pair<std::string, std::string>> metadata;
 
   int AddValue(const std::string& name);
   int AddConstant(const std::string& name, Tensor t);

@@ -112,6 +112,7 @@ Graph Convert(const onnx::ModelProto& m, const std::string& label, const std::st
                " (convert it with onnx.version_converter)");
   const auto& gp = m.graph();
   g.name = gp.name();
+  for (const auto& kv : m.metadata_props()) g.metadata.emplace_back(kv.key(), kv.value());
 
   for (const auto& init : gp.initializer()) {
     NIBBLE_CHECK(!init.name().empty(), label, ": an initializer has no name");

@@ -153,6 +153,15 @@ const std::vector<PassInfo>& OptimizationPasses() {
 }
 
 void OptimizeGraph(Graph& g, const std::vector<std::string>& disabled) {
+  for (const std::string& d : disabled) {
+    bool known = false;
+    std::string names;
+    for (const PassInfo& p : OptimizationPasses()) {
+      known |= d == p.name;
+      names += std::string(names.empty() ? "" : ", ") + p.name;
+    }
+    NIBBLE_CHECK(known, "unknown pass '", d, "' (passes: ", names, ")");
+  }
   for (const PassInfo& p : OptimizationPasses()) {
     if (std::find(disabled.begin(), disabled.end(), p.name) != disabled.end()) continue;
     p.run(g);
