@@ -290,6 +290,7 @@ class Results:
     ort: dict = field(default_factory=dict)         # (method, per_channel) -> dict
     latency: dict = field(default_factory=dict)     # (runtime, precision) -> ms
     calib_check: str = ""
+    ort_notes: list = field(default_factory=list)
     resnet: dict = field(default_factory=dict)      # method -> dict
     resnet_info: str = ""
 
@@ -388,6 +389,19 @@ def part2(args, res: Results, work: Path) -> None:
             res.ort[(method, per_channel)] = row
             print(f"ORT {ort_method} {'per-channel' if per_channel else 'per-tensor'}: "
                   f"ORT top1={fmt(row.get('top1'))}% nibble-on-it={fmt(row.get('nibble_top1'))}%", flush=True)
+            row["path"] = out
+
+    # quantize_static does not pass num_bins/num_quantized_bins to the entropy calibrator; with its
+    # defaults (128 and 128) the only candidate threshold is the full range, i.e. MinMax. Say so when seen.
+    same = []
+    for per_channel in (True, False):
+        a, b = res.ort.get(("minmax", per_channel), {}), res.ort.get(("entropy", per_channel), {})
+        if "bytes" in a and "bytes" in b and max_initializer_difference(a["path"], b["path"])[1] == 0:
+            same.append("per-channel" if per_channel else "per-tensor")
+    if same:
+        res.ort_notes.append(f"ORT Entropy ({' and '.join(same)}) wrote the same scales and zero points as ORT "
+                             "MinMax: quantize_static does not pass histogram sizes to the entropy calibrator, and "
+                             "its defaults (128 bins, 128 quantized bins) leave one candidate threshold, the full range.")
 
 
 def part3(args, res: Results, work: Path) -> None:
@@ -504,6 +518,7 @@ def section_part2(res: Results) -> list[str]:
               "calibration: the same first 256 training images, normalized by this script, in batches of 64. "
               "ORT's defaults per method (Percentile 99.999, Entropy 128 bins) differ from nibble's "
               "(percentile 99.99; 2048-bin histograms); mse has no ORT counterpart."]
+    lines += [" ".join(res.ort_notes)] if res.ort_notes else []
     return lines
 
 

@@ -128,7 +128,9 @@ Range ValueObserver::Entropy(const QuantSpec& spec) const {
     // P: the first i bins, with everything beyond folded into the last.
     p.assign(abs_hist_.begin(), abs_hist_.begin() + i);
     for (int k = i; k < kBins; ++k) p[i - 1] += abs_hist_[k];
-    // Q: P merged into `levels` groups, then spread back evenly over each group's nonzero bins.
+    // Q: the first i bins *without* the folded tail, merged into `levels` groups, then
+    // spread back evenly over each group's nonzero bins of P. (Building Q from P
+    // itself makes the first candidate a perfect match, KL 0, and always wins.)
     q.assign(i, 0);
     const double per = static_cast<double>(i) / levels;
     for (int l = 0; l < levels; ++l) {
@@ -137,7 +139,7 @@ Range ValueObserver::Entropy(const QuantSpec& spec) const {
       double sum = 0;
       int nonzero = 0;
       for (int k = a; k < b; ++k) {
-        sum += abs_hist_[k] + (k == i - 1 ? p[i - 1] - abs_hist_[k] : 0);
+        sum += abs_hist_[k];
         nonzero += p[k] > 0;
       }
       for (int k = a; k < b; ++k)
