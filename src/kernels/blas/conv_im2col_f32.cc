@@ -28,10 +28,7 @@ void Im2colTile(const WindowGeometry& g, int64_t channels, const float* x, int64
   std::vector<int64_t> k_idx(r), o_idx(r);
   for (int64_t row = 0; row < channels * k_sz; ++row) {
     const int64_t c = row / k_sz, k = row % k_sz;
-    for (int64_t t = k, d = r - 1; d >= 0; --d) {
-      k_idx[d] = t % g.kernel[d];
-      t /= g.kernel[d];
-    }
+    UnravelIndex(k, g.kernel, k_idx.data());
     const float* xc = x + c * in_sz;
     float* dst = col + row * tn;
     if (r == 2) {
@@ -63,18 +60,9 @@ void Im2colTile(const WindowGeometry& g, int64_t channels, const float* x, int64
       continue;
     }
     for (int64_t o = c0; o < c1; ++o) {
-      for (int64_t t = o, d = r - 1; d >= 0; --d) {
-        o_idx[d] = t % g.out[d];
-        t /= g.out[d];
-      }
-      int64_t off = 0;
-      bool inside = true;
-      for (size_t d = 0; d < r && inside; ++d) {
-        int64_t pos = o_idx[d] * g.stride[d] - g.pad_begin[d] + k_idx[d] * g.dilation[d];
-        inside = pos >= 0 && pos < g.in[d];
-        off = off * g.in[d] + pos;
-      }
-      dst[o - c0] = inside ? xc[off] : 0.f;
+      UnravelIndex(o, g.out, o_idx.data());
+      const int64_t off = TapOffset(g, o_idx.data(), k_idx.data());
+      dst[o - c0] = off >= 0 ? xc[off] : 0.f;
     }
   }
 }

@@ -14,25 +14,13 @@ void ConvF32Reference(const ConvParams& p, const float* x, const float* w, const
     for (int64_t m = 0; m < p.out_channels; ++m) {
       const int64_t grp = m / mg;
       for (int64_t o = 0; o < out_sz; ++o) {
-        for (int64_t t = o, d = r - 1; d >= 0; --d) {
-          o_idx[d] = t % g.out[d];
-          t /= g.out[d];
-        }
+        UnravelIndex(o, g.out, o_idx.data());
         double acc = bias ? bias[m] : 0.0;
         for (int64_t c = 0; c < cg; ++c)
           for (int64_t k = 0; k < k_sz; ++k) {
-            for (int64_t t = k, d = r - 1; d >= 0; --d) {
-              k_idx[d] = t % g.kernel[d];
-              t /= g.kernel[d];
-            }
-            int64_t off = 0;
-            bool inside = true;
-            for (size_t d = 0; d < r && inside; ++d) {
-              int64_t pos = o_idx[d] * g.stride[d] - g.pad_begin[d] + k_idx[d] * g.dilation[d];
-              inside = pos >= 0 && pos < g.in[d];
-              off = off * g.in[d] + pos;
-            }
-            if (!inside) continue;
+            UnravelIndex(k, g.kernel, k_idx.data());
+            const int64_t off = TapOffset(g, o_idx.data(), k_idx.data());
+            if (off < 0) continue;
             acc += static_cast<double>(x[(n * p.in_channels + grp * cg + c) * in_sz + off]) *
                    w[(m * cg + c) * k_sz + k];
           }

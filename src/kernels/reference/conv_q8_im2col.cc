@@ -36,23 +36,11 @@ void ConvQ8Im2col(const ConvQ8Params& p, const TX* x, const int8_t* w, const int
       const TX* xg = x + (n * p.in_channels + grp * cg) * in_sz;
       for (int64_t row = 0; row < kdim; ++row) {
         const int64_t c = row / k_sz, k = row % k_sz;
-        for (int64_t t = k, d = r - 1; d >= 0; --d) {
-          k_idx[d] = t % g.kernel[d];
-          t /= g.kernel[d];
-        }
+        UnravelIndex(k, g.kernel, k_idx.data());
         for (int64_t o = 0; o < out_sz; ++o) {
-          for (int64_t t = o, d = r - 1; d >= 0; --d) {
-            o_idx[d] = t % g.out[d];
-            t /= g.out[d];
-          }
-          int64_t off = 0;
-          bool inside = true;
-          for (size_t d = 0; d < r && inside; ++d) {
-            int64_t pos = o_idx[d] * g.stride[d] - g.pad_begin[d] + k_idx[d] * g.dilation[d];
-            inside = pos >= 0 && pos < g.in[d];
-            off = off * g.in[d] + pos;
-          }
-          col[row * out_sz + o] = inside ? xg[c * in_sz + off] : zx;
+          UnravelIndex(o, g.out, o_idx.data());
+          const int64_t off = TapOffset(g, o_idx.data(), k_idx.data());
+          col[row * out_sz + o] = off >= 0 ? xg[c * in_sz + off] : zx;
         }
       }
       for (int64_t m = grp * mg; m < (grp + 1) * mg; ++m) {

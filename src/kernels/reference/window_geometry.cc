@@ -20,6 +20,23 @@ int64_t WindowGeometry::kernel_size() const {
   return n;
 }
 
+void UnravelIndex(int64_t flat, const std::vector<int64_t>& dims, int64_t* idx) {
+  for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
+    idx[d] = flat % dims[d];
+    flat /= dims[d];
+  }
+}
+
+int64_t TapOffset(const WindowGeometry& g, const int64_t* o_idx, const int64_t* k_idx) {
+  int64_t off = 0;
+  for (size_t d = 0; d < g.in.size(); ++d) {
+    const int64_t pos = o_idx[d] * g.stride[d] - g.pad_begin[d] + k_idx[d] * g.dilation[d];
+    if (pos < 0 || pos >= g.in[d]) return -1;
+    off = off * g.in[d] + pos;
+  }
+  return off;
+}
+
 void ComputeWindow(WindowGeometry& g, const std::vector<int64_t>& pads, const std::string& auto_pad, bool ceil_mode) {
   const size_t r = g.in.size();
   NIBBLE_CHECK(g.kernel.size() == r, "kernel has ", g.kernel.size(), " dims for ", r, " spatial dims");

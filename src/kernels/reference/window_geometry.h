@@ -14,6 +14,13 @@ struct WindowGeometry {
   int64_t kernel_size() const;
 };
 
+// Splits a flat index over `dims` (row-major) into per-axis indices.
+void UnravelIndex(int64_t flat, const std::vector<int64_t>& dims, int64_t* idx);
+
+// The flat input offset that kernel tap `k_idx` of output position `o_idx`
+// reads, or -1 when the tap falls in the padding.
+int64_t TapOffset(const WindowGeometry& g, const int64_t* o_idx, const int64_t* k_idx);
+
 // Fills out/pad_* from in/kernel/stride/dilation; `pads` is ONNX's
 // [b1..bn, e1..en] (may be empty). Fails with a reason on bad geometry.
 void ComputeWindow(WindowGeometry& g, const std::vector<int64_t>& pads, const std::string& auto_pad, bool ceil_mode);
