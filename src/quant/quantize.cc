@@ -202,7 +202,11 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
   const DType act_type = o.signed_activations ? DType::kInt8 : DType::kUInt8;
   auto calibrated = [&](int v) {
     NIBBLE_CHECK(obs[v].has_data(), g.path, ": value '", g.values[v].name, "' was never seen during calibration");
-    return ParamsFromRange(obs[v].Choose(o.method, act, o.percentile), act);
+    // Model inputs keep their full range: preprocessing fixes it, and clipping
+    // the image itself (which entropy does on bimodal pixel histograms) costs
+    // more than any resolution it gains.
+    bool is_input = std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end();
+    return ParamsFromRange(obs[v].Choose(is_input ? CalibMethod::kMinMax : o.method, act, o.percentile), act);
   };
 
   const auto consumers = g.Consumers();
