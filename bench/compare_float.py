@@ -68,7 +68,8 @@ def environment(threads: list[int], args) -> list[tuple[str, str]]:
         ("CPU", f"{model}; {usable} usable of {os.cpu_count()} logical CPUs"),
         ("ISA flags", ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items())),
         ("threads measured", ", ".join(map(str, threads))),
-        # These change what OpenBLAS (nibble's float GEMM) and ORT's pools do, so they are part of the result.
+        # nibble's float GEMM is oneDNN (single-threaded inside nibble's pool); these variables steer numpy's
+        # OpenBLAS and OpenMP pools on this machine, so they are recorded with the result.
         *[(var, os.environ.get(var, "unset"))
           for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")],
         ("ONNX Runtime", ort.__version__),
