@@ -124,10 +124,15 @@ Range ValueObserver::Entropy(const QuantSpec& spec) const {
   double best_kl = std::numeric_limits<double>::infinity();
   int best_i = kBins;
   std::vector<double> p, q;
+  // Exact zeros (ReLU outputs, padding) are represented exactly at any
+  // threshold; left in, their spike dominates the divergence and drives the
+  // threshold down. They are left out of the comparison.
+  std::vector<double> hist = abs_hist_;
+  if (one_sided) hist[0] = 0;
   for (int i = std::max(levels, 16); i <= kBins; ++i) {
     // P: the first i bins, with everything beyond folded into the last.
-    p.assign(abs_hist_.begin(), abs_hist_.begin() + i);
-    for (int k = i; k < kBins; ++k) p[i - 1] += abs_hist_[k];
+    p.assign(hist.begin(), hist.begin() + i);
+    for (int k = i; k < kBins; ++k) p[i - 1] += hist[k];
     // Q: the first i bins *without* the folded tail, merged into `levels` groups, then
     // spread back evenly over each group's nonzero bins of P. (Building Q from P
     // itself makes the first candidate a perfect match, KL 0, and always wins.)
@@ -139,7 +144,7 @@ Range ValueObserver::Entropy(const QuantSpec& spec) const {
       double sum = 0;
       int nonzero = 0;
       for (int k = a; k < b; ++k) {
-        sum += abs_hist_[k];
+        sum += hist[k];
         nonzero += p[k] > 0;
       }
       for (int k = a; k < b; ++k)
