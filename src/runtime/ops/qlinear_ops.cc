@@ -11,6 +11,7 @@
 //   QLinearConv / ConvInteger: x per tensor; w per tensor or per output channel ([M]); y per tensor.
 //   QLinearMatMul / MatMulInteger: a per tensor or per row ([M] or [..., M, 1]); b per tensor or per
 //   column ([N] or [..., 1, N]); y per tensor.
+#include "kernels/reference/matmul_shape.h"
 #include "kernels/reference/broadcast.h"
 #include "kernels/reference/conv_q8.h"
 #include "kernels/reference/gemm_q8.h"
@@ -300,32 +301,6 @@ class ConvIntegerKernel : public OpKernel {
 
 // ------------------------------------------------------------------ matrix product
 
-// Numpy matmul shape rules (as MatMul in gemm.cc): 1-D operands are promoted
-// and the promoted axis removed from the output.
-struct MatMulGeometry {
-  Shape out, batch_a, batch_b, batch;
-  int64_t m, n, k;
-};
-
-MatMulGeometry MatMulShapes(const Shape& a0, const Shape& b0) {
-  NIBBLE_CHECK(!a0.empty() && !b0.empty(), "matmul inputs must have rank >= 1, got ", ShapeStr(a0), " and ",
-               ShapeStr(b0));
-  Shape a = a0, b = b0;
-  if (a.size() == 1) a.insert(a.begin(), 1);
-  if (b.size() == 1) b.push_back(1);
-  MatMulGeometry g;
-  g.m = a[a.size() - 2];
-  g.k = a[a.size() - 1];
-  g.n = b[b.size() - 1];
-  NIBBLE_CHECK(b[b.size() - 2] == g.k, "inner dimensions differ: ", ShapeStr(a0), " x ", ShapeStr(b0));
-  g.batch_a.assign(a.begin(), a.end() - 2);
-  g.batch_b.assign(b.begin(), b.end() - 2);
-  g.batch = BroadcastShapes({g.batch_a, g.batch_b});
-  g.out = g.batch;
-  if (a0.size() > 1) g.out.push_back(g.m);
-  if (b0.size() > 1) g.out.push_back(g.n);
-  return g;
-}
 
 enum class Side { kRows, kColumns };  // a's parameters go per row, b's per column
 
