@@ -15,6 +15,13 @@ bool FoldBatchNormPass(Graph& g);
 // DQ -> op -> Q patterns become ops over quantized values (Value::quant set),
 // which the runtime runs with integer kernels. See pass_fold_qdq.cc.
 bool FoldQdqPass(Graph& g);
+// QOperator nodes (QLinearConv, QLinearMatMul and ONNX Runtime's
+// com.microsoft QLinearAdd, QGemm, ...) become DQ -> float op -> Q, for
+// fold-qdq to run as integer kernels. With standard_ops false only the
+// com.microsoft ones are rewritten (they have no kernels of their own).
+// See pass_lower_qoperator.cc.
+bool LowerQOperatorPass(Graph& g, bool standard_ops);
+bool LowerQOperatorPass(Graph& g);
 // Relu / Clip (constant bounds) / HardSwish / LeakyRelu after Conv, Gemm,
 // MatMul or Add becomes that node's epilogue.
 bool FuseActivationPass(Graph& g);

@@ -141,6 +141,7 @@ void AnnotateValueTypes(Graph& g) {
 
 const std::vector<PassInfo>& OptimizationPasses() {
   static const std::vector<PassInfo> passes = {
+      {"lower-qoperator", [](Graph& g) { return LowerQOperatorPass(g); }},
       {"eliminate-identity", EliminateIdentityPass},
       {"constant-folding", ConstantFoldingPass},
       {"annotate-types", AnnotatePass},

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "kernels/blas/blas_threads.h"
+#include "graph/passes.h"
 #include "onnx/import.h"
 #include "runtime/op_registry.h"
 #include "runtime/optimize.h"
@@ -58,6 +59,9 @@ std::unique_ptr<Session> Session::Load(const std::string& model_path, const Sess
 
 std::unique_ptr<Session> Session::FromGraph(Graph graph, const SessionOptions& opts) {
   auto impl = std::make_unique<Impl>();
+  // ONNX Runtime's contrib QOperator nodes have no kernels of their own: they
+  // always become QDQ patterns (pass_lower_qoperator.cc).
+  LowerQOperatorPass(graph, /*standard_ops=*/false);
   CheckSupported(graph);
   graph.TopologicalSort();
   if (opts.optimize) OptimizeGraph(graph, opts.disabled_passes);

@@ -307,7 +307,11 @@ def test_qlinear_conv(seed, case, types, per_channel, bias, const, nibble_bin, t
                              test_out / "quant_ops" / f"qc_{case}_{'_'.join(t.__name__ for t in types)}_{per_channel}_{bias}_{const}_{seed}")
     except (ort.capi.onnxruntime_pybind11_state.NotImplemented, ort.capi.onnxruntime_pybind11_state.Fail) as e:
         pytest.skip(f"ONNX Runtime does not run this QLinearConv: {str(e)[:160]}")
-    assert_within_one_lsb(got["y"], want["y"], "QLinearConv")
+    # With constant scales nibble lowers QLinearConv to its integer kernel (fixed-point
+    # requantization, pass_lower_qoperator.cc); ORT requantizes in float. Both round the same
+    # real value, so every element is within 1 LSB; the few in a thousand that lie within a
+    # rounding error of a .5 boundary come out 1 apart.
+    assert_within_one_lsb(got["y"], want["y"], "QLinearConv", min_exact=0.99 if const else 0.999)
 
 
 # ---- float16 scales (opset 19+) ---------------------------------------------------------

@@ -135,6 +135,30 @@ TEST(QuantRequantize, MultiplyRoundsToNearestTiesUpAndSaturates) {
   EXPECT_EQ(Requantize(kI32Max, QuantizeMultiplier(4.0), 100, kI32Min, kI32Max), kI32Max);
 }
 
+TEST(QuantRequantize, AverageMultiplyRoundsTiesToEven) {
+  const FixedPointMultiplier quarter = QuantizeMultiplier(0.25);
+  // x / 4: 2 -> 0.5 -> 0, 6 -> 1.5 -> 2, 10 -> 2.5 -> 2, -2 -> -0.5 -> 0, -6 -> -1.5 -> -2, 7 -> 1.75 -> 2, 5 -> 1.25 -> 1.
+  const int32_t xs[] = {2, 6, 10, -2, -6, -10, 7, 5, -7, -5, 0};
+  const int32_t want[] = {0, 2, 2, 0, -2, -2, 2, 1, -2, -1, 0};
+  for (size_t i = 0; i < std::size(xs); ++i)
+    EXPECT_EQ(MultiplyByQuantizedMultiplierHalfEven(xs[i], quarter), want[i]) << xs[i];
+  EXPECT_EQ(MultiplyByQuantizedMultiplierHalfEven(kI32Max, QuantizeMultiplier(4.0)), kI32Max);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierHalfEven(kI32Min, QuantizeMultiplier(4.0)), kI32Min);
+  // Against long double with nearbyint (ties to even) whenever the multiplier is exact (1/2^k),
+  // and within 1 of it otherwise.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200000; ++i) {
+    const int32_t x = static_cast<int32_t>(rng());
+    const int k = 1 + static_cast<int>(rng() % 20);
+    const FixedPointMultiplier m = QuantizeMultiplier(std::ldexp(1.0, -k));
+    const long double exact = std::nearbyintl(static_cast<long double>(x) * std::ldexp(1.0L, -k));
+    ASSERT_EQ(MultiplyByQuantizedMultiplierHalfEven(x, m), static_cast<int32_t>(exact)) << x << " / 2^" << k;
+    const double real = std::ldexp(1.0 + (rng() % 1000) / 1000.0, -k);
+    const long double approx = std::nearbyintl(static_cast<long double>(x) * real);
+    ASSERT_LE(std::fabs(static_cast<double>(MultiplyByQuantizedMultiplierHalfEven(x, QuantizeMultiplier(real)) - approx)), 1.0);
+  }
+}
+
 // |MBQM(x, QuantizeMultiplier(real)) - round(x * real)| <= 1 over 2.4 million
 // (real, x) pairs, and equality with floor(x * real + 1/2) whenever the fixed
 // point value equals real (powers of two; multipliers of 31 bits by construction).
@@ -726,7 +750,7 @@ TEST(AddMulQ8Reference, BroadcastIndexingOnRandomShapes) {
 TEST(PoolQ8Reference, AveragePoolHandComputed) {
   // x (uint8) 3x3 = [10 20 30; 40 50 60; 70 80 90], zx = 10 -> offsets [0 10 20; 30 40 50; 60 70 80].
   // 2x2 windows, stride 1: sums 80, 120, 200, 240, /4 = 20, 30, 50, 60 (x_scale 1);
-  // y_scale 8: 2.5, 3.75, 6.25, 7.5 -> 3, 4, 6, 8 (ties up); zy = 5 -> 8, 9, 11, 13.
+  // y_scale 8: 2.5, 3.75, 6.25, 7.5 -> 2, 4, 6, 8 (ties to even, like QuantizeLinear); zy = 5 -> 7, 9, 11, 13.
   const uint8_t x[9] = {10, 20, 30, 40, 50, 60, 70, 80, 90};
   AvgPoolQ8Params p;
   p.planes = 1;
@@ -738,12 +762,12 @@ TEST(PoolQ8Reference, AveragePoolHandComputed) {
   p.multiplier = AvgPoolQ8Multipliers(1.0, 8.0, 4);
   uint8_t y[16];
   AvgPoolQ8Reference(p, x, y, 0, 1);
-  EXPECT_EQ(y[0], 8);
+  EXPECT_EQ(y[0], 7);
   EXPECT_EQ(y[1], 9);
   EXPECT_EQ(y[2], 11);
   EXPECT_EQ(y[3], 13);
   // Pads 1, y_scale 1 (4x4 output). (0,0) sees offset 0 -> 5 either way. (0,1) sees
-  // offsets 0, 10: / 2 taps = 5 -> 10; / 4 (count_include_pad) = 2.5 -> 3 -> 8.
+  // offsets 0, 10: / 2 taps = 5 -> 10; / 4 (count_include_pad) = 2.5 -> 2 (even) -> 7.
   // (1,1) sees 0, 10, 30, 40 = 80 / 4 = 20 -> 25 either way.
   p.geo = WindowGeometry{};
   p.geo.in = {3, 3};
@@ -757,7 +781,7 @@ TEST(PoolQ8Reference, AveragePoolHandComputed) {
   p.count_include_pad = true;
   AvgPoolQ8Reference(p, x, y, 0, 1);
   EXPECT_EQ(y[0], 5);
-  EXPECT_EQ(y[1], 8);
+  EXPECT_EQ(y[1], 7);
   EXPECT_EQ(y[5], 25);
 }
 

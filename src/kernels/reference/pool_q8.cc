@@ -14,6 +14,12 @@ void CheckSumFits(int64_t count, int32_t x_zero_point, const char* what) {
                " elements can overflow the int32 sum");
 }
 
+// Requantize with the averages' tie rule (requantize.h).
+int32_t RequantizeAverage(int32_t sum, FixedPointMultiplier m, int32_t zero_point, int32_t lo, int32_t hi) {
+  const int64_t v = static_cast<int64_t>(MultiplyByQuantizedMultiplierHalfEven(sum, m)) + zero_point;
+  return static_cast<int32_t>(std::clamp<int64_t>(v, lo, hi));
+}
+
 }  // namespace
 
 template <class T>
@@ -69,8 +75,8 @@ void AvgPoolQ8Reference(const AvgPoolQ8Params& p, const T* x, T* y, int64_t plan
       }
       const int32_t count = p.count_include_pad ? static_cast<int32_t>(k_sz) : taps;
       const int32_t out = count == 0 ? std::clamp(p.y_zero_point, lo, hi)
-                                     : Requantize(sum - p.x_zero_point * taps, p.multiplier[count], p.y_zero_point,
-                                                  lo, hi);
+                                     : RequantizeAverage(sum - p.x_zero_point * taps, p.multiplier[count],
+                                                         p.y_zero_point, lo, hi);
       y[plane * out_sz + o] = static_cast<T>(out);
     }
   }
@@ -86,8 +92,8 @@ void GlobalAvgPoolQ8Reference(const GlobalAvgPoolQ8Params& p, const T* x, T* y, 
     const T* xp = x + plane * p.spatial;
     int32_t sum = 0;
     for (int64_t i = 0; i < p.spatial; ++i) sum += xp[i];
-    y[plane] = static_cast<T>(Requantize(sum - p.x_zero_point * static_cast<int32_t>(p.spatial), p.multiplier,
-                                         p.y_zero_point, lo, hi));
+    y[plane] = static_cast<T>(RequantizeAverage(sum - p.x_zero_point * static_cast<int32_t>(p.spatial),
+                                                p.multiplier, p.y_zero_point, lo, hi));
   }
 }
 

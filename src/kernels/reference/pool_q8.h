@@ -10,7 +10,8 @@
 //   y = clamp(MBQM(sum(q) - x_zero_point * count, x_scale / (y_scale * count)) + y_zero_point, y_min, y_max)
 // with one FixedPointMultiplier per distinct count (AvgPoolQ8Multipliers). The
 // sum is exact in int32 (fails if kernel size * 255 could overflow it), so the
-// only error is the final rounding (ties toward +infinity):
+// only error is the final rounding, which sends ties to even (as the QDQ graph
+// does; MultiplyByQuantizedMultiplierHalfEven in requantize.h):
 //   |y - clamp(t + y_zero_point, y_min, y_max)| <= 1/2 + 2^-31 |t|,  t = x_scale * sum(q - zx) / (y_scale * count).
 // A window with no tap inside the input and count_include_pad off gives
 // y_zero_point (real zero, like the float kernel).

@@ -55,6 +55,21 @@ inline int32_t MultiplyByQuantizedMultiplier(int32_t x, FixedPointMultiplier m) 
                                                   std::numeric_limits<int32_t>::max()));
 }
 
+// The one exception to the rule above, for averages (AveragePool,
+// GlobalAveragePool): ties go to the even neighbour. Where the multiplier is
+// exact (1/4 for a 2x2 window at equal scales), an average lands on .5 often
+// (a quarter of all 2x2 windows), and the QDQ graph the average replaces
+// rounds those half to even (QuantizeLinear); ties toward +infinity would be
+// 1 LSB off on every one of them. Same saturation as above.
+inline int32_t MultiplyByQuantizedMultiplierHalfEven(int32_t x, FixedPointMultiplier m) {
+  const int64_t prod = static_cast<int64_t>(x) * m.multiplier;
+  int64_t q = prod >> m.shift;  // floor
+  const int64_t rem = prod - (q << m.shift), half = int64_t{1} << (m.shift - 1);
+  if (rem > half || (rem == half && (q & 1))) ++q;
+  return static_cast<int32_t>(
+      std::clamp<int64_t>(q, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
+}
+
 // clamp(MultiplyByQuantizedMultiplier(acc, m) + zero_point, qmin, qmax); the
 // addition is done in int64 so it cannot wrap.
 inline int32_t Requantize(int32_t acc, FixedPointMultiplier m, int32_t zero_point, int32_t qmin, int32_t qmax) {
