@@ -20,7 +20,7 @@ namespace nibble {
 namespace {
 
 const std::set<std::string> kPassThrough = {"Reshape", "Flatten", "Transpose", "Squeeze",
-                                            "Unsqueeze", "MaxPool", "Identity", "Slice"};
+                                            "Unsqueeze", "MaxPool", "Identity", "Slice", "Resize"};
 const std::set<std::string> kUnary = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh",
                                       "HardSwish", "HardSigmoid", "Gelu", "Erf"};
 
@@ -147,6 +147,7 @@ struct Folder {
         if (src[i] < 0 || !PerTensor8(q(i)) || q(i)->is_signed != q(0)->is_signed) return;
     } else if (kPassThrough.count(op)) {
       if (!SameParams(src[0], yq)) return;  // codes pass through unchanged only at equal parameters
+      if (op == "Resize" && !ResizeRunsOnCodes(g, n)) return;
       if (op == "MaxPool" && n.outputs.size() > 1) return;
     }
     if (q(0)->is_signed != g.values[yq].quant->is_signed && (compute && op != "Concat")) {
@@ -178,6 +179,20 @@ struct Folder {
 };
 
 }  // namespace
+
+bool ResizeRunsOnCodes(const Graph& g, const Node& n) {
+  if (n.op_type != "Resize" || n.attrs.GetInt("antialias", 0) != 0) return false;
+  const std::string mode = n.attrs.GetString("mode", "nearest");
+  if (mode == "nearest") return true;
+  if (mode != "linear" || !n.attrs.GetInts("axes").empty()) return false;
+  // scales (input 2) constant with leading ones; sizes would need the input shape.
+  if (n.inputs.size() < 3 || !IsConst(g, n.inputs[2]) || (n.inputs.size() > 3 && n.inputs[3] >= 0)) return false;
+  const Tensor& s = g.values[n.inputs[2]].constant;
+  if (s.dtype() != DType::kFloat32 || s.rank() != 1 || s.numel() < 2) return false;
+  for (int64_t d = 0; d + 2 < s.numel(); ++d)
+    if (s.data<float>()[d] != 1.f) return false;
+  return true;
+}
 
 bool FoldQdqPass(Graph& g) {
   // Step 1: parameters onto quantized values.

@@ -15,6 +15,10 @@ bool FoldBatchNormPass(Graph& g);
 // DQ -> op -> Q patterns become ops over quantized values (Value::quant set),
 // which the runtime runs with integer kernels. See pass_fold_qdq.cc.
 bool FoldQdqPass(Graph& g);
+// Whether a Resize can run on codes (fold-qdq and the quantizer agree on it):
+// nearest, or linear with constant scales that leave all but the last two axes
+// alone (the integer kernel mixes H and W only).
+bool ResizeRunsOnCodes(const Graph& g, const Node& n);
 // QOperator nodes (QLinearConv, QLinearMatMul and ONNX Runtime's
 // com.microsoft QLinearAdd, QGemm, ...) become DQ -> float op -> Q, for
 // fold-qdq to run as integer kernels. With standard_ops false only the

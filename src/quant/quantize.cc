@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "graph/passes.h"
 #include "quant/calibrate.h"
 #include "runtime/optimize.h"
 
@@ -13,7 +14,7 @@ namespace {
 enum class Role { kFloat, kCompute, kPassThrough, kUnary };
 
 const std::set<std::string> kPassThroughOps = {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-                                               "MaxPool", "Identity", "Slice"};
+                                               "MaxPool", "Identity", "Slice", "Resize"};
 const std::set<std::string> kUnaryOps = {"Relu",        "Clip", "LeakyRelu", "Sigmoid", "Tanh",
                                          "HardSwish",   "HardSigmoid", "Gelu", "Erf"};
 
@@ -223,7 +224,9 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
     if (excluded) {
       d.reason = "excluded by --exclude";
     } else if (kPassThroughOps.count(n.op_type) && n.outputs.size() == 1) {
-      if (x >= 0 && vq[x]) {
+      if (n.op_type == "Resize" && !ResizeRunsOnCodes(g, n)) {
+        d.reason = "Resize other than nearest, or linear over more than the last two axes, has no integer kernel";
+      } else if (x >= 0 && vq[x]) {
         role[i] = Role::kPassThrough;
         vq[y] = vq[x];
       } else {

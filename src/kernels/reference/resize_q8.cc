@@ -7,7 +7,7 @@ namespace nibble {
 template <class T>
 void ResizeBilinearQ8Reference(const ResizeAxis& h, const ResizeAxis& w, const T* x, T* y, T extrapolation,
                                int64_t plane_lo, int64_t plane_hi) {
-  constexpr int32_t one = 1 << kResizeQ8WeightBits;
+  constexpr int64_t one = int64_t{1} << kResizeQ8WeightBits;
   constexpr int shift = 2 * kResizeQ8WeightBits;
   std::vector<int32_t> wx(w.out), wy(h.out);
   for (int64_t o = 0; o < w.out; ++o) wx[o] = ResizeQ8Weight(w.w[o]);
@@ -27,10 +27,15 @@ void ResizeBilinearQ8Reference(const ResizeAxis& h, const ResizeAxis& w, const T
           continue;
         }
         const int64_t c0 = w.lo[ow], c1 = w.hi[ow];
-        const int32_t top = (one - wx[ow]) * row_lo[c0] + wx[ow] * row_lo[c1];
-        const int32_t bottom = (one - wx[ow]) * row_hi[c0] + wx[ow] * row_hi[c1];
-        const int32_t acc = (one - wy[oh]) * top + wy[oh] * bottom;
-        yp[oh * w.out + ow] = static_cast<T>((acc + (1 << (shift - 1))) >> shift);
+        const int64_t top = (one - wx[ow]) * row_lo[c0] + wx[ow] * row_lo[c1];
+        const int64_t bottom = (one - wx[ow]) * row_hi[c0] + wx[ow] * row_hi[c1];
+        const int64_t acc = (one - wy[oh]) * top + wy[oh] * bottom;
+        // Round half to even (>> floors, also for negative acc), as QuantizeLinear
+        // rounds the float graph's result.
+        int64_t q = acc >> shift;
+        const int64_t rem = acc - q * (int64_t{1} << shift), half = int64_t{1} << (shift - 1);
+        if (rem > half || (rem == half && (q & 1))) ++q;
+        yp[oh * w.out + ow] = static_cast<T>(q);
       }
     }
   }

@@ -4,16 +4,18 @@
 // Nearest copies codes (ResizeReference with ResizeMode::kNearest).
 //
 // Bilinear mixes the last two dims (H, W) with fixed-point weights: the weight
-// of the upper neighbour along an axis is wq = round(w * 2^11) in [0, 2048]
-// (round half up), the lower one gets 2048 - wq, so the four 2-D weights sum
-// to exactly 2^22. Because the weights sum to one the zero point passes
-// through, so codes are mixed directly:
-//   acc = (2048 - wy) * ((2048 - wx) * q00 + wx * q01) + wy * ((2048 - wx) * q10 + wx * q11)
-//   y   = (acc + 2^21) >> 22          (round to nearest, ties toward +infinity)
-// |acc| <= 255 * 2^22 < 2^30, so int32 holds it in any summation order.
-// Error against the exact bilinear value v of the codes (weights in double):
-// each axis weight errs by <= 2^-12 and moves the result by <= 2^-12 * 255, so
-//   |y - v| <= 1/2 + 2 * 255 * 2^-12 < 0.625 (y is round(v) or its neighbour).
+// of the upper neighbour along an axis is wq = round(w * 2^15) in [0, 2^15]
+// (round half up), the lower one gets 2^15 - wq, so the four 2-D weights sum
+// to exactly 2^30. Because the weights sum to one the zero point passes
+// through, so codes are mixed directly, in int64:
+//   acc = (2^15 - wy) * ((2^15 - wx) * q00 + wx * q01) + wy * ((2^15 - wx) * q10 + wx * q11)
+//   y   = acc / 2^30 rounded half to even
+// Half to even because that is what the QDQ graph this replaces does (the
+// float Resize, then QuantizeLinear): the common weights (1/4, 3/4 at scale 2)
+// are exact and land on .5 often. Error against the exact bilinear value v of
+// the codes (weights in double): each axis weight errs by <= 2^-16 and moves
+// the result by <= 2^-16 * 255, so
+//   |y - v| <= 1/2 + 2 * 255 * 2^-16 < 0.508 (y is round(v) or its neighbour).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -23,7 +25,7 @@
 
 namespace nibble {
 
-constexpr int kResizeQ8WeightBits = 11;
+constexpr int kResizeQ8WeightBits = 15;
 
 // Fixed-point weight of the upper neighbour for a double weight w in [0, 1].
 inline int32_t ResizeQ8Weight(double w) { return static_cast<int32_t>(std::lround(w * (1 << kResizeQ8WeightBits))); }

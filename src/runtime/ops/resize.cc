@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/reference/requantize.h"
 #include "kernels/reference/resize_f32.h"
+#include "kernels/reference/resize_q8.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/dispatch.h"
+#include "runtime/ops/quant_util.h"
 
 namespace nibble {
 namespace {
@@ -98,7 +101,7 @@ class ResizeKernel : public OpKernel {
     else DispatchAny(x.dtype(), where_, run);
   }
 
- private:
+ protected:
   ResizeGeometry Geometry(const Shape& x, const Tensor* roi, const Tensor* scales, const Tensor* sizes) const {
     const int64_t r = static_cast<int64_t>(x.size());
     if (r == 0) Fail("input must have rank >= 1");
@@ -196,8 +199,80 @@ class ResizeKernel : public OpKernel {
   std::string policy_;
 };
 
+// Resize over quantized codes (after fold-qdq, which folds it only when input
+// and output share scale and zero point): nearest copies codes; linear mixes
+// H and W with fixed-point weights (resize_q8.h) and needs every other axis
+// unscaled. The extrapolation value (tf_crop_and_resize) is quantized once.
+class QResizeKernel : public ResizeKernel {
+ public:
+  explicit QResizeKernel(const OpEnv& env) : ResizeKernel(env), where_q_(env.where()) {
+    x_ = QuantOf(env, env.node.inputs[0], "input");
+    const int32_t lo = x_.is_signed ? -128 : 0, hi = x_.is_signed ? 127 : 255;
+    extrapolation_code_ = QuantizeValue(static_cast<float>(extrapolation_), x_.scale[0], ZeroPoint(x_), lo, hi);
+  }
+
+  void Infer(InferContext& ctx) override {
+    if (ctx.dtype(0) != CodeType(x_)) ctx.Fail("quantized input must be ", DTypeName(CodeType(x_)));
+    auto present = [&](int i) { return ctx.has_input(i) && ShapeNumel(ctx.shape(i)) > 0; };
+    const Tensor* roi = coord_ == ResizeCoord::kTfCropAndResize && present(1) ? &ctx.value(1) : nullptr;
+    ResizeGeometry g;
+    try {
+      g = Geometry(ctx.shape(0), roi, present(2) ? &ctx.value(2) : nullptr, present(3) ? &ctx.value(3) : nullptr);
+      ShapeNumel(g.out);
+    } catch (const Error& e) {
+      ctx.Fail(e.what());
+    }
+    if (mode_ == ResizeMode::kLinear) {
+      if (g.axes.size() < 2) ctx.Fail("quantized linear Resize needs at least 2 dims");
+      for (size_t d = 0; d + 2 < g.axes.size(); ++d)
+        if (g.axes[d].out != g.axes[d].in)
+          ctx.Fail("quantized linear Resize mixes only the last two axes; axis ", d, " changes size");
+    }
+    ctx.set_output(0, CodeType(x_), g.out);
+  }
+
+  void Run(RunContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    auto present = [&](int i) -> const Tensor* {
+      return ctx.has_input(i) && ctx.input(i).numel() > 0 ? &ctx.input(i) : nullptr;
+    };
+    ResizeGeometry g = Geometry(x.shape(), coord_ == ResizeCoord::kTfCropAndResize ? present(1) : nullptr,
+                                present(2), present(3));
+    std::vector<ResizeAxis> axes;
+    for (const ResizeAxisSpec& s : g.axes) axes.push_back(MakeResizeAxis(mode_, coord_, nearest_, s));
+    Tensor& y = ctx.output(0);
+    if (y.numel() == 0) return;
+    auto run = [&](auto* px, auto* py) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(px)>>;
+      const T extra = static_cast<T>(extrapolation_code_);
+      if (mode_ == ResizeMode::kNearest) {
+        const int64_t row_len = g.out.back();
+        ctx.pool().ParallelFor(y.numel() / row_len, [&](int64_t lo, int64_t hi) {
+          ResizeNearestQ8Reference(axes, px, py, extra, lo, hi);
+        }, std::max<int64_t>(1, (1 << 13) / row_len));
+        return;
+      }
+      const size_t r = axes.size();
+      const int64_t plane = g.out[r - 2] * g.out[r - 1];
+      ctx.pool().ParallelFor(y.numel() / plane, [&](int64_t lo, int64_t hi) {
+        ResizeBilinearQ8Reference(axes[r - 2], axes[r - 1], px, py, extra, lo, hi);
+      });
+    };
+    if (x.dtype() == DType::kUInt8) run(x.data<uint8_t>(), y.data<uint8_t>());
+    else run(x.data<int8_t>(), y.data<int8_t>());
+  }
+
+ private:
+  std::string where_q_;
+  QuantParams x_;
+  int32_t extrapolation_code_ = 0;
+};
+
 }  // namespace
 
-void RegisterResizeOps(OpRegistry& r) { r.Add("Resize", MakeFactory<ResizeKernel>()); }
+void RegisterResizeOps(OpRegistry& r) {
+  r.Add("Resize", MakeFactory<ResizeKernel>());
+  r.AddQuantized("Resize", MakeFactory<QResizeKernel>());
+}
 
 }  // namespace nibble
