@@ -17,12 +17,8 @@ process with intra_op_num_threads=T, inter_op_num_threads=1, sequential executio
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,66 +29,33 @@ import onnxruntime as ort
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "models"))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+import benchlib  # noqa: E402
 import make_models  # noqa: E402
 
 MODEL = "resnet18"
 DOC_BEGIN, DOC_END = "<!-- float-bench:begin -->", "<!-- float-bench:end -->"
-DOC_HEADER = ("# Benchmarks\n\nMeasured results. Sections between `<!-- ...:begin -->` and `<!-- ...:end -->` "
-              "markers are rewritten by the scripts in `bench/`; edit outside them.\n")
 NIBBLE_TIMEOUT_S = 1800
 
 
 # ---- environment -----------------------------------------------------------------------
 
-def cpu_description() -> tuple[str, dict[str, bool]]:
-    model, flags = "unknown", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == "unknown":
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    return model, {f: f in flags for f in ("avx2", "avx512f", "avx512_vnni")}
-
-
 def environment(threads: list[int], args) -> list[tuple[str, str]]:
-    model, flags = cpu_description()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return [
-        ("date (UTC)", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("CPU", f"{model}; {usable} usable of {os.cpu_count()} logical CPUs"),
-        ("ISA flags", ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items())),
-        ("threads measured", ", ".join(map(str, threads))),
-        # nibble's float GEMM is oneDNN (single-threaded inside nibble's pool); these variables steer numpy's
-        # OpenBLAS and OpenMP pools on this machine, so they are recorded with the result.
-        *[(var, os.environ.get(var, "unset"))
-          for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")],
-        ("ONNX Runtime", ort.__version__),
-        ("load average at start", load),
-        ("kernel", f"{platform.system()} {platform.release()}"),
-        ("method", f"{args.rounds} interleaved rounds x {args.runs} runs after {args.warmup} warm-up; "
-                   "median of round medians"),
-    ]
+    # nibble's float GEMM is oneDNN (single-threaded inside nibble's pool); the recorded variables steer
+    # numpy's OpenBLAS and OpenMP pools on this machine, so they are recorded with the result.
+    return benchlib.environment(
+        ", ".join(map(str, threads)), versions=[("ONNX Runtime", ort.__version__)],
+        extra=[("method", f"{args.rounds} interleaved rounds x {args.runs} runs after {args.warmup} warm-up; "
+                          "median of round medians")])
 
 
 # ---- the two runtimes ------------------------------------------------------------------
 
 def nibble_bench(nibble: Path, model_path: Path, threads: int, runs: int, warmup: int) -> dict[str, float]:
-    cmd = [str(nibble), "bench", str(model_path),
-           "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=NIBBLE_TIMEOUT_S)
-    if p.returncode != 0:
-        sys.exit(f"compare_float: `{' '.join(cmd)}` exited with {p.returncode}:\n{p.stderr.strip()}")
-    found = {key: float(m.group(1)) for key in ("median_ms", "p90_ms", "peak_mem_mb")
-             if (m := re.search(rf"{key}=([0-9.]+)", p.stdout))}
-    if "median_ms" not in found:
-        sys.exit(f"compare_float: no median_ms=<float> in the output of `{' '.join(cmd)}`:\n{p.stdout.strip()}")
-    return found
+    try:
+        return benchlib.nibble_bench(nibble, model_path, threads, runs, warmup, NIBBLE_TIMEOUT_S)[0]
+    except benchlib.NibbleBenchError as e:
+        sys.exit(f"compare_float: {e}")
 
 
 def ort_bench(model_path: Path, feeds: dict[str, np.ndarray], threads: int, runs: int, warmup: int) -> float:
@@ -116,8 +79,7 @@ def ort_bench(model_path: Path, feeds: dict[str, np.ndarray], threads: int, runs
 # ---- report ----------------------------------------------------------------------------
 
 def markdown(env: list[tuple[str, str]], rows: list[dict]) -> str:
-    lines = ["### ResNet-18, float32, batch 1: nibble vs. ONNX Runtime", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in env]
+    lines = ["### ResNet-18, float32, batch 1: nibble vs. ONNX Runtime", ""] + benchlib.environment_table(env)
     lines += ["", "| model | threads | nibble ms | ORT ms | ratio nibble/ORT |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {r['model']} | {r['threads']} | {r['nibble_ms']:.2f} | {r['ort_ms']:.2f} "
               f"| {r['nibble_ms'] / r['ort_ms']:.2f} |" for r in rows]
@@ -127,23 +89,6 @@ def markdown(env: list[tuple[str, str]], rows: list[dict]) -> str:
     if extra:
         lines += ["nibble " + "; ".join(extra) + "."]
     return "\n".join(lines)
-
-
-def write_docs(path: Path, section: str) -> None:
-    block = f"{DOC_BEGIN}\n{section}\n{DOC_END}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{DOC_HEADER}\n{block}\n")
-        return
-    text = path.read_text()
-    begin, end = text.find(DOC_BEGIN), text.find(DOC_END)
-    if begin < 0 and end < 0:
-        text = text.rstrip("\n") + f"\n\n{block}\n"
-    elif 0 <= begin < end:
-        text = text[:begin] + block + text[end + len(DOC_END):]
-    else:
-        sys.exit(f"compare_float: {path} has a broken {DOC_BEGIN} / {DOC_END} pair; fix it by hand")
-    path.write_text(text)
 
 
 def main(argv=None) -> int:
@@ -160,14 +105,12 @@ def main(argv=None) -> int:
                     help=f"replace the section between {DOC_BEGIN} and {DOC_END} in this file")
     args = ap.parse_args(argv)
 
-    if not (args.nibble.is_file() and os.access(args.nibble, os.X_OK)):
-        sys.exit(f"compare_float: nibble executable not found at {args.nibble} (build it, or pass --nibble)")
+    benchlib.check_executable(args.nibble, "compare_float")
     model_path = Path(make_models.write_model(MODEL, str(args.models)))
     feeds = make_models.random_inputs(onnx.load(str(model_path)), np.random.default_rng(0))
 
     env = environment(args.threads, args)
-    for k, v in env:
-        print(f"{k}: {v}")
+    benchlib.print_environment(env)
 
     samples = {t: {"nibble": [], "ort": [], "p90": [], "mem": []} for t in args.threads}
     for rnd in range(args.rounds):
@@ -201,7 +144,7 @@ def main(argv=None) -> int:
     section = markdown(env, rows)
     print("\n" + section)
     if args.write_docs:
-        write_docs(args.write_docs, section)
+        benchlib.write_docs(args.write_docs, section, DOC_BEGIN, DOC_END, "compare_float")
         print(f"\nwrote {args.write_docs}")
     return 0
 

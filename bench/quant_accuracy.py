@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import gzip
 import io
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -45,8 +43,8 @@ from onnx import numpy_helper
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "models"))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
+import benchlib  # noqa: E402
 import make_models  # noqa: E402
-from compare_float import DOC_HEADER, cpu_description  # noqa: E402
 
 DOC_BEGIN, DOC_END = "<!-- int8-accuracy:begin -->", "<!-- int8-accuracy:end -->"
 NIBBLE_TIMEOUT_S = 900
@@ -143,7 +141,7 @@ def run_nibble(nibble: Path, args: list[str]) -> tuple[str, float]:
 
 
 def parse_fields(text: str, keys: tuple[str, ...], cmd_hint: str) -> dict[str, float]:
-    found = {k: float(m.group(1)) for k in keys if (m := re.search(rf"\b{k}=([0-9.]+)", text))}
+    found = benchlib.parse_fields(text, keys)
     missing = [k for k in keys if k not in found]
     if missing:
         FAILURES.append(Failure(cmd_hint, f"no {', '.join(missing)} in the output:\n{text.strip()}"))
@@ -178,7 +176,7 @@ def nibble_eval(nibble: Path, model: Path, data: str, limit: int, reference: Pat
 
 
 def nibble_bench(nibble: Path, model: Path, threads: int, runs: int, warmup: int) -> float:
-    out, _ = run_nibble(nibble, ["bench", model, "--threads", threads, "--runs", runs, "--warmup", warmup])
+    out, _ = run_nibble(nibble, benchlib.bench_command(nibble, model, threads, runs, warmup)[1:])
     return parse_fields(out, ("median_ms",), f"nibble bench {model}")["median_ms"]
 
 
@@ -437,25 +435,13 @@ def resnet_calibration_file(path: Path, n: int) -> Path:
 # ---- report ----------------------------------------------------------------------------------
 
 def environment(args) -> list[tuple[str, str]]:
-    model, flags = cpu_description()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return [
-        ("date (UTC)", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("CPU", f"{model}; {usable} usable of {os.cpu_count()} logical CPUs"),
-        ("ISA flags", ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items())),
-        ("threads", f"latency 1; nibble quantize/eval default; ORT accuracy runs {args.ort_threads}"),
-        *[(var, os.environ.get(var, "unset"))
-          for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")],
-        ("ONNX Runtime", ort.__version__),
-        ("onnx", onnx.__version__),
-        ("load average at start", load),
-        ("kernel", f"{platform.system()} {platform.release()}"),
-        ("data", f"Fashion-MNIST test set, first {args.limit} images; calibration: first {args.calib_size} "
-                 f"training images; normalized (x/255 - {MEAN}) / {STD}"),
-        ("latency method", f"{args.rounds} interleaved rounds x {args.runs} runs after {args.warmup} warm-up, "
-                           "batch 1; median of round medians"),
-    ]
+    return benchlib.environment(
+        f"latency 1; nibble quantize/eval default; ORT accuracy runs {args.ort_threads}", threads_label="threads",
+        versions=[("ONNX Runtime", ort.__version__), ("onnx", onnx.__version__)],
+        extra=[("data", f"Fashion-MNIST test set, first {args.limit} images; calibration: first {args.calib_size} "
+                        f"training images; normalized (x/255 - {MEAN}) / {STD}"),
+               ("latency method", f"{args.rounds} interleaved rounds x {args.runs} runs after {args.warmup} "
+                                  "warm-up, batch 1; median of round medians")])
 
 
 def section_part1(res: Results, args) -> list[str]:
@@ -535,8 +521,7 @@ def section_part3(res: Results) -> list[str]:
 
 
 def markdown(env: list[tuple[str, str]], res: Results, args, parts: set[int]) -> str:
-    lines = ["### int8 post-training quantization: accuracy, size, speed", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in env]
+    lines = ["### int8 post-training quantization: accuracy, size, speed", ""] + benchlib.environment_table(env)
     if 1 in parts:
         lines += [""] + section_part1(res, args)
     if 2 in parts:
@@ -547,23 +532,6 @@ def markdown(env: list[tuple[str, str]], res: Results, args, parts: set[int]) ->
         lines += ["", "Failures:", ""]
         lines += [f"* `{f.cmd}`: {f.error}".replace("\n", " / ") for f in FAILURES]
     return "\n".join(lines)
-
-
-def write_docs(path: Path, section: str) -> None:
-    block = f"{DOC_BEGIN}\n{section}\n{DOC_END}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{DOC_HEADER}\n{block}\n")
-        return
-    text = path.read_text()
-    begin, end = text.find(DOC_BEGIN), text.find(DOC_END)
-    if begin < 0 and end < 0:
-        text = text.rstrip("\n") + f"\n\n{block}\n"
-    elif 0 <= begin < end:
-        text = text[:begin] + block + text[end + len(DOC_END):]
-    else:
-        sys.exit(f"quant_accuracy: {path} has a broken {DOC_BEGIN} / {DOC_END} pair; fix it by hand")
-    path.write_text(text)
 
 
 def main(argv=None) -> int:
@@ -586,16 +554,14 @@ def main(argv=None) -> int:
                     help=f"replace the section between {DOC_BEGIN} and {DOC_END} in this file")
     args = ap.parse_args(argv)
 
-    if not (args.nibble.is_file() and os.access(args.nibble, os.X_OK)):
-        sys.exit(f"quant_accuracy: nibble executable not found at {args.nibble} (build it, or pass --nibble)")
+    benchlib.check_executable(args.nibble, "quant_accuracy")
     for f in (FASHION_MODEL, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES):
         if not f.exists():
             sys.exit(f"quant_accuracy: {f} not found (Fashion-MNIST: apt-get install dataset-fashion-mnist)")
     args.work.mkdir(parents=True, exist_ok=True)
 
     env = environment(args)
-    for k, v in env:
-        print(f"{k}: {v}")
+    benchlib.print_environment(env)
     t0 = time.perf_counter()
     res = Results()
     parts = set(args.parts)
@@ -612,7 +578,7 @@ def main(argv=None) -> int:
     section = markdown(env, res, args, parts)
     print("\n" + section)
     if args.write_docs:
-        write_docs(args.write_docs, section)
+        benchlib.write_docs(args.write_docs, section, DOC_BEGIN, DOC_END, "quant_accuracy")
         print(f"\nwrote {args.write_docs}")
     return 0
 

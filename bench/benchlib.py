@@ -1,0 +1,163 @@
+"""What the benchmark scripts in bench/ share: the environment table, the marked
+section of docs/benchmarks.md, and running `nibble bench`.
+
+    from benchlib import environment, write_docs, nibble_bench
+
+Used by compare_float.py, quant_accuracy.py and compare.py; not a script itself.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DOC_HEADER = ("# Benchmarks\n\nMeasured results. Sections between `<!-- ...:begin -->` and `<!-- ...:end -->` "
+              "markers are rewritten by the scripts in `bench/`; edit outside them.\n")
+
+# Variables that steer code paths of numpy's OpenBLAS and OpenMP pools on this machine.
+BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+# ... and those that steer nibble (NIBBLE_ISA lowers the x86 kernel level), oneDNN and the peers' pools.
+ALL_STEERING_VARS = ("NIBBLE_ISA", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                     "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")
+
+
+# ---- environment -----------------------------------------------------------------------
+
+def cpu_description() -> tuple[str, dict[str, bool]]:
+    """The CPU model name and whether it has the x86 extensions nibble's kernels care about."""
+    model, flags = "unknown", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return model, {f: f in flags for f in ("avx2", "avx512f", "avx512_vnni")}
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def environment(threads: str, versions: Iterable[tuple[str, str]], extra: Iterable[tuple[str, str]] = (),
+                variables: Iterable[str] = BLAS_VARS, threads_label: str = "threads measured") -> list[tuple[str, str]]:
+    """The rows every benchmark prints first and writes above its tables, in this order:
+    date, CPU, ISA flags, threads, the steering variables, library versions, load, kernel, then `extra`."""
+    model, flags = cpu_description()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return [
+        ("date (UTC)", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
+        ("CPU", f"{model}; {usable_cpus()} usable of {os.cpu_count()} logical CPUs"),
+        ("ISA flags", ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items())),
+        (threads_label, threads),
+        *[(var, os.environ.get(var, "unset")) for var in variables],
+        *versions,
+        ("load average at start", load),
+        ("kernel", f"{platform.system()} {platform.release()}"),
+        *extra,
+    ]
+
+
+def print_environment(env: list[tuple[str, str]]) -> None:
+    for k, v in env:
+        print(f"{k}: {v}")
+
+
+def environment_table(env: list[tuple[str, str]]) -> list[str]:
+    """The environment as a two-column markdown table."""
+    return ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in env]
+
+
+# ---- docs/benchmarks.md ------------------------------------------------------------------
+
+def write_docs(path: Path, section: str, begin: str, end: str, script: str) -> None:
+    """Replace the text between the `begin` and `end` markers in `path` with `section`
+    (append the marked section when absent; create the file with its header when missing)."""
+    block = f"{begin}\n{section}\n{end}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{DOC_HEADER}\n{block}\n")
+        return
+    text = path.read_text()
+    b, e = text.find(begin), text.find(end)
+    if b < 0 and e < 0:
+        text = text.rstrip("\n") + f"\n\n{block}\n"
+    elif 0 <= b < e:
+        text = text[:b] + block + text[e + len(end):]
+    else:
+        sys.exit(f"{script}: {path} has a broken {begin} / {end} pair; fix it by hand")
+    path.write_text(text)
+
+
+# ---- nibble bench --------------------------------------------------------------------------
+
+class NibbleBenchError(Exception):
+    """`nibble bench` failed or printed no median_ms; str() is the whole story (command and output)."""
+
+    def __init__(self, cmd: list[str], message: str):
+        super().__init__(message)
+        self.cmd = cmd
+
+
+def check_executable(nibble: Path, script: str) -> None:
+    if not (nibble.is_file() and os.access(nibble, os.X_OK)):
+        sys.exit(f"{script}: nibble executable not found at {nibble} (build it, or pass --nibble)")
+
+
+def bench_command(nibble: Path, model: Path, threads: int, runs: int, warmup: int, profile: bool = False) -> list[str]:
+    cmd = [str(nibble), "bench", str(model), "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
+    return cmd + ["--profile"] if profile else cmd
+
+
+def parse_fields(text: str, keys: Iterable[str]) -> dict[str, float]:
+    """`key=<float>` fields of nibble's output (median_ms=, p90_ms=, peak_mem_mb=, top1=, ...); absent keys are left out."""
+    return {k: float(m.group(1)) for k in keys if (m := re.search(rf"\b{k}=([0-9.]+)", text))}
+
+
+BENCH_FIELDS = ("median_ms", "p90_ms", "peak_mem_mb")
+
+
+def nibble_bench(nibble: Path, model: Path, threads: int, runs: int, warmup: int, timeout: float,
+                 profile: bool = False) -> tuple[dict[str, float], str]:
+    """Run `nibble bench`; return (its median_ms / p90_ms / peak_mem_mb fields, its stdout).
+    Raises NibbleBenchError when it fails, times out, or prints no median_ms."""
+    cmd = bench_command(nibble, model, threads, runs, warmup, profile)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise NibbleBenchError(cmd, f"`{' '.join(cmd)}` timed out after {timeout:.0f} s") from None
+    if p.returncode != 0:
+        raise NibbleBenchError(cmd, f"`{' '.join(cmd)}` exited with {p.returncode}:\n{p.stderr.strip()}")
+    found = parse_fields(p.stdout, BENCH_FIELDS)
+    if "median_ms" not in found:
+        raise NibbleBenchError(cmd, f"no median_ms=<float> in the output of `{' '.join(cmd)}`:\n{p.stdout.strip()}")
+    return found, p.stdout
+
+
+def parse_profile(text: str) -> dict[str, tuple[str, float]]:
+    """The per-node section of `nibble bench --profile`: node name -> (op type, ms per run).
+
+    nibble prints "slowest nodes (ms per run):" then one "  NAME  OP  MS" line per node
+    (the slowest ten today); names have no spaces (ONNX names from exporters do not)."""
+    nodes: dict[str, tuple[str, float]] = {}
+    _, found, after = text.partition("slowest nodes (ms per run):")
+    for line in after.splitlines()[1:] if found else []:
+        parts = line.split()
+        if len(parts) != 3 or not line.startswith(" "):
+            break
+        try:
+            nodes[parts[0]] = (parts[1], float(parts[2]))
+        except ValueError:
+            break
+    return nodes

@@ -1,0 +1,80 @@
+"""Smoke test of bench/compare.py: the int8 peer benchmark runs end to end on the Fashion-MNIST CNN.
+
+Runs `bench/compare.py --models fashion_cnn --threads 1 --quick` (a few seconds) and checks that the
+table has a row for every runtime, with positive times and memory, or says why a runtime is not measured.
+OpenVINO and LiteRT are optional: when not importable, their rows must say "not measured".
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "bench" / "compare.py"
+FASHION_TRAIN = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+RUNTIMES = {  # row label -> Python module it needs ("" for none)
+    "nibble int8": "", "nibble float": "",
+    "ORT int8 (ORT QDQ)": "onnxruntime", "ORT int8 (nibble QDQ)": "onnxruntime", "ORT float": "onnxruntime",
+    "OpenVINO int8 (ORT QDQ)": "openvino", "OpenVINO int8 (nibble QDQ)": "openvino", "OpenVINO float": "openvino",
+    "LiteRT int8 (XNNPACK)": "ai_edge_litert",
+}
+
+
+def table_rows(stdout: str) -> dict[str, list[str]]:
+    """runtime label -> cells of its fashion_cnn row in the main table."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0] == "fashion_cnn" and cells[1] in RUNTIMES:
+            rows[cells[1]] = cells
+    return rows
+
+
+@pytest.fixture(scope="module")
+def compare_run(nibble_bin: Path, test_out: Path) -> subprocess.CompletedProcess:
+    if not FASHION_TRAIN.exists():
+        pytest.skip(f"{FASHION_TRAIN} missing (apt-get install dataset-fashion-mnist)")
+    cmd = [sys.executable, str(SCRIPT), "--models", "fashion_cnn", "--threads", "1", "--quick",
+           "--nibble", str(nibble_bin), "--work", str(test_out / "compare-bench")]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert p.returncode == 0, f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr[-3000:]}"
+    return p
+
+
+def test_every_runtime_has_a_row(compare_run):
+    rows = table_rows(compare_run.stdout)
+    assert set(rows) == set(RUNTIMES), f"rows: {sorted(rows)}\n{compare_run.stdout}"
+
+
+@pytest.mark.parametrize("label", list(RUNTIMES))
+def test_row_is_measured_or_says_why(compare_run, label):
+    cells = table_rows(compare_run.stdout)[label]
+    module = RUNTIMES[label]
+    if module and importlib.util.find_spec(module) is None:
+        assert cells[3].startswith("not measured"), cells
+        return
+    assert cells[2] == "1", cells
+    median_ms, peak_mb = float(cells[3]), float(cells[5])
+    assert median_ms > 0 and peak_mb > 0, cells
+    ratio = cells[4].split()[0]
+    assert float(ratio) > 0, cells
+    if label == "nibble int8":
+        assert cells[4] == "1.00 (baseline)"
+
+
+def test_summary_and_layer_check(compare_run):
+    out = compare_run.stdout
+    assert re.search(r"^\| fashion_cnn \| 1 \| [0-9.]+ \| [0-9.]+ \|", out, re.M), out
+    assert "* fashion_cnn, 1 thread(s): " in out
+    assert "error" not in out.split("Per-layer check", 1)[1].split("Notes:", 1)[0]
+
+
+def test_progress_goes_to_stderr(compare_run):
+    assert "preparing fashion_cnn" in compare_run.stderr
+    assert "preparing fashion_cnn" not in compare_run.stdout
