@@ -148,10 +148,10 @@ def nibble_bench(nibble: Path, model: Path, threads: int, runs: int, warmup: int
 def parse_profile(text: str) -> dict[str, tuple[str, float]]:
     """The per-node section of `nibble bench --profile`: node name -> (op type, ms per run).
 
-    nibble prints "slowest nodes (ms per run):" then one "  NAME  OP  MS" line per node
-    (the slowest ten today); names have no spaces (ONNX names from exporters do not)."""
+    nibble prints "nodes, slowest first (ms per run):" then one "  NAME  OP  MS" line per node
+    (every node, warm-up runs excluded); names have no spaces (ONNX names from exporters do not)."""
     nodes: dict[str, tuple[str, float]] = {}
-    _, found, after = text.partition("slowest nodes (ms per run):")
+    _, found, after = text.partition("nodes, slowest first (ms per run):")
     for line in after.splitlines()[1:] if found else []:
         parts = line.split()
         if len(parts) != 3 or not line.startswith(" "):

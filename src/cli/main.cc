@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   bench->add_option("--threads", bo.threads, "worker threads")->check(CLI::Range(0, 256));
   bench->add_option("--runs", bo.runs, "timed runs")->check(CLI::Range(1, 1000000));
   bench->add_option("--warmup", bo.warmup, "untimed runs first")->check(CLI::Range(0, 1000000));
-  bench->add_flag("--profile", bo.profile, "also print time per op type and the slowest nodes");
+  bench->add_flag("--profile", bo.profile, "also print time per op type and per node (warm-up runs excluded)");
 
   ConvertOptions co;
   auto* convert = app.add_subcommand("convert", "import a model and write it back as ONNX (optionally optimized)");
