@@ -9,6 +9,7 @@
 // those types; an output_dtype naming one is rejected here), int32 input to
 // QuantizeLinear.
 #include "kernels/reference/requantize.h"
+#include "kernels/x86/quantize_linear_x86.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/dispatch.h"
 #include "runtime/ops/quant_args.h"
@@ -127,6 +128,12 @@ class QuantizeLinearKernel : public OpKernel {
     // `saturate` only changes float8 results, which are rejected above.
     CheckSameShape(scale_, zero_point_, where_);
     CheckLayoutIfKnown(env, 0, scale_, axis_);
+    // A width under 8 bits on the output (the absorbed Clip of a Q -> Clip -> DQ): clamp to it.
+    const int y = env.node.outputs.empty() ? -1 : env.node.outputs[0];
+    if (y >= 0 && env.graph.values[y].quant && env.graph.values[y].quant->bits < 8) {
+      narrow_lo_ = env.graph.values[y].quant->qmin();
+      narrow_hi_ = env.graph.values[y].quant->qmax();
+    }
   }
 
   void Infer(InferContext& ctx) override {
@@ -165,8 +172,11 @@ class QuantizeLinearKernel : public OpKernel {
         std::vector<T> z(l.channels, T(0));
         for (int64_t c = 0; c < l.channels && !zp.empty(); ++c) z[c] = static_cast<T>(zp[c]);
         T* py = y.data<T>();
+        for (int64_t c = 0; c < l.channels; ++c)
+          NIBBLE_CHECK(std::isfinite(scale[c]) && scale[c] > 0, where_, ": y_scale ", scale[c],
+                       " is not a finite positive number");
         ForEachChannelRun(ctx.pool(), l, [&](int64_t i, int64_t n, int64_t c) {
-          QuantizeLinear<T>(px + i, py + i, n, scale[c], z[c]);
+          QuantizeLinearX86<T>(px + i, py + i, n, scale[c], z[c]);
         });
       } else if constexpr (std::is_same_v<T, int16_t> || std::is_same_v<T, uint16_t>) {
         // requantize.h instantiates QuantizeLinear for 8-bit codes; this is its loop.
@@ -189,6 +199,7 @@ class QuantizeLinearKernel : public OpKernel {
   ZeroPointInput zero_point_;
   int64_t axis_;
   DType output_dtype_;
+  int32_t narrow_lo_ = std::numeric_limits<int32_t>::min(), narrow_hi_ = std::numeric_limits<int32_t>::max();
 };
 
 class DequantizeLinearKernel : public OpKernel {
@@ -295,7 +306,7 @@ class DynamicQuantizeLinearKernel : public OpKernel {
     const uint8_t zp = static_cast<uint8_t>(RoundHalfEven(std::clamp(initial_zero_point, 0.f, 255.f)));
     uint8_t* py = ctx.output(0).data<uint8_t>();
     ctx.pool().ParallelFor(
-        x.numel(), [&](int64_t b, int64_t e) { QuantizeLinear<uint8_t>(px + b, py + b, e - b, scale, zp); }, 1 << 14);
+        x.numel(), [&](int64_t b, int64_t e) { QuantizeLinearX86<uint8_t>(px + b, py + b, e - b, scale, zp); }, 1 << 14);
     if (ctx.has_output(1)) ctx.output(1).data<float>()[0] = scale;
     if (ctx.has_output(2)) ctx.output(2).data<uint8_t>()[0] = zp;
   }
