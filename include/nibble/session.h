@@ -55,6 +55,9 @@ class Session {
   // Per-node timings, in execution order (empty unless SessionOptions::profile).
   std::vector<NodeProfile> profile() const;
 
+  // Per node of graph(), the kernel chosen for it (see OpKernel::KernelName).
+  std::vector<std::string> kernel_names() const;
+
   // The optimized graph the session executes.
   const Graph& graph() const;
   // Bytes of the intermediate-value arena of the latest plan (and what it would be without reuse).

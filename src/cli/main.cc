@@ -6,6 +6,7 @@
 #include <new>
 
 #include "cli/commands.h"
+#include "kernels/x86/isa.h"
 #include "nibble/error.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +30,19 @@ int main(int argc, char** argv) {
                   "skip a graph pass by name (e.g. fold-qdq runs a QDQ model as float fake quantization)")
       ->delimiter(',');
 
+  // --isa: run the integer kernels at a lower x86 level (as NIBBLE_ISA does), to compare paths.
+  auto isa_option = [](CLI::App* cmd) {
+    cmd->add_option_function<std::string>(
+           "--isa",
+           [](const std::string& name) {
+             const auto isa = nibble::ParseIsa(name);
+             if (!isa) throw CLI::ValidationError("--isa", "'" + name + "' is not scalar, avx2, avxvnni or avx512vnni");
+             nibble::SetIsaOverride(*isa);
+           },
+           "kernel level: scalar, avx2, avxvnni or avx512vnni (default: the best this CPU runs)");
+  };
+  isa_option(run);
+
   BenchOptions bo;
   auto* bench = app.add_subcommand("bench", "latency median and p90, and peak memory");
   bench->add_option("model", bo.model, "ONNX model")->required();
@@ -36,6 +50,7 @@ int main(int argc, char** argv) {
   bench->add_option("--runs", bo.runs, "timed runs")->check(CLI::Range(1, 1000000));
   bench->add_option("--warmup", bo.warmup, "untimed runs first")->check(CLI::Range(0, 1000000));
   bench->add_flag("--profile", bo.profile, "also print time per op type and per node (warm-up runs excluded)");
+  isa_option(bench);
 
   ConvertOptions co;
   auto* convert = app.add_subcommand("convert", "import a model and write it back as ONNX (optionally optimized)");

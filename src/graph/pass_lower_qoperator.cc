@@ -28,6 +28,42 @@ bool ConstFloat(const Graph& g, const Node& n, size_t i) {
   return Has(n, i) && g.values[n.inputs[i]].is_constant() && g.values[n.inputs[i]].constant.dtype() == DType::kFloat32;
 }
 
+int64_t Numel(const Graph& g, const Node& n, size_t i) { return g.values[n.inputs[i]].constant.numel(); }
+
+// Scale input `s` is constant with 1 value (or, when channels > 0, 1 or
+// `channels` values in a vector), and the zero point after it, if given, is
+// constant with the same shape. Anything else is left to the node's own
+// kernel, whose error names exactly what is wrong.
+bool WellFormed(const Graph& g, const Node& n, size_t s, int64_t channels = 0) {
+  if (!ConstFloat(g, n, s)) return false;
+  const Tensor& scale = g.values[n.inputs[s]].constant;
+  const bool ok_len = scale.numel() == 1 ? scale.rank() <= 1 : channels > 0 && scale.rank() == 1 && scale.numel() == channels;
+  if (!ok_len) return false;
+  for (int64_t i = 0; i < scale.numel(); ++i)
+    if (!(std::isfinite(scale.data<float>()[i]) && scale.data<float>()[i] > 0)) return false;
+  if (!Has(n, s + 1)) return true;
+  const Value& z = g.values[n.inputs[s + 1]];
+  return z.is_constant() && z.constant.shape() == scale.shape();
+}
+
+// x_scale * w_scale[c] * alpha, the bias's scale, is a finite positive float for every c.
+bool BiasScaleFinite(const Graph& g, const Node& n, size_t xs, size_t ws, float alpha) {
+  const Tensor& x = g.values[n.inputs[xs]].constant;
+  const Tensor& w = g.values[n.inputs[ws]].constant;
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const float v = alpha * x.data<float>()[0] * w.data<float>()[i];
+    if (!(std::isfinite(v) && v > 0)) return false;
+  }
+  return true;
+}
+
+// Static dim d of input i, or 0 when unknown.
+int64_t Dim(const Graph& g, const Node& n, size_t i, size_t d) {
+  const Value& v = g.values[n.inputs[i]];
+  if (v.is_constant()) return d < v.constant.shape().size() ? v.constant.dim(d) : 0;
+  return v.has_shape && d < v.shape.size() && v.shape[d] > 0 ? v.shape[d] : 0;
+}
+
 struct Lowerer {
   Graph& g;
   std::vector<Node> out;
@@ -86,7 +122,7 @@ struct Lowerer {
 
   // Unary op with (X, X_scale, X_zp, Y_scale, Y_zp).
   bool Unary(const Node& n, const std::string& op, Attributes attrs) {
-    if (!ConstFloat(g, n, 1) || !ConstFloat(g, n, 3)) return false;
+    if (!WellFormed(g, n, 1) || !WellFormed(g, n, 3)) return false;
     const int x = Dq(n, n.inputs[0], n.inputs[1], In(n, 2));
     Q(n, FloatOp(n, op, {x}, std::move(attrs)), n.inputs[3], In(n, 4), n.outputs[0]);
     return true;
@@ -106,7 +142,10 @@ struct Lowerer {
     if (!ms && !standard_ops) return false;
     if (!ms && t == "QLinearConv") {
       // x, xs, xz, w, ws, wz, ys, yz[, B]
-      if (!ConstFloat(g, n, 1) || !ConstFloat(g, n, 4) || !ConstFloat(g, n, 6)) return false;
+      const int64_t m = Dim(g, n, 3, 0);
+      if (m == 0 || !WellFormed(g, n, 1) || !WellFormed(g, n, 4, m) || !WellFormed(g, n, 6)) return false;
+      if (Has(n, 8) && (!g.values[n.inputs[8]].is_constant() || Numel(g, n, 8) != m)) return false;
+      if (Has(n, 8) && !BiasScaleFinite(g, n, 1, 4, 1.f)) return false;
       std::vector<int> in = {Dq(n, n.inputs[0], n.inputs[1], In(n, 2)), Dq(n, n.inputs[3], n.inputs[4], In(n, 5), 0)};
       if (Has(n, 8)) in.push_back(BiasDq(n, n.inputs[8], n.inputs[1], n.inputs[4], 1.f, 0));
       Q(n, FloatOp(n, "Conv", in, n.attrs), n.inputs[6], In(n, 7), n.outputs[0]);
@@ -114,10 +153,9 @@ struct Lowerer {
     }
     if (!ms && t == "QLinearMatMul") {
       // a, as, az, b, bs, bz, ys, yz; per-row a scales are not a QDQ pattern.
-      if (!ConstFloat(g, n, 1) || !ConstFloat(g, n, 4) || !ConstFloat(g, n, 6)) return false;
-      if (g.values[n.inputs[1]].constant.numel() != 1) return false;
       const Value& b = g.values[n.inputs[3]];
-      if (!b.has_shape || b.shape.size() != 2) return false;
+      if (!b.is_constant() || b.constant.rank() != 2) return false;
+      if (!WellFormed(g, n, 1) || !WellFormed(g, n, 4, b.constant.dim(1)) || !WellFormed(g, n, 6)) return false;
       std::vector<int> in = {Dq(n, n.inputs[0], n.inputs[1], In(n, 2)), Dq(n, n.inputs[3], n.inputs[4], In(n, 5), 1)};
       Q(n, FloatOp(n, "MatMul", in, {}), n.inputs[6], In(n, 7), n.outputs[0]);
       return true;
@@ -125,7 +163,7 @@ struct Lowerer {
     if (!ms) return false;
     if (t == "QLinearAdd" || t == "QLinearMul") {
       // A, As, Az, B, Bs, Bz, Cs, Cz
-      if (!ConstFloat(g, n, 1) || !ConstFloat(g, n, 4) || !ConstFloat(g, n, 6)) return false;
+      if (!WellFormed(g, n, 1) || !WellFormed(g, n, 4) || !WellFormed(g, n, 6)) return false;
       const int a = Dq(n, n.inputs[0], n.inputs[1], In(n, 2));
       const int b = Dq(n, n.inputs[3], n.inputs[4], In(n, 5));
       Q(n, FloatOp(n, t == "QLinearAdd" ? "Add" : "Mul", {a, b}, {}), n.inputs[6], In(n, 7), n.outputs[0]);
@@ -145,9 +183,9 @@ struct Lowerer {
     }
     if (t == "QLinearConcat") {
       // Y_scale, Y_zp, then (X, X_scale, X_zp) per input.
-      if (n.inputs.size() < 5 || (n.inputs.size() - 2) % 3 != 0 || !ConstFloat(g, n, 0)) return false;
+      if (n.inputs.size() < 5 || (n.inputs.size() - 2) % 3 != 0 || !WellFormed(g, n, 0)) return false;
       for (size_t i = 2; i < n.inputs.size(); i += 3)
-        if (!ConstFloat(g, n, i + 1)) return false;
+        if (!WellFormed(g, n, i + 1)) return false;
       std::vector<int> in;
       for (size_t i = 2; i < n.inputs.size(); i += 3) in.push_back(Dq(n, n.inputs[i], n.inputs[i + 1], In(n, i + 2)));
       Attributes a;
@@ -157,8 +195,11 @@ struct Lowerer {
     }
     if (t == "QGemm") {
       // A, as, az, B, bs, bz[, C int32 at alpha*as*bs][, ys, yz]; without ys the output is float.
-      if (!ConstFloat(g, n, 1) || !ConstFloat(g, n, 4)) return false;
-      if (g.values[n.inputs[1]].constant.numel() != 1) return false;
+      const bool tb = n.attrs.GetInt("transB", 0) != 0;
+      const int64_t nb = Dim(g, n, 3, tb ? 0 : 1);
+      if (nb == 0 || !WellFormed(g, n, 1) || !WellFormed(g, n, 4, nb)) return false;
+      if (Has(n, 6) && (!g.values[n.inputs[6]].is_constant() || Numel(g, n, 6) != nb)) return false;
+      if (Has(n, 6) && !BiasScaleFinite(g, n, 1, 4, n.attrs.GetFloat("alpha", 1.f))) return false;
       const bool trans_b = n.attrs.GetInt("transB", 0) != 0;
       const float alpha = n.attrs.GetFloat("alpha", 1.f);
       std::vector<int> in = {Dq(n, n.inputs[0], n.inputs[1], In(n, 2)),
@@ -178,7 +219,7 @@ struct Lowerer {
         out.push_back(std::move(gemm));
         return true;
       }
-      if (!ConstFloat(g, n, 7)) return false;
+      if (!WellFormed(g, n, 7)) return false;
       Q(n, FloatOp(n, "Gemm", in, a), n.inputs[7], In(n, 8), n.outputs[0]);
       return true;
     }

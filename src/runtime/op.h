@@ -89,6 +89,10 @@ class OpKernel {
   virtual ~OpKernel() = default;
   virtual void Infer(InferContext& ctx) = 0;
   virtual void Run(RunContext& ctx) = 0;
+  // The kernel that runs this node when there is a choice (e.g.
+  // "conv_q8_gemm_avx512vnni"), for `nibble inspect`; empty when there is none
+  // or it is chosen at the first run and no run happened yet.
+  virtual std::string KernelName() const { return ""; }
 };
 
 // Everything a kernel's constructor may look at.

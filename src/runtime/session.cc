@@ -85,6 +85,12 @@ const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 void Session::SetValueObserver(std::function<void(int, const Tensor&)> fn) { impl_->observer = std::move(fn); }
 
+std::vector<std::string> Session::kernel_names() const {
+  std::vector<std::string> names;
+  for (const auto& k : impl_->kernels) names.push_back(k->KernelName());
+  return names;
+}
+
 std::vector<NodeProfile> Session::profile() const {
   std::vector<NodeProfile> r;
   for (const auto& p : impl_->profile)

@@ -4,6 +4,8 @@
 #include "kernels/blas/conv_im2col_f32.h"
 #include "kernels/reference/dwconv_f32.h"
 #include "kernels/reference/conv_q8_im2col.h"
+#include "kernels/x86/conv_q8_fast.h"
+#include "kernels/x86/dwconv_q8.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/quant_util.h"
 
@@ -143,13 +145,72 @@ class QConvKernel : public ConvKernel {
     const int32_t* b = bias_ ? bias_->data<int32_t>() : nullptr;
     Tensor& y = ctx.output(0);
     const int8_t* w = w_->data<int8_t>();
-    if (x.dtype() == DType::kUInt8) {
-      if (y.dtype() == DType::kUInt8) ConvQ8Im2col(p, x.data<uint8_t>(), w, b, y.data<uint8_t>(), col_u8_, acc_);
-      else ConvQ8Im2col(p, x.data<uint8_t>(), w, b, y.data<int8_t>(), col_u8_, acc_);
-    } else {
-      if (y.dtype() == DType::kUInt8) ConvQ8Im2col(p, x.data<int8_t>(), w, b, y.data<uint8_t>(), col_s8_, acc_);
-      else ConvQ8Im2col(p, x.data<int8_t>(), w, b, y.data<int8_t>(), col_s8_, acc_);
+    DispatchCode(x.dtype(), [&](auto xtag) {
+      using TX = decltype(xtag);
+      DispatchCode(y.dtype(), [&](auto ytag) {
+        using TY = decltype(ytag);
+        const TX* px = x.data<TX>();
+        TY* py = y.data<TY>();
+        Prepare<TX>(p, w, b);
+        if (path_ == Path::kDepthwise) {
+          ctx.pool().ParallelFor(p.batch * p.out_channels,
+                                 [&](int64_t lo, int64_t hi) { DwConvQ8Run(dw_, p, px, py, lo, hi); });
+        } else if (path_ == Path::kGemm) {
+          ctx.pool().ParallelFor(ConvQ8FastTaskCount(gemm_, p),
+                                 [&](int64_t lo, int64_t hi) { ConvQ8FastRun(gemm_, p, px, py, lo, hi); });
+        } else {
+          ConvQ8Im2col(p, px, w, b, py, Scratch<TX>(), acc_);
+        }
+      });
+    });
+  }
+
+  // Which kernel runs this node, for `nibble inspect` (after the first run).
+  std::string KernelName() const override {
+    switch (path_) {
+      case Path::kDepthwise: return std::string("dwconv_q8_") + (dw_.fast ? IsaName(dw_.isa) : "generic");
+      case Path::kGemm: return std::string("conv_q8_gemm_") + IsaName(gemm_.isa);
+      case Path::kReference: return "conv_q8_im2col_reference";
+      case Path::kUnprepared: break;
     }
+    return "";
+  }
+
+ private:
+  enum class Path { kUnprepared, kDepthwise, kGemm, kReference };
+
+  template <class TX>
+  std::vector<TX>& Scratch() {
+    if constexpr (std::is_same_v<TX, uint8_t>) return col_u8_;
+    else return col_s8_;
+  }
+
+  // Packs the weights for the kernel this geometry takes, once: the packing
+  // depends on the node's constants, the ISA and (for depthwise) the window,
+  // so it is redone only if a new input size changes the window's padding.
+  template <class TX>
+  void Prepare(const ConvQ8Params& p, const int8_t* w, const int32_t* b) {
+    const std::vector<int64_t> key = WindowKey(p);
+    if (path_ != Path::kUnprepared && key == packed_key_) return;
+    packed_key_ = key;
+    const Isa isa = ActiveIsa();
+    const bool x_signed = std::is_same_v<TX, int8_t>;
+    if (DwConvQ8Supports(p) && p.group > 1) {
+      dw_ = PackDwConvQ8<TX, int8_t>(p, w, b, isa);
+      path_ = Path::kDepthwise;
+    } else if (ConvQ8FastSupports(p, w, b, x_signed)) {
+      gemm_ = PackConvQ8(p, w, b, isa);
+      path_ = Path::kGemm;
+    } else {
+      path_ = Path::kReference;
+    }
+  }
+
+  static std::vector<int64_t> WindowKey(const ConvQ8Params& p) {
+    std::vector<int64_t> k = p.geo.in;
+    k.insert(k.end(), p.geo.pad_begin.begin(), p.geo.pad_begin.end());
+    k.insert(k.end(), p.geo.pad_end.begin(), p.geo.pad_end.end());
+    return k;
   }
 
  private:
@@ -162,6 +223,10 @@ class QConvKernel : public ConvKernel {
   std::vector<uint8_t> col_u8_;
   std::vector<int8_t> col_s8_;
   std::vector<int32_t> acc_;
+  Path path_ = Path::kUnprepared;
+  std::vector<int64_t> packed_key_;
+  DwConvQ8Packed dw_;
+  ConvQ8Packed gemm_;
 };
 
 }  // namespace

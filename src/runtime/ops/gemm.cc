@@ -5,6 +5,7 @@
 #include "kernels/blas/sgemm.h"
 #include "kernels/reference/broadcast.h"
 #include "kernels/reference/gemm_q8.h"
+#include "kernels/x86/gemm_q8_fast.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/quant_util.h"
 #include "runtime/ops/dispatch.h"
@@ -176,8 +177,39 @@ class QGemmKernel : public OpKernel {
 
   void Run(RunContext& ctx) override {
     const Tensor& a = ctx.input(0);
+    GemmQ8Params p = Params(a.numel() / k_);
+    const int32_t* bias = bias_ ? bias_->data<int32_t>() : nullptr;
+    Tensor& y = ctx.output(0);
+    const int8_t* b = b_->data<int8_t>();
+    DispatchCode(a.dtype(), [&](auto atag) {
+      using TA = decltype(atag);
+      DispatchCode(y.dtype(), [&](auto ytag) {
+        using TY = decltype(ytag);
+        const TA* pa = a.data<TA>();
+        TY* py = y.data<TY>();
+        if (!fast_prepared_) {  // once: the weights are constants, the ISA fixed per process
+          fast_ = GemmQ8FastSupports(p, b, bias, std::is_same_v<TA, int8_t>);
+          if (fast_) packed_ = PackGemmQ8(p, b, bias, ActiveIsa());
+          fast_prepared_ = true;
+        }
+        if (fast_) {
+          ctx.pool().ParallelFor(GemmQ8FastTaskCount(packed_, p.m),
+                                 [&](int64_t lo, int64_t hi) { GemmQ8FastRun(packed_, p.m, pa, py, lo, hi); });
+        } else {
+          GemmQ8Reference(p, pa, b, bias, py);
+        }
+      });
+    });
+  }
+
+  std::string KernelName() const override {
+    return fast_prepared_ ? (fast_ ? std::string("gemm_q8_") + IsaName(packed_.isa) : "gemm_q8_reference") : "";
+  }
+
+ private:
+  GemmQ8Params Params(int64_t m) const {
     GemmQ8Params p;
-    p.m = a.numel() / k_;
+    p.m = m;
     p.n = n_;
     p.k = k_;
     p.transpose_b = trans_b_;
@@ -186,16 +218,7 @@ class QGemmKernel : public OpKernel {
     p.c_zero_point = ZeroPoint(y_);
     p.c_min = clamp_.lo;
     p.c_max = clamp_.hi;
-    const int32_t* bias = bias_ ? bias_->data<int32_t>() : nullptr;
-    Tensor& y = ctx.output(0);
-    const int8_t* b = b_->data<int8_t>();
-    if (a.dtype() == DType::kUInt8) {
-      if (y.dtype() == DType::kUInt8) GemmQ8Reference(p, a.data<uint8_t>(), b, bias, y.data<uint8_t>());
-      else GemmQ8Reference(p, a.data<uint8_t>(), b, bias, y.data<int8_t>());
-    } else {
-      if (y.dtype() == DType::kUInt8) GemmQ8Reference(p, a.data<int8_t>(), b, bias, y.data<uint8_t>());
-      else GemmQ8Reference(p, a.data<int8_t>(), b, bias, y.data<int8_t>());
-    }
+    return p;
   }
 
  private:
@@ -207,6 +230,8 @@ class QGemmKernel : public OpKernel {
   QuantParams a_, b_params_, y_;
   std::vector<FixedPointMultiplier> multipliers_;
   ClampRange clamp_;
+  bool fast_prepared_ = false, fast_ = false;
+  GemmQ8Packed packed_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "kernels/reference/pool_f32.h"
 #include "kernels/reference/maxpool2d_rows.h"
+#include "kernels/x86/maxpool_q8.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/dispatch.h"
 
@@ -76,6 +77,12 @@ class PoolKernel : public OpKernel {
       const T* px = x.data<T>();
       T* py = ctx.output(0).data<T>();
       ctx.pool().ParallelFor(p.planes, [&](int64_t lo, int64_t hi) {
+        if constexpr (sizeof(T) == 1) {  // 8-bit codes: the vectorized integer kernel
+          if (!indices && p.kind == PoolKind::kMax && MaxPoolQ8X86Vectorizes(p.geo)) {
+            MaxPoolQ8X86(p.planes, p.geo, px, py, lo, hi);
+            return;
+          }
+        }
         if (!indices && MaxPool2dRowsApplies(p)) MaxPool2dRows(p, px, py, lo, hi);
         else if (p.geo.in.size() <= 3) PoolClipped(p, px, py, indices, lo, hi);
         else PoolReference(p, px, py, indices, lo, hi);

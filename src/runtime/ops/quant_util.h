@@ -17,6 +17,13 @@ ClampRange OutputClamp(const OpEnv& env, const QuantParams& y);
 // multiplier[c] = x_scale * w_scale[c] / y_scale, one per channel (or one).
 std::vector<FixedPointMultiplier> ChannelMultipliers(const OpEnv& env, const QuantParams& x, const QuantParams& w,
                                                      const QuantParams& y);
+// Calls f with the C++ code type of t (uint8_t or int8_t).
+template <class F>
+void DispatchCode(DType t, F&& f) {
+  if (t == DType::kUInt8) f(uint8_t{});
+  else f(int8_t{});
+}
+
 // Zero points of a quantized value (zero when it has none).
 inline int32_t ZeroPoint(const QuantParams& p) { return p.zero_point.empty() ? 0 : p.zero_point[0]; }
 

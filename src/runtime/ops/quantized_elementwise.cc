@@ -12,18 +12,12 @@
 #include "kernels/reference/lut_q8.h"
 #include "kernels/reference/pool_q8.h"
 #include "kernels/reference/requantize_q8.h"
+#include "kernels/x86/eltwise_q8.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/quant_util.h"
 
 namespace nibble {
 namespace {
-
-// Calls f with the C++ code type of t (uint8_t or int8_t).
-template <class F>
-void DispatchCode(DType t, F&& f) {
-  if (t == DType::kUInt8) f(uint8_t{});
-  else f(int8_t{});
-}
 
 class QAddMulKernel : public OpKernel {
  public:
@@ -52,8 +46,21 @@ class QAddMulKernel : public OpKernel {
     Tensor& y = ctx.output(0);
     DispatchCode(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if (mul_) MulQ8Reference(mul_p_, a.shape(), a.data<T>(), b.shape(), b.data<T>(), y.data<T>());
-      else AddQ8Reference(add_p_, a.shape(), a.data<T>(), b.shape(), b.data<T>(), y.data<T>());
+      if (!EltwiseQ8Vectorizes(a.shape(), b.shape())) {  // general broadcasting: the reference loop
+        if (mul_) MulQ8Reference(mul_p_, a.shape(), a.data<T>(), b.shape(), b.data<T>(), y.data<T>());
+        else AddQ8Reference(add_p_, a.shape(), a.data<T>(), b.shape(), b.data<T>(), y.data<T>());
+        return;
+      }
+      const bool a1 = a.numel() == 1 && y.numel() != 1, b1 = b.numel() == 1 && y.numel() != 1;
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      T* py = y.data<T>();
+      ctx.pool().ParallelFor(y.numel(), [&](int64_t lo, int64_t hi) {
+        const T* sa = a1 ? pa : pa + lo;
+        const T* sb = b1 ? pb : pb + lo;
+        if (mul_) MulQ8Span(mul_p_, sa, a1, sb, b1, py + lo, hi - lo);
+        else AddQ8Span(add_p_, sa, a1, sb, b1, py + lo, hi - lo);
+      }, 1 << 14);
     });
   }
 
@@ -118,7 +125,10 @@ class QLutKernel : public OpKernel {
   }
   void Run(RunContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    ApplyLutQ8(table_, static_cast<const uint8_t*>(x.raw()), static_cast<uint8_t*>(ctx.output(0).raw()), x.numel());
+    const uint8_t* px = static_cast<const uint8_t*>(x.raw());
+    uint8_t* py = static_cast<uint8_t*>(ctx.output(0).raw());
+    ctx.pool().ParallelFor(x.numel(), [&](int64_t lo, int64_t hi) { ApplyLutQ8X86(table_, px + lo, py + lo, hi - lo); },
+                           1 << 15);
   }
 
  private:

@@ -1,0 +1,67 @@
+// Fast quantized convolution (NCHW, 1 or 2 spatial dims, grouped, strided,
+// dilated, padded) on the int8 GEMM micro-kernels of gemm_q8_microkernel.h,
+// bit-exact with ConvQ8Reference.
+//
+// Per (image, group) it is a GEMM: rows = output channels (the weights,
+// packed once by PackConvQ8), lanes = output positions, depth = C/group *
+// kernel taps. The activation operand is packed per task straight from the
+// input tensor into a small panel (implicit im2col: no full im2col buffer),
+// the requantization is fused into the store, and outputs land contiguously
+// in NCHW.
+//
+// Threading: ConvQ8FastTaskCount() independent tasks; call ConvQ8FastRun over
+// any partition of [0, count) from any threads (e.g. ThreadPool::ParallelFor).
+// Tasks write disjoint output tiles; per-thread scratch is thread_local and
+// only grows, so the hot path does not allocate after warm-up.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/reference/conv_q8.h"
+#include "kernels/x86/isa.h"
+
+namespace nibble {
+
+// Weights packed for one Isa, plus everything of ConvQ8Params that is fixed
+// per node (zero points, multipliers, clamp), baked in at pack time.
+struct ConvQ8Packed {
+  Isa isa = Isa::kScalar;
+  int mr = 0, nr = 0;  // micro-kernel tile: rows (output channels) x lanes (positions)
+  bool wide = false;   // weights held as int16 (AVX2 level)
+  int64_t in_channels = 0, out_channels = 0, group = 1, cg = 0, mg = 0;
+  std::vector<int64_t> kernel;  // spatial kernel dims
+  int64_t k = 0, k4 = 0, m_tiles = 0;  // depth per group, in steps of 4; row tiles per group
+  std::vector<int8_t> w8;    // [group][m_tiles][k4][mr][4], zero padded
+  std::vector<int16_t> w16;  // same, when wide
+  // bias[m] - x_zero_point' * sum(w[m]), wrapped to int32, where x_zero_point'
+  // is the zero point of the input shifted to u8 (+128 for int8 inputs).
+  std::vector<int32_t> bias_u8, bias_s8;
+  std::vector<int32_t> mult, shift;  // 1 (per tensor) or out_channels values
+  int32_t x_zero_point = 0, y_zero_point = 0, y_min = 0, y_max = 0;
+};
+
+// True when the fast path computes exactly what ConvQ8Reference does for these
+// params, weights [M, C/group, *kernel] and bias ([M] or null): 1 or 2 spatial
+// dims, weight zero points all 0, the input zero point within the input type,
+// 1 or M multipliers with shift in [1, 62], |y_zero_point| <= 2^16, and the
+// reference's int32 bound holds (otherwise the reference fails and names the
+// channel, so callers should fall back to it). Depthwise convolutions
+// (C == M == group) work but are not what this kernel is built for: route them
+// to the dwconv kernels first.
+bool ConvQ8FastSupports(const ConvQ8Params& p, const int8_t* w, const int32_t* bias, bool x_signed);
+
+// Packs for `isa` (lowered to what this CPU runs). Uses p's channels, group,
+// geo.kernel, zero points, multipliers and clamp; geo.in/out/stride/pads and
+// batch are read at run time, so one packing serves every input size.
+ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* bias, Isa isa);
+
+// Independent tasks for running p (same node as packed, any batch / input size).
+int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);
+
+// Runs tasks [task_lo, task_hi). x: [N, C, *in] (uint8_t or int8_t), y: [N, M, *out]
+// (uint8_t or int8_t); the clamp is narrowed to TY's range.
+template <class TX, class TY>
+void ConvQ8FastRun(const ConvQ8Packed& packed, const ConvQ8Params& p, const TX* x, TY* y, int64_t task_lo,
+                   int64_t task_hi);
+
+}  // namespace nibble

@@ -1,0 +1,176 @@
+// The zmm level of the int8 GEMM micro-kernel: vpdpbusd on 512-bit vectors,
+// a tile of up to 8 rows x 48 lanes (24 zmm accumulators + 3 vector operands,
+// the broadcast operand folded into vpdpbusd as m32bcst in conv mode), with the
+// requantization fused into the store. Layouts: gemm_q8_microkernel.h.
+#include <immintrin.h>
+
+// GCC 12's avx512fintrin.h self-initializes _mm512_undefined_* (GCC bug
+// 105593), which -Wmaybe-uninitialized reports at every inlined use.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/x86/gemm_q8_microkernel.h"
+
+namespace nibble::q8 {
+namespace {
+
+constexpr int kMr = 8, kNr = 48;
+
+inline int32_t Load32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// MultiplyByQuantizedMultiplier needs a 64-bit product per lane: even lanes
+// multiply in place (vpmuldq reads the low dword of each qword), odd lanes after
+// a 32-bit shift; the rounding add and the arithmetic shift (vpsravq) are exact
+// in 64 bits. Clamping the 64-bit result to [lo - zp, hi - zp] before adding zp
+// equals the reference's saturate-to-int32, + zp, clamp whenever |zp|, |lo|,
+// |hi| <= 2^30: a result beyond int32 lands beyond [lo, hi] either way.
+struct Req {
+  __m512i me, mo, se, so, re, ro;
+};
+
+inline Req ReqBroadcast(int32_t m, int32_t s) {
+  Req p;
+  p.me = p.mo = _mm512_set1_epi64(m);
+  p.se = p.so = _mm512_set1_epi64(s);
+  p.re = p.ro = _mm512_set1_epi64(int64_t{1} << (s - 1));
+  return p;
+}
+
+inline Req ReqLanes(const int32_t* m, const int32_t* s, __mmask16 k) {
+  const __m512i mv = _mm512_maskz_loadu_epi32(k, m), sv = _mm512_maskz_loadu_epi32(k, s);
+  const __m512i one = _mm512_set1_epi64(1);
+  Req p;
+  p.me = mv;
+  p.mo = _mm512_srli_epi64(mv, 32);
+  p.se = _mm512_and_si512(sv, _mm512_set1_epi64(0xffffffff));
+  p.so = _mm512_srli_epi64(sv, 32);
+  // Masked-off lanes have shift 0: 1 << -1 is 0 for vpsllvq, harmless.
+  p.re = _mm512_sllv_epi64(one, _mm512_sub_epi64(p.se, one));
+  p.ro = _mm512_sllv_epi64(one, _mm512_sub_epi64(p.so, one));
+  return p;
+}
+
+inline __m512i Requant(__m512i x, const Req& p, __m512i lo64, __m512i hi64, __m512i zp32) {
+  __m512i e = _mm512_mul_epi32(x, p.me);
+  __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), p.mo);
+  e = _mm512_srav_epi64(_mm512_add_epi64(e, p.re), p.se);
+  o = _mm512_srav_epi64(_mm512_add_epi64(o, p.ro), p.so);
+  e = _mm512_min_epi64(_mm512_max_epi64(e, lo64), hi64);
+  o = _mm512_min_epi64(_mm512_max_epi64(o, lo64), hi64);
+  return _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64(o, 32)), zp32);
+}
+
+inline __mmask16 TailMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+
+template <bool kConv, class TC, int R, int V>
+void Tile(const MicroArgs& g) {
+  __m512i acc[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
+  const uint8_t* a = static_cast<const uint8_t*>(g.a);
+  const uint8_t* b = static_cast<const uint8_t*>(g.b);
+  for (int64_t s = g.k4; s > 0; --s) {
+    __m512i bv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512i av = _mm512_set1_epi32(Load32(a + 4 * r));
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v)
+        // vpdpbusd: unsigned bytes from the second operand, signed from the third.
+        acc[r][v] = kConv ? _mm512_dpbusd_epi32(acc[r][v], bv[v], av) : _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
+    }
+    a += g.a_stride;
+    b += g.b_stride;
+  }
+  // Spill the tile once, with constant indices only: any run-time index into
+  // acc makes GCC keep the whole array in memory inside the k loop.
+  __m512i out[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) out[r][v] = acc[r][v];
+  const __m512i lo64 = _mm512_set1_epi64(int64_t{g.lo} - g.zp), hi64 = _mm512_set1_epi64(int64_t{g.hi} - g.zp);
+  const __m512i zp32 = _mm512_set1_epi32(g.zp);
+  if (!g.per_lane) {
+    // conv: one bias and multiplier per row, shared by all its lanes.
+    for (int r = 0; r < R; ++r) {
+      TC* c = static_cast<TC*>(g.c) + r * g.ldc;
+      const __m512i bias = _mm512_set1_epi32(g.bias[r]);
+      const Req p = ReqBroadcast(g.mult[r * g.mult_stride], g.shift[r * g.mult_stride]);
+      for (int v = 0; v < V; ++v) {
+        const __m512i y = Requant(_mm512_add_epi32(out[r][v], bias), p, lo64, hi64, zp32);
+        _mm512_mask_cvtepi32_storeu_epi8(c + 16 * v, TailMask(g.lanes - 16 * v), y);  // y in [lo, hi]: exact
+      }
+    }
+    return;
+  }
+  // fc: bias and multipliers per lane (column), shared by all rows.
+  for (int v = 0; v < V; ++v) {
+    const int j0 = 16 * v;
+    const __mmask16 k = TailMask(g.lanes - j0);
+    const __m512i bias = _mm512_maskz_loadu_epi32(k, g.bias + j0);
+    const Req p = g.mult_stride == 0 ? ReqBroadcast(g.mult[0], g.shift[0]) : ReqLanes(g.mult + j0, g.shift + j0, k);
+    for (int r = 0; r < R; ++r) {
+      const __m512i y = Requant(_mm512_add_epi32(out[r][v], bias), p, lo64, hi64, zp32);
+      _mm512_mask_cvtepi32_storeu_epi8(static_cast<TC*>(g.c) + r * g.ldc + j0, k, y);
+    }
+  }
+}
+
+template <bool kConv, class TC, int R>
+void ByLanes(const MicroArgs& g) {
+  switch ((g.lanes + 15) / 16) {
+    case 1: return Tile<kConv, TC, R, 1>(g);
+    case 2: return Tile<kConv, TC, R, 2>(g);
+    default: return Tile<kConv, TC, R, 3>(g);
+  }
+}
+
+template <bool kConv, class TC>
+void Micro(const MicroArgs& g) {
+  switch (g.rows) {
+    case 1: return ByLanes<kConv, TC, 1>(g);
+    case 2: return ByLanes<kConv, TC, 2>(g);
+    case 3: return ByLanes<kConv, TC, 3>(g);
+    case 4: return ByLanes<kConv, TC, 4>(g);
+    case 5: return ByLanes<kConv, TC, 5>(g);
+    case 6: return ByLanes<kConv, TC, 6>(g);
+    case 7: return ByLanes<kConv, TC, 7>(g);
+    default: return ByLanes<kConv, TC, 8>(g);
+  }
+}
+
+void RequantizeZmm(const int32_t* acc, const int32_t* mult, const int32_t* shift, int64_t n, int32_t zp, int32_t lo,
+                   int32_t hi, int32_t* out) {
+  const __m512i lo64 = _mm512_set1_epi64(int64_t{lo} - zp), hi64 = _mm512_set1_epi64(int64_t{hi} - zp);
+  const __m512i zp32 = _mm512_set1_epi32(zp);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = TailMask(static_cast<int>(std::min<int64_t>(16, n - i)));
+    const __m512i y = Requant(_mm512_maskz_loadu_epi32(k, acc + i), ReqLanes(mult + i, shift + i, k), lo64, hi64, zp32);
+    _mm512_mask_storeu_epi32(out + i, k, y);
+  }
+}
+
+}  // namespace
+
+const KernelTable& Avx512VnniKernels() {
+  static const KernelTable t{Isa::kAvx512Vnni,    "avx512vnni",          kMr,           kNr, false,
+                             Micro<true, uint8_t>, Micro<true, int8_t>, Micro<false, uint8_t>,
+                             Micro<false, int8_t>, RequantizeZmm};
+  return t;
+}
+
+}  // namespace nibble::q8

@@ -1,0 +1,44 @@
+// 2-D int8 MaxPool: which geometries vectorize, and the dispatch.
+#include "kernels/x86/maxpool_q8.h"
+
+#include "kernels/reference/maxpool2d_rows.h"
+#include "kernels/reference/pool_q8.h"
+
+namespace nibble {
+
+bool MaxPoolQ8X86Vectorizes(const WindowGeometry& g) {
+  if (g.in.size() != 2 || g.out.size() != 2 || g.kernel.size() != 2) return false;
+  if (g.stride[1] != 1 && g.stride[1] != 2) return false;
+  for (int d = 0; d < 2; ++d) {
+    if (g.dilation[d] != 1 || g.stride[d] < 1 || g.kernel[d] < 1 || g.pad_begin[d] < 0) return false;
+    if (g.in[d] < 1 || g.out[d] < 1) return false;
+    // Every window must hold a tap inside the input (ceil_mode can push the
+    // last one out; a pad >= kernel can make the first all padding): the
+    // reference gives the lowest code there, the row scheme would not know.
+    if (g.kernel[d] <= g.pad_begin[d]) return false;
+    if ((g.out[d] - 1) * g.stride[d] - g.pad_begin[d] >= g.in[d]) return false;
+  }
+  return true;
+}
+
+template <class T>
+void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi,
+                  Isa isa) {
+  if (isa == Isa::kScalar || !MaxPoolQ8X86Vectorizes(geo)) {
+    PoolParams p;  // the scalar level: the row-wise loop where it applies
+    p.planes = planes;
+    p.geo = geo;
+    p.kind = PoolKind::kMax;
+    if (MaxPool2dRowsApplies(p)) MaxPool2dRows(p, x, y, plane_lo, plane_hi);
+    else MaxPoolQ8Reference(planes, geo, x, y, plane_lo, plane_hi);
+  } else if (isa == Isa::kAvx512Vnni) {
+    maxpoolq8_detail::RunAvx512(geo, x, y, plane_lo, plane_hi);
+  } else {
+    maxpoolq8_detail::RunAvx2(geo, x, y, plane_lo, plane_hi);
+  }
+}
+
+template void MaxPoolQ8X86<uint8_t>(int64_t, const WindowGeometry&, const uint8_t*, uint8_t*, int64_t, int64_t, Isa);
+template void MaxPoolQ8X86<int8_t>(int64_t, const WindowGeometry&, const int8_t*, int8_t*, int64_t, int64_t, Isa);
+
+}  // namespace nibble

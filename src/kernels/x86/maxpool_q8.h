@@ -1,0 +1,33 @@
+// Vectorized 2-D MaxPool on int8 / uint8 codes, bit-exact with
+// MaxPoolQ8Reference (same signature plus the ISA level).
+//
+// Vectorized when MaxPoolQ8X86Vectorizes(geo): 2 spatial dims, dilation 1,
+// stride 1 or 2 along the width, and every window overlapping the input (no
+// ceil_mode window that lies entirely in the padding). Per output row, the
+// element-wise max (vpmaxub / vpmaxsb) of the kernel's input rows goes into a
+// row buffer padded with T's lowest code, then the max over each window of it
+// along the width (stride 2: even/odd bytes split with vpshufb/vpermq or pack).
+// Anything else, and Isa::kScalar, runs MaxPoolQ8Reference.
+#pragma once
+#include <cstdint>
+
+#include "kernels/reference/window_geometry.h"
+#include "kernels/x86/isa.h"
+
+namespace nibble {
+
+bool MaxPoolQ8X86Vectorizes(const WindowGeometry& geo);
+
+// x: [planes, *geo.in], y: [planes, *geo.out]; computes planes [plane_lo, plane_hi).
+template <class T>
+void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi,
+                  Isa isa = ActiveIsa());
+
+namespace maxpoolq8_detail {
+template <class T>
+void RunAvx512(const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi);
+template <class T>
+void RunAvx2(const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi);
+}  // namespace maxpoolq8_detail
+
+}  // namespace nibble

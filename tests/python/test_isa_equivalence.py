@@ -1,0 +1,118 @@
+"""Integer execution gives the same codes on every ISA level and thread count.
+
+Every x86 kernel level (NIBBLE_ISA=scalar, avx2, avxvnni, avx512vnni; those this
+CPU cannot run are skipped) and 1 or 2 threads must produce bit-identical
+outputs for a quantized model: the fast kernels are exact, not approximately
+right. Models: a "kernel zoo" CNN that reaches every integer kernel path
+(strided 7x7 stem, grouped conv, depthwise 3x3 and 5x5 at strides 1 and 2 with a
+channel multiplier, pointwise convs, residual Add, Mul, MaxPool, AveragePool,
+Concat, Sigmoid through a table, GlobalAveragePool, Gemm), quantized with
+uint8 and with int8 activations, and MobileNetV2 at 224x224 (random weights).
+
+    NIBBLE_BIN=build/nibble .venv/bin/python -m pytest tests/python/test_isa_equivalence.py
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from nibble_cli import fresh_dir, run_cli, sanitize
+
+from make_models import GraphBuilder, make_mobilenetv2
+
+TIMEOUT_S = 300
+ISAS = ["scalar", "avx2", "avxvnni", "avx512vnni"]
+
+
+def kernel_zoo() -> onnx.ModelProto:
+    b = GraphBuilder(seed=77)
+    x = b.node("Relu", [b.conv("input", "stem", 3, 16, 7, stride=2, bias=True)], "stem.relu")
+    x = b.node("MaxPool", [x], "pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    g = b.node("Relu", [b.conv(x, "grouped", 16, 16, 3, group=2, bias=True)], "grouped.relu")
+    d1 = b.node("Relu", [b.conv(g, "dw3s1", 16, 32, 3, group=16, bias=True)], "dw3s1.relu")  # multiplier 2
+    d2 = b.conv(d1, "dw5s2", 32, 32, 5, stride=2, group=32, bias=True, gain=1.0)
+    d3 = b.conv(d1, "dw3s2", 32, 32, 3, stride=2, group=32, bias=True, gain=1.0)
+    s = b.node("Add", [d2, d3], "sum")
+    p = b.node("Sigmoid", [b.conv(s, "pw", 32, 32, 1, bias=True)], "pw.sigmoid")
+    m = b.node("Mul", [p, s], "gate")
+    a = b.node("AveragePool", [m], "avg", kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 1, 1])
+    c = b.node("Concat", [a, m], "concat", axis=1)
+    d4 = b.node("Relu", [b.conv(c, "dw5s1", 64, 64, 5, group=64, bias=True)], "dw5s1.relu")
+    y = b.node("GlobalAveragePool", [d4], "gap")
+    y = b.node("Flatten", [y], "flatten", axis=1)
+    b.gemm(y, "logits", 64, 10)
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 45, 37])]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10]),
+               helper.make_tensor_value_info("dw5s1.relu", TensorProto.FLOAT, None),
+               helper.make_tensor_value_info("concat", TensorProto.FLOAT, None)]
+    return b.model("kernel_zoo", inputs, outputs)
+
+
+MODELS = {"kernel_zoo": (kernel_zoo, (4, 3, 45, 37)), "mobilenetv2": (make_mobilenetv2, (1, 3, 224, 224))}
+
+
+@pytest.fixture(scope="module")
+def workdir(test_out: Path) -> Path:
+    return fresh_dir(test_out / "isa_equivalence")
+
+
+def quantized(nibble_bin: Path, workdir: Path, name: str, int8_acts: bool) -> tuple[Path, Path]:
+    make, shape = MODELS[name]
+    rng = np.random.default_rng(5)
+    float_path = workdir / f"{name}.onnx"
+    if not float_path.exists():
+        onnx.save(make(), str(float_path))
+    calib = workdir / f"{name}_calib.npy"
+    np.save(calib, rng.standard_normal((8, *shape[1:])).astype(np.float32))
+    x = workdir / f"{name}_x.npy"
+    np.save(x, rng.standard_normal(shape).astype(np.float32))
+    q = workdir / f"{name}_{'s8' if int8_acts else 'u8'}.onnx"
+    r = run_cli([nibble_bin, "quantize", float_path, "--calib", calib, "-o", q,
+                 *(["--int8-activations"] if int8_acts else [])], TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    assert " 0 float" in r.stdout, f"{name}: some nodes stayed float:\n{r.stdout}"
+    return q, x
+
+
+def run(nibble_bin: Path, model: Path, x: Path, out: Path, isa: str, threads: int) -> dict[str, np.ndarray]:
+    out = fresh_dir(out)
+    r = run_cli([nibble_bin, "run", model, "-i", x, "-o", out, "--threads", threads, "--isa", isa], TIMEOUT_S)
+    assert r.returncode == 0, f"{r.command_line}\n{r.stderr}"
+    names = [o.name for o in onnx.load(str(model), load_external_data=False).graph.output]
+    return {n: np.load(out / f"{sanitize(n)}.npy") for n in names}
+
+
+def supported_isas() -> list[str]:
+    """The levels this CPU runs (isa.h's rules, from /proc/cpuinfo's flags)."""
+    flags = set()
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    ok = {"scalar": True, "avx2": {"avx2", "fma"} <= flags,
+          "avxvnni": {"avx2", "fma"} <= flags and ("avx_vnni" in flags or {"avx512f", "avx512vl", "avx512_vnni"} <= flags),
+          "avx512vnni": {"avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags}
+    return [isa for isa in ISAS if ok[isa]]
+
+
+@pytest.mark.parametrize("int8_acts", [False, True], ids=["uint8", "int8"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_outputs_identical_across_isas_and_threads(name, int8_acts, nibble_bin, workdir):
+    if name == "mobilenetv2" and int8_acts:
+        pytest.skip("one activation type is enough for the big model (the zoo covers both)")
+    model, x = quantized(nibble_bin, workdir, name, int8_acts)
+    isas = supported_isas()
+    assert "scalar" in isas and len(isas) >= 2, isas
+    base = run(nibble_bin, model, x, workdir / f"{model.stem}_scalar_1", "scalar", 1)
+    assert all(np.isfinite(v).all() for v in base.values())
+    for isa in isas:
+        for threads in (1, 2):
+            if (isa, threads) == ("scalar", 1):
+                continue
+            got = run(nibble_bin, model, x, workdir / f"{model.stem}_{isa}_{threads}", isa, threads)
+            for out, want in base.items():
+                np.testing.assert_array_equal(got[out], want, err_msg=f"{name} {out}: {isa} x{threads} vs scalar x1")

@@ -1,0 +1,291 @@
+// The x86 int8 GEMM / conv kernels (src/kernels/x86) bit-exact against the
+// scalar references, on every ISA level this CPU runs, with guard pages after
+// every buffer.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <random>
+
+#include "guard_page.h"
+#include "kernels/reference/conv_q8.h"
+#include "kernels/reference/gemm_q8.h"
+#include "kernels/x86/conv_q8_fast.h"
+#include "kernels/x86/gemm_q8_fast.h"
+#include "kernels/x86/gemm_q8_microkernel.h"
+
+namespace nibble {
+namespace {
+
+using testing::GuardedBuffer;
+
+struct Rng {
+  std::mt19937 gen;
+  explicit Rng(uint32_t seed) : gen(seed) {}
+  int64_t Int(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(gen); }
+  bool Coin(double p = 0.5) { return std::bernoulli_distribution(p)(gen); }
+};
+
+template <class T>
+std::unique_ptr<GuardedBuffer<T>> Guarded(const std::vector<T>& v) {
+  auto b = std::make_unique<GuardedBuffer<T>>(v.size());
+  if (!v.empty()) b->CopyFrom(v.data());
+  return b;
+}
+
+// A multiplier over a wide range of reals: tiny, typical, and above 1.
+FixedPointMultiplier RandomMultiplier(Rng& r) {
+  switch (r.Int(0, 3)) {
+    case 0: return QuantizeMultiplier(std::ldexp(1.0, static_cast<int>(r.Int(-40, -20))) * (1 + r.Int(0, 999) / 1000.0));
+    case 1: return QuantizeMultiplier(std::ldexp(1.0, static_cast<int>(r.Int(-6, 6))) * (1 + r.Int(0, 999) / 1000.0));
+    default: return QuantizeMultiplier(r.Int(1, 100000) * 1e-7);
+  }
+}
+
+std::string Label(Isa isa) { return std::string("isa=") + q8::KernelsFor(isa).name; }
+
+// Requantize() from int32 accumulators: extremes, multipliers at both ends of
+// their range and beyond the QuantizeMultiplier normal form, every shift.
+TEST(QuantX86Kernels, EpilogueMatchesRequantize) {
+  for (Isa isa : SupportedIsas()) {
+    const q8::KernelTable& kt = q8::KernelsFor(isa);
+    Rng r(7);
+    constexpr int64_t kN = 1 << 12;
+    std::vector<int32_t> acc(kN), mult(kN), shift(kN), out(kN);
+    const int rounds = isa == Isa::kScalar ? 8 : 256;  // ~1M triples per vector level
+    for (int round = 0; round < rounds; ++round) {
+      for (int64_t i = 0; i < kN; ++i) {
+        switch (r.Int(0, 5)) {
+          case 0: acc[i] = static_cast<int32_t>(r.Int(INT32_MIN, INT32_MAX)); break;
+          case 1: acc[i] = r.Coin() ? INT32_MIN + static_cast<int32_t>(r.Int(0, 3)) : INT32_MAX - static_cast<int32_t>(r.Int(0, 3)); break;
+          case 2: acc[i] = static_cast<int32_t>(r.Int(-300, 300)); break;
+          default: acc[i] = static_cast<int32_t>(r.Int(-(1 << 22), 1 << 22)); break;
+        }
+        shift[i] = static_cast<int32_t>(r.Int(1, 62));
+        switch (r.Int(0, 3)) {
+          case 0: mult[i] = static_cast<int32_t>(r.Int(0, INT32_MAX)); break;
+          case 1: mult[i] = r.Coin() ? INT32_MAX : static_cast<int32_t>(r.Int(0, 2)); break;
+          default: {
+            const FixedPointMultiplier m = RandomMultiplier(r);
+            mult[i] = m.multiplier;
+            shift[i] = m.shift;
+          }
+        }
+      }
+      int32_t zp, lo, hi;
+      switch (round % 4) {
+        case 0: zp = static_cast<int32_t>(r.Int(0, 255)), lo = 0, hi = 255; break;
+        case 1: zp = static_cast<int32_t>(r.Int(-128, 127)), lo = -128, hi = 127; break;
+        case 2: zp = static_cast<int32_t>(r.Int(-128, 127)), lo = static_cast<int32_t>(r.Int(-128, 0)), hi = static_cast<int32_t>(r.Int(0, 127)); break;
+        default: zp = static_cast<int32_t>(r.Int(-(1 << 16), 1 << 16)), lo = -(1 << 30), hi = 1 << 30; break;
+      }
+      const int64_t n = kN - r.Int(0, 15);  // vector tails
+      kt.requantize(acc.data(), mult.data(), shift.data(), n, zp, lo, hi, out.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const int32_t want = Requantize(acc[i], {mult[i], shift[i]}, zp, lo, hi);
+        ASSERT_EQ(out[i], want) << Label(isa) << " acc=" << acc[i] << " mult=" << mult[i] << " shift=" << shift[i]
+                                << " zp=" << zp << " lo=" << lo << " hi=" << hi;
+      }
+    }
+  }
+}
+
+template <class TA, class TC>
+void CheckGemm(Rng& r, Isa isa, int trial, bool extreme) {
+  GemmQ8Params p;
+  p.m = r.Coin(0.3) ? 1 : r.Int(1, 80);
+  p.n = r.Int(1, 220);
+  p.k = r.Coin(0.2) ? r.Int(1, 8) : r.Int(1, 300);
+  p.transpose_b = r.Coin();
+  const int32_t za = static_cast<int32_t>(
+      r.Coin(0.3) ? (r.Coin() ? std::numeric_limits<TA>::min() : std::numeric_limits<TA>::max())
+                  : r.Int(std::numeric_limits<TA>::min(), std::numeric_limits<TA>::max()));
+  if (!r.Coin(0.2)) p.a_zero_point = {za};
+  if (r.Coin()) p.multiplier.push_back(RandomMultiplier(r));
+  else
+    for (int64_t j = 0; j < p.n; ++j) p.multiplier.push_back(RandomMultiplier(r));
+  p.c_zero_point = static_cast<int32_t>(r.Int(std::numeric_limits<TC>::min(), std::numeric_limits<TC>::max()));
+  if (r.Coin(0.3)) p.c_min = p.c_zero_point;  // fused Relu
+  if (r.Coin(0.2)) p.c_max = static_cast<int32_t>(r.Int(p.c_zero_point, std::numeric_limits<TC>::max()));
+  std::vector<TA> a(p.m * p.k);
+  std::vector<int8_t> b(p.k * p.n);
+  std::vector<int32_t> bias(p.n);
+  for (auto& v : a)
+    v = static_cast<TA>(extreme ? (r.Coin() ? std::numeric_limits<TA>::min() : std::numeric_limits<TA>::max())
+                                : r.Int(std::numeric_limits<TA>::min(), std::numeric_limits<TA>::max()));
+  for (auto& v : b) v = static_cast<int8_t>(extreme ? (r.Coin(0.8) ? -128 : 127) : r.Int(-128, 127));
+  for (auto& v : bias) v = static_cast<int32_t>(r.Int(-100000, 100000));
+  const bool with_bias = r.Coin(0.8);
+  auto ga = Guarded(a);
+  auto gb = Guarded(b);
+  auto gbias = Guarded(bias);
+  const int32_t* bp = with_bias ? gbias->data() : nullptr;
+  ASSERT_TRUE(GemmQ8FastSupports(p, gb->data(), bp, std::is_same_v<TA, int8_t>));
+  std::vector<TC> want(p.m * p.n);
+  GemmQ8Reference(p, ga->data(), gb->data(), bp, want.data());
+  const GemmQ8Packed pk = PackGemmQ8(p, gb->data(), bp, isa);
+  GuardedBuffer<TC> got(p.m * p.n);
+  const int64_t tasks = GemmQ8FastTaskCount(pk, p.m);
+  const int64_t split = r.Int(0, tasks);  // any partition of the tasks
+  GemmQ8FastRun(pk, p.m, ga->data(), got.data(), 0, split);
+  GemmQ8FastRun(pk, p.m, ga->data(), got.data(), split, tasks);
+  for (int64_t i = 0; i < p.m * p.n; ++i)
+    ASSERT_EQ(int{got[i]}, int{want[i]}) << Label(isa) << " trial " << trial << " m=" << p.m << " n=" << p.n
+                                         << " k=" << p.k << " transB=" << p.transpose_b << " za=" << za << " at " << i;
+}
+
+TEST(QuantX86Kernels, GemmMatchesReference) {
+  for (Isa isa : SupportedIsas()) {
+    Rng r(11 + static_cast<int>(isa));
+    for (int trial = 0; trial < 24; ++trial) {
+      const bool extreme = trial % 6 == 5;
+      CheckGemm<uint8_t, uint8_t>(r, isa, trial, extreme);
+      CheckGemm<uint8_t, int8_t>(r, isa, trial, extreme);
+      CheckGemm<int8_t, uint8_t>(r, isa, trial, extreme);
+      CheckGemm<int8_t, int8_t>(r, isa, trial, extreme);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+struct ConvShape {
+  int64_t batch, group, cg, mg;
+  std::vector<int64_t> in, kernel, stride, dilation, pads;
+};
+
+ConvShape RandomConvShape(Rng& r) {
+  ConvShape s;
+  s.batch = r.Int(1, 2);
+  if (r.Coin(0.15)) {  // depthwise
+    s.group = r.Int(1, 6), s.cg = 1, s.mg = 1;
+  } else {
+    s.group = r.Coin(0.7) ? 1 : r.Int(2, 3);
+    s.cg = r.Coin(0.2) ? r.Int(1, 3) : r.Int(1, 20);
+    s.mg = r.Int(1, 20);
+  }
+  const int rank = static_cast<int>(r.Int(1, 2));
+  for (int d = 0; d < rank; ++d) {
+    s.kernel.push_back(r.Coin(0.1) ? 7 : r.Int(1, 3));
+    s.stride.push_back(r.Int(1, 3));
+    s.dilation.push_back(r.Coin(0.8) ? 1 : 2);
+    s.in.push_back((s.kernel.back() - 1) * s.dilation.back() + 1 + r.Int(0, rank == 1 ? 200 : 24));
+  }
+  for (int d = 0; d < 2 * rank; ++d) s.pads.push_back(r.Int(0, 3));
+  return s;
+}
+
+template <class TX, class TY>
+void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme) {
+  ConvQ8Params p;
+  p.batch = s.batch;
+  p.group = s.group;
+  p.in_channels = s.group * s.cg;
+  p.out_channels = s.group * s.mg;
+  p.geo.in = s.in;
+  p.geo.kernel = s.kernel;
+  p.geo.stride = s.stride;
+  p.geo.dilation = s.dilation;
+  ComputeWindow(p.geo, s.pads, "NOTSET", false);
+  p.x_zero_point = static_cast<int32_t>(
+      r.Coin(0.3) ? (r.Coin() ? std::numeric_limits<TX>::min() : std::numeric_limits<TX>::max())
+                  : r.Int(std::numeric_limits<TX>::min(), std::numeric_limits<TX>::max()));
+  p.y_zero_point = static_cast<int32_t>(r.Int(std::numeric_limits<TY>::min(), std::numeric_limits<TY>::max()));
+  if (r.Coin()) p.multiplier.push_back(RandomMultiplier(r));
+  else
+    for (int64_t m = 0; m < p.out_channels; ++m) p.multiplier.push_back(RandomMultiplier(r));
+  if (r.Coin(0.3)) p.y_min = p.y_zero_point;
+  if (r.Coin(0.2)) p.y_max = static_cast<int32_t>(r.Int(p.y_zero_point, std::numeric_limits<TY>::max()));
+  const int64_t k = s.cg * p.geo.kernel_size();
+  std::vector<TX> x(p.batch * p.in_channels * p.geo.spatial_size_in());
+  std::vector<int8_t> w(p.out_channels * k);
+  std::vector<int32_t> bias(p.out_channels);
+  for (auto& v : x)
+    v = static_cast<TX>(extreme ? (r.Coin() ? std::numeric_limits<TX>::min() : std::numeric_limits<TX>::max())
+                                : r.Int(std::numeric_limits<TX>::min(), std::numeric_limits<TX>::max()));
+  for (auto& v : w) v = static_cast<int8_t>(extreme ? (r.Coin(0.8) ? -128 : 127) : r.Int(-128, 127));
+  for (auto& v : bias) v = static_cast<int32_t>(r.Int(-100000, 100000));
+  const bool with_bias = r.Coin(0.8);
+  auto gx = Guarded(x);
+  auto gw = Guarded(w);
+  auto gbias = Guarded(bias);
+  const int32_t* bp = with_bias ? gbias->data() : nullptr;
+  ASSERT_TRUE(ConvQ8FastSupports(p, gw->data(), bp, std::is_same_v<TX, int8_t>));
+  std::vector<TY> want(p.batch * p.out_channels * p.geo.spatial_size_out());
+  ConvQ8Reference(p, gx->data(), gw->data(), bp, want.data());
+  const ConvQ8Packed pk = PackConvQ8(p, gw->data(), bp, isa);
+  GuardedBuffer<TY> got(want.size());
+  const int64_t tasks = ConvQ8FastTaskCount(pk, p);
+  const int64_t split = r.Int(0, tasks);
+  ConvQ8FastRun(pk, p, gx->data(), got.data(), 0, split);
+  ConvQ8FastRun(pk, p, gx->data(), got.data(), split, tasks);
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_EQ(int{got[i]}, int{want[i]}) << Label(isa) << " trial " << trial << " batch=" << s.batch
+                                         << " group=" << s.group << " cg=" << s.cg << " mg=" << s.mg
+                                         << " rank=" << s.in.size() << " in0=" << s.in[0] << " k0=" << s.kernel[0]
+                                         << " s0=" << s.stride[0] << " zx=" << p.x_zero_point << " at " << i;
+}
+
+TEST(QuantX86Kernels, ConvMatchesReference) {
+  for (Isa isa : SupportedIsas()) {
+    Rng r(23 + static_cast<int>(isa));
+    for (int trial = 0; trial < 30; ++trial) {
+      const ConvShape s = RandomConvShape(r);
+      const bool extreme = trial % 5 == 4;
+      CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme);
+      CheckConv<uint8_t, int8_t>(r, isa, s, trial, extreme);
+      CheckConv<int8_t, uint8_t>(r, isa, s, trial, extreme);
+      CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+// Shapes of real networks: deep K (one position panel per task), 1x1 stride 2,
+// 7x7 stride 2 on 3 channels, many output channels (several channel blocks).
+TEST(QuantX86Kernels, ConvNetworkShapesMatchReference) {
+  const std::vector<ConvShape> shapes = {
+      {1, 1, 3, 16, {23, 29}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}},
+      {1, 1, 40, 20, {14, 14}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
+      {1, 1, 512, 12, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},
+      {1, 1, 16, 300, {9, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},
+      {2, 1, 24, 40, {17, 31}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},
+  };
+  for (Isa isa : SupportedIsas()) {
+    Rng r(5);
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      CheckConv<uint8_t, uint8_t>(r, isa, shapes[i], static_cast<int>(i), false);
+      CheckConv<int8_t, int8_t>(r, isa, shapes[i], static_cast<int>(i), i % 2 == 0);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+TEST(QuantX86Kernels, SupportsRejectsWhatTheFastPathCannotMatch) {
+  ConvQ8Params p;
+  p.in_channels = 4, p.out_channels = 2;
+  p.geo.in = {5, 5}, p.geo.kernel = {3, 3}, p.geo.stride = {1, 1}, p.geo.dilation = {1, 1};
+  ComputeWindow(p.geo, {}, "NOTSET", false);
+  p.multiplier = {QuantizeMultiplier(0.01)};
+  std::vector<int8_t> w(2 * 4 * 9, 1);
+  EXPECT_TRUE(ConvQ8FastSupports(p, w.data(), nullptr, false));
+  p.w_zero_point = {0, 3};
+  EXPECT_FALSE(ConvQ8FastSupports(p, w.data(), nullptr, false));
+  p.w_zero_point.clear();
+  std::vector<int32_t> big_bias = {INT32_MAX - 100, 0};  // the int32 bound fails
+  EXPECT_FALSE(ConvQ8FastSupports(p, w.data(), big_bias.data(), false));
+  p.x_zero_point = 200;  // outside int8
+  EXPECT_FALSE(ConvQ8FastSupports(p, w.data(), nullptr, true));
+
+  GemmQ8Params g;
+  g.m = 2, g.n = 3, g.k = 4;
+  g.multiplier = {QuantizeMultiplier(0.01)};
+  std::vector<int8_t> b(12, 1);
+  EXPECT_TRUE(GemmQ8FastSupports(g, b.data(), nullptr, true));
+  g.b_zero_point = {1};
+  EXPECT_FALSE(GemmQ8FastSupports(g, b.data(), nullptr, true));
+  g.b_zero_point.clear();
+  g.a_zero_point = {1, 2};  // per row
+  EXPECT_FALSE(GemmQ8FastSupports(g, b.data(), nullptr, true));
+}
+
+}  // namespace
+}  // namespace nibble
