@@ -135,7 +135,7 @@ TEST(FuseActivationPass, ReluAndConstantClipBecomeEpilogues) {
   EXPECT_FLOAT_EQ(g.nodes[0].fused.hi, 0.25f);
   EXPECT_EQ(g.nodes[1].fused.kind, Activation::Kind::kRelu);
 
-  auto s = Session::FromGraph(std::move(g), {.threads = 1, .optimize = false});
+  auto s = Session::FromGraph(std::move(g), {.threads = 1, .optimize = false, .disabled_passes = {}});
   auto out = s->Run({{"x", FloatTensor({2, 3}, {-2, 0.1f, 3, 0.2f, -0.3f, -0.4f})}});
   // identity weights: y = relu(clip(x, -0.5, 0.25))
   std::vector<float> want = {0, 0.1f, 0.25f, 0.2f, 0, 0};
@@ -201,8 +201,8 @@ TEST(OptimizeGraph, ConvBnReluAddGivesTheSameOutput) {
     return g;
   };
   Tensor x = RandomTensor({1, 3, 9, 9}, 7);
-  auto plain = Session::FromGraph(build(), {.threads = 1, .optimize = false});
-  auto opt = Session::FromGraph(build(), {.threads = 2, .optimize = true});
+  auto plain = Session::FromGraph(build(), {.threads = 1, .optimize = false, .disabled_passes = {}});
+  auto opt = Session::FromGraph(build(), {.threads = 2, .optimize = true, .disabled_passes = {}});
   std::vector<Tensor> a, b;
   b = opt->Run({{"x", x}});
   EXPECT_EQ(CountOps(opt->graph(), "BatchNormalization"), 0);

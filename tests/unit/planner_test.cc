@@ -55,7 +55,7 @@ TEST(Planner, InputAndOutputOfAStepNeverShareMemory) {
   AddOp(g, "Add", {"a", "b"}, {"ab"});
   AddOp(g, "Add", {"ab", "c"}, {"y"});
   g.outputs.push_back(g.FindValue("y"));
-  auto s = Session::FromGraph(std::move(g), {.threads = 1, .optimize = false});
+  auto s = Session::FromGraph(std::move(g), {.threads = 1, .optimize = false, .disabled_passes = {}});
   Tensor x = RandomTensor({64}, 3, -3, 3);
   auto y = s->Run({{"x", x}});
   for (int i = 0; i < 64; ++i) {
