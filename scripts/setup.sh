@@ -35,4 +35,6 @@ if [ ! -x .venv/bin/python ]; then
   $PY -m venv --system-site-packages .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+# qonnx (test oracle for QONNX import/export) without its dependency pins; see requirements.txt.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps qonnx==0.4.0
 echo "[setup] done"

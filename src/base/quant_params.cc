@@ -8,7 +8,7 @@
 namespace nibble {
 
 void QuantParams::Validate(const std::string& what, int64_t channels) const {
-  NIBBLE_CHECK(bits >= 1 && bits <= 8 || bits == 32, what, ": bit-width ", bits, " is not supported (1..8, 32)");
+  NIBBLE_CHECK((bits >= 1 && bits <= 8) || bits == 32, what, ": bit-width ", bits, " is not supported (1..8, 32)");
   NIBBLE_CHECK(!scale.empty(), what, ": quantization scale is missing");
   NIBBLE_CHECK(zero_point.empty() || zero_point.size() == scale.size(), what, ": ", zero_point.size(),
                " zero points for ", scale.size(), " scales");

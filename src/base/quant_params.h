@@ -1,6 +1,9 @@
 // Quantization of one value, the same facts a QONNX Quant node carries:
 // real = scale * (q - zero_point), q in [qmin, qmax] for `bits` bits.
 // Per-tensor when scale has one entry; per-channel along `axis` otherwise.
+// Any width from 8 down to 1 is held in int8/uint8 codes: the width only
+// narrows [qmin, qmax]. Signed 1-bit is bipolar (codes -1 and +1, never 0, as
+// QONNX's BipolarQuant and 1-bit signed Quant); its bounds are [-1, 1].
 #pragma once
 #include <cstdint>
 #include <string>
@@ -17,8 +20,11 @@ struct QuantParams {
   int64_t axis = -1;  // channel axis for per-channel, -1 when per-tensor
 
   bool per_channel() const { return scale.size() > 1 || axis >= 0; }
-  int32_t qmin() const { return is_signed ? -(1 << (bits - 1)) + (narrow ? 1 : 0) : 0; }
-  int32_t qmax() const { return is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1 - (narrow ? 1 : 0); }
+  bool bipolar() const { return is_signed && bits == 1; }
+  int32_t qmin() const { return bipolar() ? -1 : is_signed ? -(1 << (bits - 1)) + (narrow ? 1 : 0) : 0; }
+  int32_t qmax() const {
+    return bipolar() ? 1 : is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1 - (narrow ? 1 : 0);
+  }
   bool operator==(const QuantParams& o) const {
     return bits == o.bits && is_signed == o.is_signed && narrow == o.narrow && scale == o.scale &&
            zero_point == o.zero_point && axis == o.axis;

@@ -6,14 +6,25 @@
 #include "graph/graph.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
+#include "onnx/qonnx_export.h"
+#include "base/qonnx_quant.h"
 #include "runtime/optimize.h"
 
 namespace nibble::cli {
 
 int Convert(const ConvertOptions& o) {
   Graph g = ImportOnnxFile(o.model);
-  if (o.optimize) OptimizeGraph(g);
   ExportOptions eo;
+  if (o.to == "qonnx") {
+    // The Q/DQ nodes are what becomes Quant; fold-qdq would consume them.
+    if (o.optimize) OptimizeGraph(g, {"fold-qdq", "lower-qonnx"});
+    const int n = ConvertQdqToQonnx(g);
+    NIBBLE_CHECK(n > 0, o.model, ": no QuantizeLinear/DequantizeLinear pair to write as QONNX Quant (is the model quantized?)");
+    std::printf("%d QONNX quantizer nodes (Quant, BipolarQuant)\n", n);
+    eo.domain_versions[qonnx::kDomain] = 1;
+  } else if (o.optimize) {
+    OptimizeGraph(g);
+  }
   eo.external_data_threshold = o.external_data_above;
   ExportOnnxFile(g, o.out, eo);
   int64_t params = 0, fused = 0;

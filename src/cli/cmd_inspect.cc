@@ -76,12 +76,16 @@ std::string PlannedArena(Session& s) {
          Human(s.naive_bytes(), "B") + " without reuse)";
 }
 
-// "int8"/"uint8" when the node computes on quantized codes, "float" otherwise;
-// QuantizeLinear/DequantizeLinear are the conversions between the two.
+// "w4a8" for a Conv/Gemm/MatMul on codes (weight and input widths), "int8",
+// "uint4", ... for other ops on codes, "float" otherwise; QuantizeLinear/
+// DequantizeLinear are the conversions between the two.
 std::string Precision(const Graph& g, const Node& n) {
   if (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear") return "convert";
   if (n.inputs.empty() || n.inputs[0] < 0 || !g.values[n.inputs[0]].quant) return "float";
   const QuantParams& q = *g.values[n.inputs[0]].quant;
+  if ((n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 &&
+      n.inputs[1] >= 0 && g.values[n.inputs[1]].quant)
+    return "w" + std::to_string(g.values[n.inputs[1]].quant->bits) + "a" + std::to_string(q.bits);
   return std::string(q.is_signed ? "int" : "uint") + std::to_string(q.bits);
 }
 
@@ -141,10 +145,14 @@ int Inspect(const InspectOptions& o) {
   for (const Node& n : g.nodes) integer += Precision(g, n) != "float";
   bool quantized = false;
   for (const Value& v : g.values) quantized |= v.quant.has_value();
-  if (quantized) {
+  bool qonnx_notes = false;
+  for (const auto& kv : g.metadata) qonnx_notes |= kv.first.rfind("nibble.qonnx-float.", 0) == 0;
+  if (quantized || qonnx_notes) {
     std::printf("quantization: %d of %zu nodes run on integer codes\n", integer, g.nodes.size());
     for (const auto& [k, v] : g.metadata)
       if (k.rfind("nibble.float.", 0) == 0) std::printf("  float by choice: %s: %s\n", k.substr(13).c_str(), v.c_str());
+      else if (k.rfind("nibble.qonnx-float.", 0) == 0)
+        std::printf("  float (QONNX reference kernel): %s: %s\n", k.substr(19).c_str(), v.c_str());
       else if (k == "nibble.quantize") std::printf("  quantized with: %s\n", v.c_str());
   }
   if (!arena.empty()) std::printf("%s\n", arena.c_str());

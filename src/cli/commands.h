@@ -36,6 +36,7 @@ struct ConvertOptions {
   std::string model;
   std::string out;
   bool optimize = false;
+  std::string to = "onnx";  // onnx, or qonnx: Quant/BipolarQuant nodes instead of Q/DQ
   long long external_data_above = -1;  // initializers over this many bytes go to OUT.data; -1: only if over 1.9 GiB
 };
 int Convert(const ConvertOptions& o);
@@ -48,6 +49,10 @@ struct QuantizeCliOptions {
   int64_t calib_size = 256;
   std::vector<std::string> exclude;
   int threads = 1;
+  std::string bits;                     // "w4a8"; "" = the config file's default, else w8a8
+  std::vector<std::string> layer_bits;  // NODE=W,A (or NODE=wNaM)
+  std::string bits_config;              // JSON: {"default": "w4a8", "layers": {...}, "first_last_8bit": true}
+  bool no_first_last_8bit = false;
 };
 int Quantize(const QuantizeCliOptions& o);
 

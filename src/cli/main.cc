@@ -57,11 +57,13 @@ int main(int argc, char** argv) {
   convert->add_option("model", co.model, "ONNX model")->required();
   convert->add_option("-o,--out", co.out, "output .onnx file")->required();
   convert->add_flag("--optimize", co.optimize, "run the graph passes first (folding, fusion, ...)");
+  convert->add_option("--to", co.to, "onnx (default), or qonnx: a QDQ model written with QONNX Quant/BipolarQuant nodes")
+      ->check(CLI::IsMember({"onnx", "qonnx"}));
   convert->add_option("--external-data-above", co.external_data_above,
                       "write initializers over this many bytes to OUT.data")->check(CLI::Range(0LL, 1LL << 40));
 
   QuantizeCliOptions qo;
-  auto* quantize = app.add_subcommand("quantize", "post-training quantization to int8; writes a QDQ ONNX model");
+  auto* quantize = app.add_subcommand("quantize", "post-training quantization to 8..1 bits; writes a QDQ ONNX model");
   quantize->add_option("model", qo.model, "float ONNX model")->required();
   quantize->add_option("--calib", qo.calib, "calibration data (idx:IMAGES[,LABELS], a folder of .npy, NAME=DIR, images:DIR)")
       ->required();
@@ -74,6 +76,13 @@ int main(int argc, char** argv) {
   quantize->add_option("--calib-size", qo.calib_size, "calibration samples (the first N)")->check(CLI::Range(1, 1 << 30));
   quantize->add_option("--exclude", qo.exclude, "node names to keep in float")->delimiter(',');
   quantize->add_option("--threads", qo.threads, "worker threads")->check(CLI::Range(0, 256));
+  quantize->add_option("--bits", qo.bits, "precision wNaM: N-bit weights, M-bit activations, 1..8 (default w8a8)");
+  quantize->add_option("--layer-bits", qo.layer_bits, "NODE=W,A: the precision of one layer (repeatable)");
+  quantize->add_option("--bits-config", qo.bits_config,
+                       "JSON file: {\"default\": \"w4a8\", \"layers\": {\"conv1\": \"w8a8\"}, \"first_last_8bit\": true}")
+      ->check(CLI::ExistingFile);
+  quantize->add_flag("--no-first-last-8bit", qo.no_first_last_8bit,
+                     "first and last weight layers at --bits too (default: they stay w8a8)");
   qo.data.Add(quantize);
 
   EvalOptions eo;

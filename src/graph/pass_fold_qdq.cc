@@ -5,6 +5,11 @@
 //   DQ(xq) -> Conv(., DQ(wq), DQ(bq)) [-> Relu|Clip] -> Q -> yq
 //   becomes  Conv(xq, wq, bq) -> yq  with the activation as the requantization clamp.
 //
+// Step 0 absorbs the integer Clip of the QCDQ form (Q -> Clip(lo, hi) -> DQ,
+// or int8 codes -> Clip -> DQ for weights), which is how widths under 8 bits
+// are written at rest: the Clip's bounds give the value's bits and narrow
+// range (QuantParams::qmin/qmax), and every integer kernel's output clamp is
+// then [qmin, qmax] (narrowed further by a fused Relu/Clip).
 // Step 1 attaches each Q/DQ's constant (scale, zero point, axis) to the
 // quantized value it reads or writes. Step 2 rewrites every op whose inputs
 // all come from DQs and whose output goes only to a Q, where nibble has an
@@ -12,6 +17,7 @@
 // as float between the remaining Q/DQ nodes, which run as conversions.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "graph/passes.h"
@@ -59,7 +65,85 @@ std::optional<QuantParams> NodeParams(const Graph& g, const Node& n) {
   return p;
 }
 
-bool PerTensor8(const std::optional<QuantParams>& p) { return p && p->bits == 8 && !p->per_channel(); }
+// Codes held in int8/uint8 (any width 1..8), one scale.
+bool PerTensor8(const std::optional<QuantParams>& p) { return p && p->bits <= 8 && !p->per_channel(); }
+
+// The width a Clip's integer bounds state for codes of `container` type:
+// (bits, narrow), or bits 0 when they are not a standard range.
+std::pair<int, bool> WidthOfBounds(DType container, int64_t lo, int64_t hi) {
+  for (int b = 1; b <= 8; ++b) {
+    if (container == DType::kInt8) {
+      const int64_t top = (int64_t{1} << (b - 1)) - 1, bottom = -(int64_t{1} << (b - 1));
+      if (b >= 2 && hi == top && lo == bottom) return {b, false};
+      if (b >= 2 && hi == top && lo == bottom + 1) return {b, true};
+    } else if (container == DType::kUInt8) {
+      const int64_t top = (int64_t{1} << b) - 1;
+      if (lo == 0 && hi == top) return {b, false};
+      if (b >= 2 && lo == 0 && hi == top - 1) return {b, true};
+    }
+  }
+  return {0, false};
+}
+
+struct Width {
+  int bits;
+  bool narrow;
+};
+
+// Step 0 (see the top of the file). Returns the widths to set on values once
+// step 1 has attached their parameters.
+std::map<std::string, Width> AbsorbQcdqClips(Graph& g) {
+  std::map<std::string, Width> widths;  // by name: RemoveNodes renumbers values
+  auto consumers = g.Consumers();
+  std::vector<bool> remove(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& c = g.nodes[i];
+    if (c.op_type != "Clip" || !c.domain.empty() || c.inputs.size() != 3 || c.outputs.size() != 1) continue;
+    const int x = c.inputs[0], y = c.outputs[0];
+    if (x < 0 || y < 0 || !IsConst(g, c.inputs[1]) || !IsConst(g, c.inputs[2]) || g.IsGraphOutput(y)) continue;
+    const DType t = g.values[x].is_constant() ? g.values[x].constant.dtype() : g.values[x].dtype;
+    if (t != DType::kInt8 && t != DType::kUInt8) continue;
+    const Tensor& lo_t = g.values[c.inputs[1]].constant;
+    const Tensor& hi_t = g.values[c.inputs[2]].constant;
+    if (lo_t.numel() != 1 || hi_t.numel() != 1 || lo_t.dtype() != t || hi_t.dtype() != t) continue;
+    const int64_t lo = lo_t.AsInt64(0), hi = hi_t.AsInt64(0);
+    auto [bits, narrow] = WidthOfBounds(t, lo, hi);
+    if (bits == 0) continue;
+    // Every reader a DQ with parameters this pass understands.
+    bool ok = !consumers[y].empty();
+    for (int r : consumers[y]) {
+      const Node& d = g.nodes[r];
+      ok &= d.op_type == "DequantizeLinear" && d.domain.empty() && d.inputs[0] == y && NodeParams(g, d).has_value();
+    }
+    if (!ok) continue;
+    int src = x;
+    if (g.values[x].is_constant()) {
+      // Weights: the codes, clamped (they normally already are), as their own constant.
+      const Tensor& codes = g.values[x].constant;
+      Tensor clamped(t, codes.shape());
+      bool only_pm1 = bits == 2 && narrow && t == DType::kInt8;
+      for (int64_t k = 0; k < codes.numel(); ++k) {
+        const int64_t v = std::clamp(codes.AsInt64(k), lo, hi);
+        only_pm1 &= v != 0;
+        if (t == DType::kInt8) clamped.data<int8_t>()[k] = static_cast<int8_t>(v);
+        else clamped.data<uint8_t>()[k] = static_cast<uint8_t>(v);
+      }
+      if (only_pm1 && codes.numel() > 0) bits = 1, narrow = false;  // bipolar: codes -1 and +1 only
+      src = g.AddConstant(g.values[x].name + "_codes", std::move(clamped));
+    } else {
+      // Activations: Q -> Clip -> DQ; the Q (or the op folded into it) clamps instead.
+      const int q = g.values[x].producer;
+      if (q < 0 || g.nodes[q].op_type != "QuantizeLinear" || !g.nodes[q].domain.empty() || g.IsGraphOutput(x) ||
+          consumers[x].size() != 1 || !NodeParams(g, g.nodes[q]).has_value())
+        continue;
+    }
+    for (int r : consumers[y]) g.nodes[r].inputs[0] = src;
+    widths[g.values[src].name] = {bits, narrow};
+    remove[i] = true;
+  }
+  if (!widths.empty()) g.RemoveNodes(remove);
+  return widths;
+}
 
 struct Folder {
   Graph& g;
@@ -119,14 +203,36 @@ struct Folder {
     auto q = [&](int i) -> const std::optional<QuantParams>& { return g.values[src[i]].quant; };
     if (src.empty() || src[0] < 0 || !PerTensor8(q(0))) return;
     if (op == "Conv" || op == "Gemm" || op == "MatMul") {
-      if (src.size() < 2 || src[1] < 0 || !IsConst(g, src[1]) || q(1)->bits != 8 || !q(1)->is_signed) return;
-      const Tensor& w = g.values[src[1]].constant;
+      if (src.size() < 2 || src[1] < 0 || !IsConst(g, src[1]) || q(1)->bits > 8 || !q(1)->is_signed) return;
+      const Tensor w = g.values[src[1]].constant;  // a handle: g.values may grow below
       int64_t axis = op == "Conv" ? 0 : (op == "Gemm" && n.attrs.GetInt("transB", 0) ? 0 : 1);
       if (op == "MatMul" && w.rank() != 2) return;
       if (op == "Gemm" && (n.attrs.GetInt("transA", 0) || n.attrs.GetFloat("alpha", 1.f) != 1.f)) return;
       if (q(1)->per_channel() && (q(1)->axis != axis || static_cast<int64_t>(q(1)->scale.size()) != w.dim(axis))) return;
       for (int32_t z : q(1)->zero_point)
         if (z != 0) return;  // integer kernels take symmetric weights
+      if (src.size() > 2 && n.inputs[2] >= 0 && src[2] < 0 && IsConst(g, n.inputs[2]) &&
+          g.values[n.inputs[2]].constant.dtype() == DType::kFloat32 && !(op == "Gemm" && n.attrs.GetFloat("beta", 1.f) != 1.f)) {
+        // A float bias (QONNX models leave it unquantized): int32 at x_scale * w_scale, as quantizers write it.
+        const Tensor& b = g.values[n.inputs[2]].constant;
+        const int64_t channels = w.dim(axis);
+        if (b.numel() != channels && b.numel() != 1) return;
+        QuantParams bp;
+        bp.bits = 32;
+        bp.axis = 0;
+        Tensor bq(DType::kInt32, {channels});
+        for (int64_t c = 0; c < channels; ++c) {
+          const double s = static_cast<double>(q(0)->scale[0]) * q(1)->scale[q(1)->scale.size() == 1 ? 0 : c];
+          const double v = std::nearbyint(b.data<float>()[b.numel() == 1 ? 0 : c] / s);
+          if (!(std::fabs(v) < 2147483647.0)) return;
+          bq.data<int32_t>()[c] = static_cast<int32_t>(v);
+          bp.scale.push_back(static_cast<float>(s));
+          bp.zero_point.push_back(0);
+        }
+        const int bv = g.AddConstant(g.values[n.inputs[2]].name + "_int32", std::move(bq));
+        g.values[bv].quant = bp;
+        src[2] = bv;
+      }
       if (src.size() > 2 && n.inputs[2] >= 0) {
         // Bias: an int32 constant at scale x_scale * w_scale (what quantizers write).
         if (src[2] < 0 || !IsConst(g, src[2]) || q(2)->bits != 32) return;
@@ -145,6 +251,10 @@ struct Folder {
     } else if (op == "Concat") {
       for (size_t i = 0; i < src.size(); ++i)
         if (src[i] < 0 || !PerTensor8(q(i)) || q(i)->is_signed != q(0)->is_signed) return;
+      // The Concat kernel requantizes into the full code range; under 8 bits only equal parameters fold.
+      if (g.values[yq].quant->bits < 8)
+        for (size_t i = 0; i < src.size(); ++i)
+          if (!SameParams(src[i], yq)) return;
     } else if (kPassThrough.count(op)) {
       if (!SameParams(src[0], yq)) return;  // codes pass through unchanged only at equal parameters
       if (op == "Resize" && !ResizeRunsOnCodes(g, n)) return;
@@ -178,6 +288,61 @@ struct Folder {
   }
 };
 
+// Step 0b: a per-tensor DQ of activation codes read by a pass-through op
+// (Reshape, Flatten, Transpose, Squeeze, Unsqueeze, MaxPool, Identity) moves
+// behind it: the op runs on the codes (scale > 0 keeps MaxPool's order), as
+// in QONNX models, where a quantized Relu's output reaches the next layer
+// through MaxPool/Flatten with no quantizer of its own.
+// `moved` gets (input, output) names of the ops that now run on codes; the
+// output gets the input's parameters once step 1 has attached them.
+bool CommuteDequantize(Graph& g, std::vector<std::pair<std::string, std::string>>& moved) {
+  static const std::set<std::string> kOps = {"Reshape", "Flatten", "Transpose", "Squeeze",
+                                             "Unsqueeze", "MaxPool", "Identity"};
+  bool changed = false;
+  auto consumers = g.Consumers();
+  const size_t count = g.nodes.size();
+  for (size_t i = 0; i < count; ++i) {
+    if (!kOps.count(g.nodes[i].op_type) || !g.nodes[i].domain.empty() || g.nodes[i].outputs.size() != 1 ||
+        g.nodes[i].inputs.empty())
+      continue;
+    const int x = g.nodes[i].inputs[0], y = g.nodes[i].outputs[0];
+    if (x < 0 || y < 0 || g.values[x].producer < 0) continue;
+    const int di = g.values[x].producer;
+    const Node d = g.nodes[di];
+    if (d.op_type != "DequantizeLinear" || !d.domain.empty() || IsConst(g, d.inputs[0])) continue;
+    auto p = NodeParams(g, d);
+    if (!p || p->per_channel() || p->bits > 8) continue;
+    bool other_inputs_const = true;
+    for (size_t k = 1; k < g.nodes[i].inputs.size(); ++k)
+      other_inputs_const &= g.nodes[i].inputs[k] < 0 || IsConst(g, g.nodes[i].inputs[k]);
+    if (!other_inputs_const) continue;
+    // Already followed by a Q: the usual DQ -> op -> Q folding applies.
+    bool q_reader = false;
+    if (y < static_cast<int>(consumers.size()))
+      for (int c : consumers[y]) q_reader |= g.nodes[c].op_type == "QuantizeLinear";
+    if (q_reader) continue;
+    const int codes = g.AddValue(g.UniqueName(g.values[y].name + "_codes"));
+    g.values[codes].dtype = g.values[d.inputs[0]].dtype;
+    g.nodes[i].inputs[0] = d.inputs[0];
+    g.nodes[i].outputs[0] = codes;
+    g.values[codes].producer = static_cast<int>(i);
+    moved.emplace_back(g.values[d.inputs[0]].name, g.values[codes].name);
+    Node dq = d;
+    dq.name = g.UniqueName(g.nodes[i].name + "_dq");
+    dq.inputs[0] = codes;
+    dq.outputs = {y};
+    g.values[y].producer = static_cast<int>(g.nodes.size());
+    g.nodes.push_back(std::move(dq));
+    changed = true;
+  }
+  if (changed) {
+    g.RebuildIndex();
+    g.TopologicalSort();  // the dead-node sweep relies on topological order
+    DeadNodeEliminationPass(g);
+  }
+  return changed;
+}
+
 }  // namespace
 
 bool ResizeRunsOnCodes(const Graph& g, const Node& n) {
@@ -195,8 +360,12 @@ bool ResizeRunsOnCodes(const Graph& g, const Node& n) {
 }
 
 bool FoldQdqPass(Graph& g) {
+  // Step 0: QCDQ clips become widths.
+  const std::map<std::string, Width> widths = AbsorbQcdqClips(g);
+  bool any = !widths.empty();
+  std::vector<std::pair<std::string, std::string>> moved;
+  any |= CommuteDequantize(g, moved);
   // Step 1: parameters onto quantized values.
-  bool any = false;
   for (const Node& n : g.nodes) {
     if (!n.domain.empty() || (n.op_type != "QuantizeLinear" && n.op_type != "DequantizeLinear")) continue;
     auto p = NodeParams(g, n);
@@ -208,6 +377,16 @@ bool FoldQdqPass(Graph& g) {
       val.quant = *p;
       any = true;
     }
+  }
+  for (const auto& [name, w] : widths) {
+    const int v = g.FindValue(name);
+    if (v < 0 || !g.values[v].quant) continue;
+    g.values[v].quant->bits = w.bits;
+    g.values[v].quant->narrow = w.narrow;
+  }
+  for (const auto& [in, out] : moved) {
+    const int a = g.FindValue(in), b = g.FindValue(out);
+    if (a >= 0 && b >= 0 && g.values[a].quant) g.values[b].quant = g.values[a].quant;  // incl. the width
   }
   if (!any) return false;
   // Step 2: fold, in topological order so chains fold one op at a time.

@@ -26,6 +26,11 @@ bool ResizeRunsOnCodes(const Graph& g, const Node& n);
 // See pass_lower_qoperator.cc.
 bool LowerQOperatorPass(Graph& g, bool standard_ops);
 bool LowerQOperatorPass(Graph& g);
+// QONNX Quant / BipolarQuant with constant parameters that QuantizeLinear can
+// express become Q -> Clip -> DQ (weights: integer codes -> Clip -> DQ); the
+// rest stay for the float reference kernels, with the reason recorded in the
+// graph's metadata. See pass_lower_qonnx.cc.
+bool LowerQonnxPass(Graph& g);
 // Relu / Clip (constant bounds) / HardSwish / LeakyRelu after Conv, Gemm,
 // MatMul or Add becomes that node's epilogue.
 bool FuseActivationPass(Graph& g);

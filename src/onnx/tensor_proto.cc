@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "base/limits.h"
+#include "base/packed_bits.h"
 
 namespace nibble {
 namespace fs = std::filesystem;
@@ -48,8 +49,12 @@ int DTypeToOnnx(DType t) {
 }
 
 const char* OnnxTypeName(int t) {
-  if (onnx::TensorProto::DataType_IsValid(t))
-    return onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(t)).c_str();
+  // Spelled out: the onnx headers Debian ships predate float8 (17-20), int4 (21-22) and float4 (23).
+  static const char* const kNames[] = {"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64",
+                                       "STRING", "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64",
+                                       "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
+                                       "FLOAT8E5M2FNUZ", "UINT4", "INT4", "FLOAT4E2M1"};
+  if (t >= 0 && t < static_cast<int>(sizeof kNames / sizeof kNames[0])) return kNames[t];
   return "unknown";
 }
 
@@ -112,7 +117,51 @@ void CopyConvert(const Src& field, void* dst, int64_t n) {
 
 }  // namespace
 
+namespace {
+
+constexpr int kOnnxUInt4 = 21, kOnnxInt4 = 22;
+
+// INT4/UINT4: two elements per byte, element 0 in the low nibble (raw_data,
+// external data, or int32_data holding one packed byte per entry), read into
+// int8/uint8. The byte count is checked against the element count first.
+Tensor Int4FromProto(const onnx::TensorProto& p, const std::string& what, const std::string& model_dir) {
+  const bool is_signed = p.data_type() == kOnnxInt4;
+  const DType dtype = is_signed ? DType::kInt8 : DType::kUInt8;
+  NIBBLE_CHECK(!p.has_segment(), what, ": segmented tensors are not supported");
+  NIBBLE_CHECK(p.dims_size() <= kMaxRank, what, ": rank ", p.dims_size(), " exceeds ", kMaxRank);
+  Shape shape(p.dims().begin(), p.dims().end());
+  for (int64_t d : shape) NIBBLE_CHECK(d >= 0, what, ": negative dimension in shape ", ShapeStr(shape));
+  int64_t numel = 1;
+  for (int64_t d : shape) numel = CheckedMul(numel, d, (what + ": element count").c_str());
+  const PackedFormat f = is_signed ? PackedFormat::Int(4) : PackedFormat::UInt(4);
+  const int64_t packed = PackedBytes(f, 1, numel);
+  NIBBLE_CHECK(numel <= MaxTensorBytes(), what, ": tensor of ", numel, " bytes exceeds the limit of ", MaxTensorBytes(),
+               " (NIBBLE_MAX_TENSOR_BYTES)");
+  std::string bytes;
+  if (p.data_location() == onnx::TensorProto::EXTERNAL) {
+    bytes.resize(static_cast<size_t>(packed));
+    ReadExternal(p, what, model_dir, bytes.data(), packed);
+  } else if (p.has_raw_data()) {
+    NIBBLE_CHECK(static_cast<int64_t>(p.raw_data().size()) == packed, what, ": raw_data holds ", p.raw_data().size(),
+                 " bytes but shape ", ShapeStr(shape), " of ", OnnxTypeName(p.data_type()), " needs ", packed);
+    bytes = p.raw_data();
+  } else {
+    NIBBLE_CHECK(p.int32_data_size() == packed, what, ": holds ", p.int32_data_size(), " packed values but shape ",
+                 ShapeStr(shape), " of ", OnnxTypeName(p.data_type()), " needs ", packed);
+    bytes.resize(static_cast<size_t>(packed));
+    for (int64_t i = 0; i < packed; ++i) bytes[i] = static_cast<char>(p.int32_data(static_cast<int>(i)) & 0xff);
+  }
+  Tensor t(dtype, shape);
+  const auto* in = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (is_signed) UnpackBits(in, static_cast<int64_t>(bytes.size()), 1, numel, f, t.data<int8_t>());
+  else UnpackBits(in, static_cast<int64_t>(bytes.size()), 1, numel, f, t.data<uint8_t>());
+  return t;
+}
+
+}  // namespace
+
 Tensor TensorFromProto(const onnx::TensorProto& p, const std::string& what, const std::string& model_dir) {
+  if (p.data_type() == kOnnxInt4 || p.data_type() == kOnnxUInt4) return Int4FromProto(p, what, model_dir);
   DType dtype = DTypeFromOnnx(p.data_type());
   NIBBLE_CHECK(dtype != DType::kUndefined, what, ": tensor type ", OnnxTypeName(p.data_type()),
                " is not supported");

@@ -99,6 +99,27 @@ Node MakeNode(const std::string& op, const std::string& name, std::vector<int> i
   return n;
 }
 
+// Under 8 bits, codes `q` go through Clip(qmin, qmax) before their DQ (the
+// QCDQ form, as Brevitas writes it; fold-qdq reads the width back from the
+// bounds). Returns the value the DQ reads.
+int ClipToWidth(Graph& g, int q, const std::string& base, const QuantParams& p, DType qtype, std::vector<Node>& added) {
+  if (p.bits >= 8) return q;
+  Tensor lo(qtype, {}), hi(qtype, {});
+  if (qtype == DType::kInt8) {
+    *lo.data<int8_t>() = static_cast<int8_t>(p.qmin());
+    *hi.data<int8_t>() = static_cast<int8_t>(p.qmax());
+  } else {
+    *lo.data<uint8_t>() = static_cast<uint8_t>(p.qmin());
+    *hi.data<uint8_t>() = static_cast<uint8_t>(p.qmax());
+  }
+  const int lo_v = g.AddConstant(base + "_qmin", std::move(lo));
+  const int hi_v = g.AddConstant(base + "_qmax", std::move(hi));
+  const int c = g.AddValue(g.UniqueName(base + "_clipped"));
+  g.values[c].dtype = qtype;
+  added.push_back(MakeNode("Clip", base + "_Clip", {q, lo_v, hi_v}, {c}));
+  return c;
+}
+
 // Inserts Q -> DQ after activation `v`; its readers (but the new Q) then read the DQ output.
 void InsertQdq(Graph& g, int v, const QuantParams& p, DType qtype, std::vector<Node>& added) {
   std::string name = g.values[v].name;
@@ -124,7 +145,8 @@ void InsertQdq(Graph& g, int v, const QuantParams& p, DType qtype, std::vector<N
     for (int& i : n.inputs)
       if (i == v) i = dq;
   Node qn = MakeNode("QuantizeLinear", name + "_QuantizeLinear", {v, s, z}, {q});
-  Node dn = MakeNode("DequantizeLinear", name + "_DequantizeLinear", {q, s, z}, {dq});
+  const int codes = ClipToWidth(g, q, name, p, qtype, added);
+  Node dn = MakeNode("DequantizeLinear", name + "_DequantizeLinear", {codes, s, z}, {dq});
   added.push_back(std::move(qn));
   added.push_back(std::move(dn));
 }
@@ -137,6 +159,7 @@ void ReplaceByDequantized(Graph& g, int ni, int slot, Tensor q, const QuantParam
   auto [s, z] = ParamConstants(g, base + "_quantized", p, zt);
   int dq = g.AddValue(g.UniqueName(base + "_dequantized"));
   g.values[dq].dtype = DType::kFloat32;
+  if (p.bits < 8) qv = ClipToWidth(g, qv, base, p, zt, added);
   Node dn = MakeNode("DequantizeLinear", base + "_DequantizeLinear", {qv, s, z}, {dq});
   if (p.per_channel()) dn.attrs.SetInt("axis", p.axis);
   added.push_back(std::move(dn));
@@ -187,6 +210,96 @@ Tensor QuantizeWeights(const Tensor& w, int64_t axis, std::vector<float>& scales
   return q;
 }
 
+LayerBits ParseLayerBits(const std::string& s, const std::string& what) {
+  LayerBits b;
+  NIBBLE_CHECK(s.size() == 4 && (s[0] == 'w' || s[0] == 'W') && (s[2] == 'a' || s[2] == 'A') && s[1] >= '1' &&
+                   s[1] <= '8' && s[3] >= '1' && s[3] <= '8',
+               what, ": precision '", s, "' is not of the form wNaM with N and M in 1..8 (e.g. w4a8)");
+  b.w = s[1] - '0';
+  b.a = s[3] - '0';
+  return b;
+}
+
+std::string LayerBitsName(const LayerBits& b) { return Cat("w", b.w, "a", b.a); }
+
+Tensor QuantizeWeightsBits(const Tensor& w, int64_t axis, int bits, std::vector<float>& scales) {
+  NIBBLE_CHECK(bits >= 1 && bits <= 8, "weight bit-width ", bits, " is outside 1..8");
+  if (bits == 8) return QuantizeWeights(w, axis, scales);
+  const float* pw = w.data<float>();
+  int64_t outer = 1, channels = 1, inner = 1;
+  if (axis >= 0) {
+    for (int64_t d = 0; d < axis; ++d) outer *= w.dim(d);
+    channels = w.dim(axis);
+    for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  } else {
+    inner = w.numel();
+  }
+  auto index = [&](int64_t o, int64_t c, int64_t i) { return (o * channels + c) * inner + i; };
+  const double qmax = bits == 1 ? 1.0 : static_cast<double>((1 << (bits - 1)) - 1);
+  auto code = [&](double x, double s) {
+    if (bits == 1) return x >= 0 ? 1.0 : -1.0;
+    return std::clamp(std::nearbyint(x / s), -qmax, qmax);
+  };
+  scales.assign(channels, 1.f);
+  Tensor q(DType::kInt8, w.shape());
+  std::vector<double> vals;
+  for (int64_t c = 0; c < channels; ++c) {
+    vals.clear();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) vals.push_back(pw[index(o, c, i)]);
+    double amax = 0, mean_abs = 0;
+    for (double v : vals) {
+      amax = std::max(amax, std::fabs(v));
+      mean_abs += std::fabs(v);
+    }
+    mean_abs /= std::max<size_t>(1, vals.size());
+    auto error = [&](double s) {
+      double e = 0;
+      for (double v : vals) {
+        const double d = v - s * code(v, s);
+        e += d * d;
+      }
+      return e;
+    };
+    double s = 1.0;
+    if (amax > 0 && bits == 1) {
+      s = mean_abs;  // argmin_s ||w - s*sign(w)||^2
+    } else if (amax > 0) {
+      // Clipping: the ratio of amax on a grid minimizing the squared error.
+      double best = INFINITY;
+      for (int k = 5; k <= 100; ++k) {
+        const double cand = amax * k / 100.0 / qmax;
+        const double e = error(cand);
+        if (e < best) best = e, s = cand;
+      }
+      // Then least squares for the scale at fixed codes, while it helps.
+      for (int it = 0; it < 8; ++it) {
+        double wq = 0, qq = 0;
+        for (double v : vals) {
+          const double c2 = code(v, s);
+          wq += v * c2;
+          qq += c2 * c2;
+        }
+        if (!(qq > 0) || !(wq > 0)) break;
+        const double refit = wq / qq;
+        const double e = error(refit);
+        if (!(e < best)) break;
+        best = e;
+        s = refit;
+      }
+    }
+    if (!(s > 0) || !std::isfinite(s)) s = 1.0;
+    scales[c] = static_cast<float>(s);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t k = index(o, c, i);
+        // Codes from the stored float scale, so that DQ(codes) is what was optimized.
+        q.data<int8_t>()[k] = static_cast<int8_t>(amax > 0 ? code(pw[k], scales[c]) : 0.0);
+      }
+  }
+  return q;
+}
+
 QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOptions& o) {
   g.TopologicalSort();
   // Activations are fused after quantization (into clamps), so they stay separate here.
@@ -201,23 +314,18 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
   act.is_signed = o.signed_activations;
   act.symmetric = o.symmetric_activations;
   const DType act_type = o.signed_activations ? DType::kInt8 : DType::kUInt8;
-  auto calibrated = [&](int v) {
-    NIBBLE_CHECK(obs[v].has_data(), g.path, ": value '", g.values[v].name, "' was never seen during calibration");
-    // Model inputs keep their full range: preprocessing fixes it, and clipping
-    // the image itself (which entropy does on bimodal pixel histograms) costs
-    // more than any resolution it gains.
-    bool is_input = std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end();
-    return ParamsFromRange(obs[v].Choose(is_input ? CalibMethod::kMinMax : o.method, act, o.percentile), act);
-  };
 
+  // Pass 1: which nodes become integer and which values are held as codes
+  // (`want`; a pass-through op's output shares its input's parameters).
   const auto consumers = g.Consumers();
-  std::vector<std::optional<QuantParams>> vq(g.values.size());
-  std::vector<char> fused(g.values.size(), 0);  // compute outputs whose activation becomes a clamp
+  const size_t nv = g.values.size();
+  std::vector<char> want(nv, 0), fused(nv, 0);  // fused: compute outputs whose activation becomes a clamp
+  std::vector<int> same_as(nv, -1);
   std::vector<Role> role(g.nodes.size(), Role::kFloat);
   QuantizeResult result;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    NodeDecision d{n.name, n.op_type, false, ""};
+    NodeDecision d{n.name, n.op_type, false, "", ""};
     bool excluded = std::find(o.exclude.begin(), o.exclude.end(), n.name) != o.exclude.end();
     int x = n.inputs.empty() ? -1 : n.inputs[0];
     int y = n.outputs.empty() ? -1 : n.outputs[0];
@@ -226,34 +334,113 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
     } else if (kPassThroughOps.count(n.op_type) && n.outputs.size() == 1) {
       if (n.op_type == "Resize" && !ResizeRunsOnCodes(g, n)) {
         d.reason = "Resize other than nearest, or linear over more than the last two axes, has no integer kernel";
-      } else if (x >= 0 && vq[x]) {
+      } else if (x >= 0 && want[x]) {
         role[i] = Role::kPassThrough;
-        vq[y] = vq[x];
+        want[y] = 1;
+        same_as[y] = x;
       } else {
         d.reason = "its input stays in float";
       }
     } else if (kUnaryOps.count(n.op_type)) {
-      if (x >= 0 && (vq[x] || fused[x])) {
+      if (x >= 0 && (want[x] || fused[x])) {
         role[i] = Role::kUnary;
-        vq[y] = calibrated(y);
+        want[y] = 1;
       } else {
         d.reason = "its input stays in float";
       }
     } else if (std::string why = ComputeBlocker(g, n); why.empty()) {
       role[i] = Role::kCompute;
       for (int v : n.inputs)
-        if (IsFloatActivation(g, v) && !vq[v]) vq[v] = calibrated(v);
+        if (IsFloatActivation(g, v)) want[v] = 1;
       // A lone Relu/Clip reader becomes the clamp of this op's requantization.
       bool fuse = consumers[y].size() == 1 && !g.IsGraphOutput(y) &&
                   (g.nodes[consumers[y][0]].op_type == "Relu" || g.nodes[consumers[y][0]].op_type == "Clip") &&
                   std::find(o.exclude.begin(), o.exclude.end(), g.nodes[consumers[y][0]].name) == o.exclude.end();
       if (fuse) fused[y] = 1;
-      else vq[y] = calibrated(y);
+      else want[y] = 1;
     } else {
       d.reason = why;
     }
     d.integer = role[i] != Role::kFloat;
     result.decisions.push_back(d);
+  }
+
+  // Widths of the weight layers: --bits, first/last at 8, per-layer settings.
+  auto is_weight_layer = [&](size_t i) {
+    const std::string& op = g.nodes[i].op_type;
+    return role[i] == Role::kCompute && (op == "Conv" || op == "Gemm" || op == "MatMul");
+  };
+  std::vector<LayerBits> lbits(g.nodes.size());
+  std::vector<size_t> layers;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (is_weight_layer(i)) layers.push_back(i);
+  for (size_t k = 0; k < layers.size(); ++k) {
+    const size_t i = layers[k];
+    lbits[i] = o.bits;
+    if (o.first_last_8bit && (k == 0 || k + 1 == layers.size())) lbits[i] = LayerBits{8, 8};
+    auto it = o.layer_bits.find(g.nodes[i].name);
+    if (it != o.layer_bits.end()) lbits[i] = it->second;
+  }
+  for (const auto& [name, b] : o.layer_bits) {
+    bool found = false;
+    for (size_t i : layers) found |= g.nodes[i].name == name;
+    NIBBLE_CHECK(found, g.path, ": per-layer precision for '", name,
+                 "': no Conv, Gemm or MatMul node of that name is quantized");
+  }
+  // A value is held at the widest width its readers need: A bits for a weight
+  // layer, its own outputs' width through other integer ops, 8 bits for a
+  // float reader or a graph output.
+  std::vector<int> vbits(nv, 0);
+  for (int v : g.outputs) vbits[v] = 8;
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    const Node& n = g.nodes[i];
+    int out_bits = 0;
+    for (int v : n.outputs)
+      if (v >= 0) out_bits = std::max(out_bits, vbits[v]);
+    if (out_bits == 0) out_bits = 8;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int v = n.inputs[k];
+      if (v < 0 || g.values[v].is_constant()) continue;
+      int need = role[i] == Role::kFloat ? 8 : out_bits;
+      if (is_weight_layer(i)) need = k == 0 ? lbits[i].a : 8;
+      vbits[v] = std::max(vbits[v], need);
+    }
+  }
+  for (size_t i : layers) {
+    const int x = g.nodes[i].inputs[0];
+    result.decisions[i].precision = LayerBitsName({lbits[i].w, vbits[x] ? vbits[x] : 8});
+  }
+
+  // Pass 2: calibrated parameters at those widths.
+  std::vector<std::optional<QuantParams>> vq(nv);
+  std::vector<DType> vtype(nv, act_type);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    std::vector<int> vals = n.inputs;
+    vals.insert(vals.end(), n.outputs.begin(), n.outputs.end());
+    for (int v : vals) {
+      if (v < 0 || !want[v] || vq[v]) continue;
+      if (same_as[v] >= 0) {
+        vq[v] = vq[same_as[v]];
+        vtype[v] = vtype[same_as[v]];
+        continue;
+      }
+      NIBBLE_CHECK(obs[v].has_data(), g.path, ": value '", g.values[v].name, "' was never seen during calibration");
+      QuantSpec spec = act;
+      const int b = vbits[v] ? vbits[v] : 8;
+      if (b < 8) {
+        // Under 8 bits no code is wasted: unsigned when the value is never negative (after a
+        // Relu), signed otherwise; 1 bit is always unsigned ({0, 1} with a zero point).
+        spec.bits = b;
+        spec.is_signed = b > 1 && obs[v].minmax().lo < 0;
+        vtype[v] = spec.is_signed ? DType::kInt8 : DType::kUInt8;
+      }
+      // Model inputs keep their full range: preprocessing fixes it, and clipping
+      // the image itself (which entropy does on bimodal pixel histograms) costs
+      // more than any resolution it gains.
+      bool is_input = std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end();
+      vq[v] = ParamsFromRange(obs[v].Choose(is_input ? CalibMethod::kMinMax : o.method, spec, o.percentile), spec);
+    }
   }
 
   // Weights, biases and constant operands become integer constants behind DQ.
@@ -278,10 +465,11 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
       }
       const int64_t channels = w.dim(axis);
       std::vector<float> ws;
-      Tensor wq = QuantizeWeights(w, o.per_channel ? axis : -1, ws);
+      Tensor wq = QuantizeWeightsBits(w, o.per_channel ? axis : -1, lbits[i].w, ws);
       QuantParams wp;
+      wp.bits = lbits[i].w;
       wp.is_signed = true;
-      wp.narrow = true;
+      wp.narrow = lbits[i].w > 1;
       wp.scale = ws;
       wp.zero_point.assign(ws.size(), 0);
       wp.axis = o.per_channel ? axis : -1;
@@ -322,10 +510,10 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
       }
     }
   }
-  // Activations: Q -> DQ after every value held in 8 bits.
+  // Activations: Q -> DQ after every value held as codes (Q -> Clip -> DQ under 8 bits).
   const size_t original_values = vq.size();
   for (size_t v = 0; v < original_values; ++v)
-    if (vq[v]) InsertQdq(g, static_cast<int>(v), *vq[v], act_type, added);
+    if (vq[v]) InsertQdq(g, static_cast<int>(v), *vq[v], vtype[v], added);
   for (Node& n : added) g.nodes.push_back(std::move(n));
   g.TopologicalSort();
   result.graph = std::move(g);

@@ -6,6 +6,7 @@
 // quantizers, and, once the fold-qdq pass has turned each DQ -> op -> Q into
 // an op over quantized values, what it runs integer-only.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,16 @@
 #include "quant/observer.h"
 
 namespace nibble {
+
+// The precision of one compute layer: W bits for its weights, A bits for the
+// activations it reads (both 1..8), written "w4a8".
+struct LayerBits {
+  int w = 8, a = 8;
+  bool operator==(const LayerBits& o) const { return w == o.w && a == o.a; }
+};
+// Parses "wNaM" (N, M in 1..8); fails with a message naming `what`.
+LayerBits ParseLayerBits(const std::string& s, const std::string& what);
+std::string LayerBitsName(const LayerBits& b);
 
 struct QuantizeOptions {
   CalibMethod method = CalibMethod::kMinMax;
@@ -24,6 +35,13 @@ struct QuantizeOptions {
   int64_t calib_size = 256;            // the first N samples of the calibration set
   std::vector<std::string> exclude;    // node names kept in float
   int threads = 1;
+  // Widths. Weight layers (Conv, Gemm, MatMul) get `bits` unless listed in
+  // `layer_bits` (by node name); with first_last_8bit the first and last weight
+  // layers not listed there stay w8a8. A value is held at the widest A of the
+  // layers that read it (through pass-through ops), 8 bits when no layer does.
+  LayerBits bits;
+  std::map<std::string, LayerBits> layer_bits;
+  bool first_last_8bit = true;
 };
 
 // What happened to one node, for `nibble quantize` and `nibble inspect`.
@@ -31,6 +49,7 @@ struct NodeDecision {
   std::string node, op;
   bool integer = false;
   std::string reason;  // why it stays in float
+  std::string precision;  // "w4a8" for weight layers that become integer, else ""
 };
 
 struct QuantizeResult {
@@ -43,5 +62,12 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
 // The weight quantization used by QuantizeGraph, exposed for tests: symmetric
 // int8 in [-127, 127], per channel along `axis` (or per tensor when axis < 0).
 Tensor QuantizeWeights(const Tensor& w, int64_t axis, std::vector<float>& scales);
+// Weights at `bits` (1..8) as int8 codes, symmetric, per channel along `axis`
+// (per tensor when axis < 0). 8 bits: as QuantizeWeights. 2..7 bits: narrow
+// range [-(2^(b-1)-1), 2^(b-1)-1], the clipping per channel chosen on a grid
+// to minimize ||w - s*q||^2, then the scale refit by least squares (a few
+// alternating rounds). 1 bit: bipolar codes sign(w) in {-1, +1} with scale
+// mean|w| per channel (the least-squares optimum, as BipolarQuant).
+Tensor QuantizeWeightsBits(const Tensor& w, int64_t axis, int bits, std::vector<float>& scales);
 
 }  // namespace nibble

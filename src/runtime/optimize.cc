@@ -25,12 +25,20 @@ bool ConstantFoldingPass(Graph& g) {
   ThreadPool pool(1);
   std::vector<bool> remove(g.nodes.size(), false);
   bool changed = false;
+  const auto consumers = g.Consumers();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     const OpFactory* f = reg.Find(n.domain, n.op_type);
     if (!f) continue;
     // Quantized weights stay integers behind their DequantizeLinear (fold-qdq reads them).
     if (n.op_type == "DequantizeLinear" || n.op_type == "QuantizeLinear") continue;
+    // So does the Clip that states their width (codes -> Clip -> DQ, the QCDQ form under 8 bits).
+    if (n.op_type == "Clip" && n.domain.empty() && !n.inputs.empty() && n.inputs[0] >= 0 && n.outputs.size() == 1 &&
+        n.outputs[0] >= 0 && (g.values[n.inputs[0]].dtype == DType::kInt8 || g.values[n.inputs[0]].dtype == DType::kUInt8)) {
+      bool all_dq = !consumers[n.outputs[0]].empty();
+      for (int c : consumers[n.outputs[0]]) all_dq &= g.nodes[c].op_type == "DequantizeLinear";
+      if (all_dq) continue;
+    }
     bool all_const = !n.inputs.empty();
     for (int v : n.inputs) all_const &= v < 0 || g.values[v].is_constant();
     if (!all_const) continue;
@@ -142,6 +150,7 @@ void AnnotateValueTypes(Graph& g) {
 const std::vector<PassInfo>& OptimizationPasses() {
   static const std::vector<PassInfo> passes = {
       {"lower-qoperator", [](Graph& g) { return LowerQOperatorPass(g); }},
+      {"lower-qonnx", LowerQonnxPass},
       {"eliminate-identity", EliminateIdentityPass},
       {"constant-folding", ConstantFoldingPass},
       {"annotate-types", AnnotatePass},

@@ -5,7 +5,9 @@
 #include "kernels/reference/dwconv_f32.h"
 #include "kernels/reference/conv_q8_im2col.h"
 #include "kernels/x86/conv_q8_fast.h"
+#include "kernels/x86/bitserial_gemm.h"
 #include "kernels/x86/dwconv_q8.h"
+#include "kernels/x86/lowbit_select.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/quant_util.h"
 
@@ -152,7 +154,9 @@ class QConvKernel : public ConvKernel {
         const TX* px = x.data<TX>();
         TY* py = y.data<TY>();
         Prepare<TX>(p, w, b);
-        if (path_ == Path::kDepthwise) {
+        if (path_ == Path::kLowBit) {
+          LowBitConv(lowbit_, p, px, py, lowbit_in_, &ctx.pool());
+        } else if (path_ == Path::kDepthwise) {
           ctx.pool().ParallelFor(p.batch * p.out_channels,
                                  [&](int64_t lo, int64_t hi) { DwConvQ8Run(dw_, p, px, py, lo, hi); });
         } else if (path_ == Path::kGemm) {
@@ -168,6 +172,9 @@ class QConvKernel : public ConvKernel {
   // Which kernel runs this node, for `nibble inspect` (after the first run).
   std::string KernelName() const override {
     switch (path_) {
+      case Path::kLowBit:
+        return std::string(lowbit_.binary ? "binary_xnor_popcount_" : "bitserial_and_popcount_") +
+               IsaName(ActiveIsa()) + " (" + lowbit_choice_ + ")";
       case Path::kDepthwise: return std::string("dwconv_q8_") + (dw_.fast ? IsaName(dw_.isa) : "generic");
       case Path::kGemm: return std::string("conv_q8_gemm_") + IsaName(gemm_.isa);
       case Path::kReference: return "conv_q8_im2col_reference";
@@ -177,7 +184,7 @@ class QConvKernel : public ConvKernel {
   }
 
  private:
-  enum class Path { kUnprepared, kDepthwise, kGemm, kReference };
+  enum class Path { kUnprepared, kLowBit, kDepthwise, kGemm, kReference };
 
   template <class TX>
   std::vector<TX>& Scratch() {
@@ -195,6 +202,7 @@ class QConvKernel : public ConvKernel {
     packed_key_ = key;
     const Isa isa = ActiveIsa();
     const bool x_signed = std::is_same_v<TX, int8_t>;
+    if (PrepareLowBit(p, w, b)) return;
     if (DwConvQ8Supports(p) && p.group > 1) {
       dw_ = PackDwConvQ8<TX, int8_t>(p, w, b, isa);
       path_ = Path::kDepthwise;
@@ -204,6 +212,36 @@ class QConvKernel : public ConvKernel {
     } else {
       path_ = Path::kReference;
     }
+  }
+
+  // Sub-8-bit layers: the bit-serial (AND + popcount over bit planes) or
+  // binary (XNOR + popcount) kernel when the selector measured it faster on
+  // this CPU than the int8 kernels for this shape (lowbit_select.h).
+  bool PrepareLowBit(const ConvQ8Params& p, const int8_t* w, const int32_t* b) {
+    const bool low = x_.bits <= 4 && w_params_.bits <= 4;
+    if (!low || p.group != 1) return false;
+    LowBitProblem prob;
+    prob.m = p.batch * p.geo.spatial_size_out();
+    prob.n = p.out_channels;
+    prob.k = p.in_channels * p.geo.kernel_size();
+    prob.w_bits = w_params_.bits;
+    prob.a_bits = x_.bits;
+    prob.w_signed = w_params_.is_signed;
+    prob.a_signed = x_.is_signed;
+    prob.bipolar = w_params_.bipolar() && x_.bipolar();
+    const LowBitKernel kind = SelectLowBitKernel(prob);
+    lowbit_choice_ = DescribeLowBitChoice(prob);
+    if (kind == LowBitKernel::kBinary && BinaryConvSupports(p, w, b)) {
+      lowbit_ = PackBinaryConv(p, w, b);
+    } else if (kind == LowBitKernel::kBitSerial) {
+      BitSerialSpec spec{x_.bits, w_params_.bits, x_.is_signed, w_params_.is_signed};
+      if (!BitSerialConvSupports(p, w, b, spec)) return false;
+      lowbit_ = PackBitSerialConv(p, w, b, spec);
+    } else {
+      return false;
+    }
+    path_ = Path::kLowBit;
+    return true;
   }
 
   static std::vector<int64_t> WindowKey(const ConvQ8Params& p) {
@@ -227,6 +265,9 @@ class QConvKernel : public ConvKernel {
   std::vector<int64_t> packed_key_;
   DwConvQ8Packed dw_;
   ConvQ8Packed gemm_;
+  LowBitPacked lowbit_;
+  LowBitConvInput lowbit_in_;
+  std::string lowbit_choice_;
 };
 
 }  // namespace

@@ -5,7 +5,10 @@
 #include "kernels/blas/sgemm.h"
 #include "kernels/reference/broadcast.h"
 #include "kernels/reference/gemm_q8.h"
+#include "kernels/x86/bitserial_gemm.h"
 #include "kernels/x86/gemm_q8_fast.h"
+#include "kernels/x86/lowbit_gemv.h"
+#include "kernels/x86/lowbit_select.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/quant_util.h"
 #include "runtime/ops/dispatch.h"
@@ -188,25 +191,83 @@ class QGemmKernel : public OpKernel {
         const TA* pa = a.data<TA>();
         TY* py = y.data<TY>();
         if (!fast_prepared_) {  // once: the weights are constants, the ISA fixed per process
-          fast_ = GemmQ8FastSupports(p, b, bias, std::is_same_v<TA, int8_t>);
-          if (fast_) packed_ = PackGemmQ8(p, b, bias, ActiveIsa());
+          Prepare(p, b, bias, std::is_same_v<TA, int8_t>);
           fast_prepared_ = true;
         }
-        if (fast_) {
-          ctx.pool().ParallelFor(GemmQ8FastTaskCount(packed_, p.m),
-                                 [&](int64_t lo, int64_t hi) { GemmQ8FastRun(packed_, p.m, pa, py, lo, hi); });
-        } else {
-          GemmQ8Reference(p, pa, b, bias, py);
+        switch (path_) {
+          case Path::kW4A8:
+            ctx.pool().ParallelFor(LowBitGemvTaskCount(gemv_),
+                                   [&](int64_t lo, int64_t hi) { LowBitGemvRun(gemv_, p.m, pa, py, lo, hi); });
+            break;
+          case Path::kLowBit: LowBitGemm(lowbit_, p.m, pa, py, &ctx.pool()); break;
+          case Path::kInt8:
+            ctx.pool().ParallelFor(GemmQ8FastTaskCount(packed_, p.m),
+                                   [&](int64_t lo, int64_t hi) { GemmQ8FastRun(packed_, p.m, pa, py, lo, hi); });
+            break;
+          case Path::kReference: GemmQ8Reference(p, pa, b, bias, py); break;
         }
       });
     });
   }
 
   std::string KernelName() const override {
-    return fast_prepared_ ? (fast_ ? std::string("gemm_q8_") + IsaName(packed_.isa) : "gemm_q8_reference") : "";
+    if (!fast_prepared_) return "";
+    switch (path_) {
+      case Path::kW4A8: return std::string("gemv_w") + std::to_string(gemv_.w_bits) + "a8_" + IsaName(gemv_.isa) + " (" + lowbit_choice_ + ")";
+      case Path::kLowBit:
+        return std::string(lowbit_.binary ? "binary_xnor_popcount_" : "bitserial_and_popcount_") +
+               IsaName(ActiveIsa()) + " (" + lowbit_choice_ + ")";
+      case Path::kInt8: return std::string("gemm_q8_") + IsaName(packed_.isa);
+      case Path::kReference: return "gemm_q8_reference";
+    }
+    return "";
   }
 
  private:
+  enum class Path { kW4A8, kLowBit, kInt8, kReference };
+
+  // Sub-8-bit weights or activations: the kernel the selector measured
+  // fastest on this CPU among those exact for the widths (lowbit_select.h);
+  // otherwise the packed int8 GEMM, or the reference when it cannot match.
+  void Prepare(const GemmQ8Params& p, const int8_t* b, const int32_t* bias, bool a_signed) {
+    if (b_params_.bits <= 4) {
+      LowBitProblem prob;
+      prob.m = p.m;
+      prob.n = p.n;
+      prob.k = p.k;
+      prob.w_bits = b_params_.bits;
+      prob.a_bits = a_.bits;
+      prob.w_signed = b_params_.is_signed;
+      prob.a_signed = a_.is_signed;
+      prob.bipolar = b_params_.bipolar() && a_.bipolar();
+      const LowBitKernel kind = SelectLowBitKernel(prob);
+      lowbit_choice_ = DescribeLowBitChoice(prob);
+      if (kind == LowBitKernel::kW4A8 && (b_params_.bits == 4 || b_params_.bits == 2) &&
+          LowBitGemvSupports(p, b, bias, b_params_.bits, b_params_.is_signed, a_signed)) {
+        gemv_ = PackLowBitGemv(p, b, bias, b_params_.bits, b_params_.is_signed, ActiveIsa());
+        path_ = Path::kW4A8;
+        return;
+      }
+      if (kind == LowBitKernel::kBinary && BinaryGemmSupports(p, b, bias)) {
+        lowbit_ = PackBinaryGemm(p, b, bias);
+        path_ = Path::kLowBit;
+        return;
+      }
+      const BitSerialSpec spec{a_.bits, b_params_.bits, a_.is_signed, b_params_.is_signed};
+      if (kind == LowBitKernel::kBitSerial && BitSerialGemmSupports(p, b, bias, spec)) {
+        lowbit_ = PackBitSerialGemm(p, b, bias, spec);
+        path_ = Path::kLowBit;
+        return;
+      }
+    }
+    if (GemmQ8FastSupports(p, b, bias, a_signed)) {
+      packed_ = PackGemmQ8(p, b, bias, ActiveIsa());
+      path_ = Path::kInt8;
+    } else {
+      path_ = Path::kReference;
+    }
+  }
+
   GemmQ8Params Params(int64_t m) const {
     GemmQ8Params p;
     p.m = m;
@@ -230,8 +291,12 @@ class QGemmKernel : public OpKernel {
   QuantParams a_, b_params_, y_;
   std::vector<FixedPointMultiplier> multipliers_;
   ClampRange clamp_;
-  bool fast_prepared_ = false, fast_ = false;
+  bool fast_prepared_ = false;
+  Path path_ = Path::kReference;
   GemmQ8Packed packed_;
+  LowBitGemvPacked gemv_;
+  LowBitPacked lowbit_;
+  std::string lowbit_choice_;
 };
 
 }  // namespace

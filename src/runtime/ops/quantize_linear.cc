@@ -177,6 +177,10 @@ class QuantizeLinearKernel : public OpKernel {
                        " is not a finite positive number");
         ForEachChannelRun(ctx.pool(), l, [&](int64_t i, int64_t n, int64_t c) {
           QuantizeLinearX86<T>(px + i, py + i, n, scale[c], z[c]);
+          // Under 8 bits (the absorbed Clip of Q -> Clip -> DQ): the codes stay inside [qmin, qmax].
+          if (narrow_lo_ > std::numeric_limits<T>::min() || narrow_hi_ < std::numeric_limits<T>::max())
+            for (int64_t k = i; k < i + n; ++k)
+              py[k] = static_cast<T>(std::clamp<int32_t>(py[k], narrow_lo_, narrow_hi_));
         });
       } else if constexpr (std::is_same_v<T, int16_t> || std::is_same_v<T, uint16_t>) {
         // requantize.h instantiates QuantizeLinear for 8-bit codes; this is its loop.

@@ -11,6 +11,7 @@ void RegisterTensorOps(OpRegistry& r);  // shape and data-movement ops
 void RegisterNnOps(OpRegistry& r);
 void RegisterQuantizedElementwiseOps(OpRegistry& r);  // integer Add/Mul/LUT/pool/Concat over quantized codes
 void RegisterQuantOps(OpRegistry& r);   // ONNX quantization ops: Q/DQ, QLinearConv/MatMul, *Integer
+void RegisterQonnxOps(OpRegistry& r);   // QONNX Quant, BipolarQuant, Trunc (float reference kernels)
 
 void RegisterAllOps(OpRegistry& r) {
   RegisterElementwiseBinaryOps(r);
@@ -21,6 +22,7 @@ void RegisterAllOps(OpRegistry& r) {
   RegisterNnOps(r);
   RegisterQuantizedElementwiseOps(r);
   RegisterQuantOps(r);
+  RegisterQonnxOps(r);
 }
 
 }  // namespace nibble

@@ -1,0 +1,265 @@
+// AVX-512 + VPOPCNTDQ path of the bit-serial core (bitserial_core.h): the
+// popcount inner loop on zmm (8 weight vectors per register, activation words
+// broadcast) and the AVX-512BW packers.
+// GCC 12's avx512fintrin.h self-initializes _mm512_undefined_* (GCC bug
+// 105593), which -W(maybe-)uninitialized reports at every inlined use.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/x86/bitserial_core.h"
+#include "kernels/x86/bitserial_gemm.h"
+
+namespace nibble::bitserial {
+namespace {
+
+// PT activation rows x 8 weight lanes. One accumulator per plane-weight
+// exponent t = i + j (so the inner loop is AND, POPCNT, ADD: no shifts), the
+// powers of two applied once at the end.
+template <int KA, int KW, bool XOR, int PT>
+inline void Tile(const uint64_t* a, int64_t words, const uint64_t* w, int32_t* out) {
+  constexpr int T = KA + KW - 1;
+  __m512i acc[PT][T];
+#pragma GCC unroll 8
+  for (int r = 0; r < PT; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
+  for (int64_t wd = 0; wd < words; ++wd) {
+    __m512i wv[KW];
+#pragma GCC unroll 4
+    for (int j = 0; j < KW; ++j) wv[j] = _mm512_loadu_si512(w + (wd * KW + j) * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < PT; ++r) {
+      const uint64_t* ar = a + (r * words + wd) * KA;
+#pragma GCC unroll 4
+      for (int i = 0; i < KA; ++i) {
+        const __m512i av = _mm512_set1_epi64(static_cast<long long>(ar[i]));
+#pragma GCC unroll 4
+        for (int j = 0; j < KW; ++j) {
+          const __m512i x = XOR ? _mm512_xor_si512(av, wv[j]) : _mm512_and_si512(av, wv[j]);
+          acc[r][i + j] = _mm512_add_epi64(acc[r][i + j], _mm512_popcnt_epi64(x));
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < PT; ++r) {
+    __m512i s = acc[r][0];
+#pragma GCC unroll 8
+    for (int t = 1; t < T; ++t) s = _mm512_add_epi64(s, _mm512_slli_epi64(acc[r][t], t));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * kLanes), _mm512_cvtepi64_epi32(s));
+  }
+}
+
+template <int KA, int KW, bool XOR>
+void Rows(const uint64_t* a, int64_t rows, int64_t words, const uint64_t* w, int32_t* out) {
+  // Rows per tile: as many as keep accumulators + weight planes within ~28 zmm.
+  constexpr int T = KA + KW - 1;
+  constexpr int PT = std::max(1, std::min(6, (28 - KW) / T));
+  int64_t r = 0;
+  for (; r + PT <= rows; r += PT) Tile<KA, KW, XOR, PT>(a + r * words * KA, words, w, out + r * kLanes);
+  for (; r < rows; ++r) Tile<KA, KW, XOR, 1>(a + r * words * KA, words, w, out + r * kLanes);
+}
+
+using RowsFn = void (*)(const uint64_t*, int64_t, int64_t, const uint64_t*, int32_t*);
+
+template <int KA>
+constexpr RowsFn Pick(int kw) {
+  switch (kw) {
+    case 1: return &Rows<KA, 1, false>;
+    case 2: return &Rows<KA, 2, false>;
+    case 3: return &Rows<KA, 3, false>;
+    default: return &Rows<KA, 4, false>;
+  }
+}
+
+}  // namespace
+
+void BitDotRowsAvx512(BitOp op, int ka, int kw, const uint64_t* a, int64_t rows, int64_t words, const uint64_t* w,
+                      int32_t* out) {
+  if (op == BitOp::kXor) return Rows<1, 1, true>(a, rows, words, w, out);
+  RowsFn fn = ka == 1 ? Pick<1>(kw) : ka == 2 ? Pick<2>(kw) : ka == 3 ? Pick<3>(kw) : Pick<4>(kw);
+  fn(a, rows, words, w, out);
+}
+
+void PackPlanesRowAvx512U8(const uint8_t* code, int64_t k, int bits, int32_t offset, uint64_t* dst) {
+  const __m512i off = _mm512_set1_epi8(static_cast<char>(offset));
+  for (int64_t l = 0, wd = 0; l < k; l += 64, ++wd) {
+    const __mmask64 valid = k - l >= 64 ? ~__mmask64{0} : ((__mmask64{1} << (k - l)) - 1);
+    const __m512i u = _mm512_add_epi8(_mm512_maskz_loadu_epi8(valid, code + l), off);
+    for (int i = 0; i < bits; ++i)
+      dst[wd * bits + i] = _mm512_mask_test_epi8_mask(valid, u, _mm512_set1_epi8(static_cast<char>(1 << i)));
+  }
+}
+
+void PackSignRowAvx512(const uint8_t* code, int64_t k, int32_t threshold, bool is_signed, uint64_t* dst) {
+  const __m512i th = _mm512_set1_epi8(static_cast<char>(threshold));
+  for (int64_t l = 0, wd = 0; l < k; l += 64, ++wd) {
+    const __mmask64 valid = k - l >= 64 ? ~__mmask64{0} : ((__mmask64{1} << (k - l)) - 1);
+    const __m512i v = _mm512_maskz_loadu_epi8(valid, code + l);
+    dst[wd] = is_signed ? _mm512_mask_cmpge_epi8_mask(valid, v, th) : _mm512_mask_cmpge_epu8_mask(valid, v, th);
+  }
+}
+
+// 64 pixels at a time: for each group of 8 channels and each plane, one byte
+// per pixel whose bit c%8 is that channel's plane bit (vptestmb + masked OR),
+// then the bytes are scattered into the pixel-major words. Pixel sums come
+// from popcounts of the finished planes.
+template <class T>
+void PackPixelsAvx512(const PixelPackSpec& s, const T* x, int64_t pixel_lo, int64_t pixel_hi, uint64_t* dst,
+                      int32_t* pixel_sum) {
+  const int bits = s.binarize ? 1 : s.bits;
+  const int64_t cw = (s.channels + 63) / 64;
+  const int64_t pw = cw * bits;  // words per pixel
+  std::memset(dst + pixel_lo * pw, 0, static_cast<size_t>((pixel_hi - pixel_lo) * pw) * sizeof(uint64_t));
+  const __m512i off = _mm512_set1_epi8(static_cast<char>(s.offset));
+  const __m512i th = _mm512_set1_epi8(static_cast<char>(s.threshold));
+  alignas(64) uint8_t tmp[kMaxBits][64];
+  for (int64_t p0 = pixel_lo; p0 < pixel_hi; p0 += 64) {
+    const int64_t np = std::min<int64_t>(64, pixel_hi - p0);
+    const __mmask64 valid = np == 64 ? ~__mmask64{0} : ((__mmask64{1} << np) - 1);
+    for (int64_t c0 = 0; c0 < s.channels; c0 += 8) {
+      __m512i acc[kMaxBits];
+      for (int i = 0; i < bits; ++i) acc[i] = _mm512_setzero_si512();
+      const int64_t c_end = std::min<int64_t>(c0 + 8, s.channels);
+      for (int64_t c = c0; c < c_end; ++c) {
+        const __m512i v = _mm512_maskz_loadu_epi8(valid, x + c * s.pixels + p0);
+        const __m512i bit = _mm512_set1_epi8(static_cast<char>(1 << (c & 7)));
+        if (s.binarize) {
+          const __mmask64 m = std::is_signed_v<T> ? _mm512_cmpge_epi8_mask(v, th) : _mm512_cmpge_epu8_mask(v, th);
+          acc[0] = _mm512_or_si512(acc[0], _mm512_maskz_mov_epi8(m, bit));
+        } else {
+          const __m512i u = _mm512_add_epi8(v, off);
+          for (int i = 0; i < bits; ++i) {
+            const __mmask64 m = _mm512_test_epi8_mask(u, _mm512_set1_epi8(static_cast<char>(1 << i)));
+            acc[i] = _mm512_or_si512(acc[i], _mm512_maskz_mov_epi8(m, bit));
+          }
+        }
+      }
+      const int64_t word = c0 >> 6, byte = (c0 & 63) >> 3;
+      for (int i = 0; i < bits; ++i) {
+        _mm512_store_si512(tmp[i], acc[i]);
+        uint8_t* d = reinterpret_cast<uint8_t*>(dst + p0 * pw + word * bits + i) + byte;
+        for (int64_t q = 0; q < np; ++q) d[q * pw * 8] = tmp[i][q];
+      }
+    }
+  }
+  if (pixel_sum) {
+    for (int64_t p = pixel_lo; p < pixel_hi; ++p) {
+      int32_t sum = 0;
+      for (int64_t c = 0; c < cw; ++c)
+        for (int i = 0; i < bits; ++i) sum += __builtin_popcountll(dst[p * pw + c * bits + i]) << i;
+      pixel_sum[p] = sum;
+    }
+  }
+}
+
+template void PackPixelsAvx512<uint8_t>(const PixelPackSpec&, const uint8_t*, int64_t, int64_t, uint64_t*, int32_t*);
+template void PackPixelsAvx512<int8_t>(const PixelPackSpec&, const int8_t*, int64_t, int64_t, uint64_t*, int32_t*);
+
+}  // namespace nibble::bitserial
+
+namespace nibble::lowbit_detail {
+
+// One row of 8 lanes at a time in int64 lanes: value, then Requantize as
+//   clamp(((v * multiplier + 2^(shift-1)) >> shift), lo - zp, hi - zp) + zp
+// which equals Requantize for every int32 v when |zp| <= 2^16 and lo, hi are
+// 8-bit codes (the int32 saturation of the product is inside the clamp). v is
+// the exact int32 accumulator + bias, so vpmuldq on its low half is exact.
+template <class TY>
+void EpilogueAvx512(const LowBitPacked& pk, const EpilogueRows& e, TY* y, int32_t lo, int32_t hi) {
+  constexpr int kLanes = bitserial::kLanes;
+  const int64_t q0 = e.blk * kLanes;
+  const __m512i cterm = _mm512_loadu_si512(pk.const_term.data() + q0);
+  const __m512i zu = _mm512_loadu_si512(pk.zu.data() + q0);
+  const __m512i mult = _mm512_loadu_si512(pk.lane_mult.data() + q0);
+  const __m512i round = _mm512_loadu_si512(pk.lane_round.data() + q0);
+  const __m512i shift = _mm512_loadu_si512(pk.lane_shift.data() + q0);
+  const __m512i vlo = _mm512_set1_epi64(int64_t{lo} - pk.out_zp), vhi = _mm512_set1_epi64(int64_t{hi} - pk.out_zp);
+  const __m512i zp = _mm512_set1_epi64(pk.out_zp);
+  const __mmask8 lane_mask = static_cast<__mmask8>((1u << e.lanes) - 1);
+  auto requant = [&](int64_t r) {
+    const __m512i dot =
+        _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.tile + r * kLanes)));
+    __m512i v;
+    if (pk.binary) {
+      v = _mm512_sub_epi64(cterm, _mm512_add_epi64(dot, dot));
+      if (e.pad_count && e.pad_count[r] > 0)
+        v = _mm512_add_epi64(v, _mm512_cvtepi32_epi64(_mm256_loadu_si256(
+                                    reinterpret_cast<const __m256i*>(e.corr + r * kLanes))));
+    } else {
+      v = _mm512_sub_epi64(_mm512_add_epi64(dot, cterm), _mm512_mul_epi32(zu, _mm512_set1_epi64(e.row_sum[r])));
+    }
+    __m512i q = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, mult), round), shift);
+    q = _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi), zp);
+    return _mm512_cvtepi64_epi8(q);
+  };
+  int64_t r = 0;
+  if constexpr (!std::is_same_v<TY, int32_t>) {
+    if (e.lane_stride != 1 && e.row_stride == 1) {
+      // Conv: 8 rows (positions) x 8 lanes (channels) of bytes, transposed in
+      // registers so each channel gets one 8-byte store of consecutive positions.
+      for (; r + 8 <= e.rows; r += 8) {
+        __m128i b[8];
+        for (int i = 0; i < 8; ++i) b[i] = requant(r + i);
+        const __m128i a0 = _mm_unpacklo_epi8(b[0], b[1]), a1 = _mm_unpacklo_epi8(b[2], b[3]);
+        const __m128i a2 = _mm_unpacklo_epi8(b[4], b[5]), a3 = _mm_unpacklo_epi8(b[6], b[7]);
+        const __m128i c0 = _mm_unpacklo_epi16(a0, a1), c1 = _mm_unpackhi_epi16(a0, a1);
+        const __m128i c2 = _mm_unpacklo_epi16(a2, a3), c3 = _mm_unpackhi_epi16(a2, a3);
+        const __m128i d[4] = {_mm_unpacklo_epi32(c0, c2), _mm_unpackhi_epi32(c0, c2), _mm_unpacklo_epi32(c1, c3),
+                              _mm_unpackhi_epi32(c1, c3)};
+        for (int l = 0; l < e.lanes; ++l) {
+          const __m128i src = (l & 1) ? _mm_unpackhi_epi64(d[l >> 1], d[l >> 1]) : d[l >> 1];
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(y + l * e.lane_stride + r), src);
+        }
+      }
+    }
+  }
+  for (; r < e.rows; ++r) {
+    const __m512i dot =
+        _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.tile + r * kLanes)));
+    __m512i v;
+    if (pk.binary) {
+      v = _mm512_sub_epi64(cterm, _mm512_add_epi64(dot, dot));
+      if (e.pad_count && e.pad_count[r] > 0)
+        v = _mm512_add_epi64(v, _mm512_cvtepi32_epi64(_mm256_loadu_si256(
+                                    reinterpret_cast<const __m256i*>(e.corr + r * kLanes))));
+    } else {
+      v = _mm512_sub_epi64(_mm512_add_epi64(dot, cterm), _mm512_mul_epi32(zu, _mm512_set1_epi64(e.row_sum[r])));
+    }
+    TY* yr = y + r * e.row_stride;
+    if constexpr (std::is_same_v<TY, int32_t>) {
+      const __m256i out = _mm512_cvtepi64_epi32(v);
+      if (e.lane_stride == 1) {
+        _mm256_mask_storeu_epi32(yr, lane_mask, out);
+      } else {
+        alignas(32) int32_t tmp[kLanes];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), out);
+        for (int l = 0; l < e.lanes; ++l) yr[l * e.lane_stride] = tmp[l];
+      }
+    } else {
+      __m512i q = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, mult), round), shift);
+      q = _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi), zp);
+      const __m128i bytes = _mm512_cvtepi64_epi8(q);
+      if (e.lane_stride == 1) {
+        _mm_mask_storeu_epi8(yr, lane_mask, bytes);
+      } else {
+        uint64_t b8 = static_cast<uint64_t>(_mm_cvtsi128_si64(bytes));
+        for (int l = 0; l < e.lanes; ++l, b8 >>= 8) yr[l * e.lane_stride] = static_cast<TY>(b8 & 0xFF);
+      }
+    }
+  }
+}
+
+template void EpilogueAvx512<uint8_t>(const LowBitPacked&, const EpilogueRows&, uint8_t*, int32_t, int32_t);
+template void EpilogueAvx512<int8_t>(const LowBitPacked&, const EpilogueRows&, int8_t*, int32_t, int32_t);
+template void EpilogueAvx512<int32_t>(const LowBitPacked&, const EpilogueRows&, int32_t*, int32_t, int32_t);
+
+}  // namespace nibble::lowbit_detail
