@@ -94,10 +94,12 @@ std::string Precision(const Graph& g, const Node& n) {
 int Inspect(const InspectOptions& o) {
   Graph g;
   std::string arena;
+  std::vector<std::string> kernels;  // per node: the kernel chosen at the first run (integer ops with a choice)
   if (o.optimize) {
     auto s = Session::Load(o.model);
     g = s->graph();
     arena = PlannedArena(*s);
+    kernels = s->kernel_names();
   } else {
     g = ImportOnnxFile(o.model);
     AnnotateValueTypes(g);
@@ -115,10 +117,11 @@ int Inspect(const InspectOptions& o) {
   std::printf("ops (%zu nodes%s):\n", g.nodes.size(), o.optimize ? ", after optimization" : "");
   for (const auto& [op, c] : hist) std::printf("  %-24s %d\n", op.c_str(), c);
 
-  std::printf("layers:\n  %-32s %-16s %-9s %12s %12s %14s %s\n", "node", "op", "precision", "params", "MACs", "out bytes",
-              "output shape");
+  std::printf("layers:\n  %-32s %-16s %-9s %12s %12s %14s %-16s %s\n", "node", "op", "precision", "params", "MACs",
+              "out bytes", "output shape", "kernel");
   int64_t total_params = 0, total_macs = 0, total_act = 0, param_bytes = 0;
-  for (const Node& n : g.nodes) {
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
     int64_t params = 0;
     for (int v : n.inputs)
       if (v >= 0 && g.values[v].is_constant()) {
@@ -134,10 +137,11 @@ int Inspect(const InspectOptions& o) {
     total_macs += macs;
     total_act += act;
     std::string op = n.op_type + (n.fused.kind != Activation::Kind::kNone ? "+" + n.fused.Name() : "");
-    std::printf("  %-32s %-16s %-9s %12lld %12lld %14lld %s\n", n.name.substr(0, 32).c_str(), op.c_str(),
-                Precision(g, n).c_str(),
-                static_cast<long long>(params), static_cast<long long>(macs), static_cast<long long>(act),
-                n.outputs.empty() || n.outputs[0] < 0 ? "" : DimsStr(g.values[n.outputs[0]]).c_str());
+    std::printf("  %-32s %-16s %-9s %12lld %12lld %14lld %-16s %s\n", n.name.substr(0, 32).c_str(), op.c_str(),
+                Precision(g, n).c_str(), static_cast<long long>(params), static_cast<long long>(macs),
+                static_cast<long long>(act),
+                n.outputs.empty() || n.outputs[0] < 0 ? "" : DimsStr(g.values[n.outputs[0]]).c_str(),
+                ni < kernels.size() ? kernels[ni].c_str() : "");
   }
   std::printf("total: %s parameters (%s), %s MACs, %s of activations written\n", Human(total_params, "").c_str(),
               Human(param_bytes, "B").c_str(), Human(total_macs, "").c_str(), Human(total_act, "B").c_str());

@@ -176,7 +176,8 @@ class QConvKernel : public ConvKernel {
         return std::string(lowbit_.binary ? "binary_xnor_popcount_" : "bitserial_and_popcount_") +
                IsaName(ActiveIsa()) + " (" + lowbit_choice_ + ")";
       case Path::kDepthwise: return std::string("dwconv_q8_") + (dw_.fast ? IsaName(dw_.isa) : "generic");
-      case Path::kGemm: return std::string("conv_q8_gemm_") + IsaName(gemm_.isa);
+      case Path::kGemm:
+        return std::string("conv_q8_gemm_") + IsaName(gemm_.isa) + (lowbit_choice_.empty() ? "" : " (" + lowbit_choice_ + ")");
       case Path::kReference: return "conv_q8_im2col_reference";
       case Path::kUnprepared: break;
     }

@@ -217,7 +217,8 @@ class QGemmKernel : public OpKernel {
       case Path::kLowBit:
         return std::string(lowbit_.binary ? "binary_xnor_popcount_" : "bitserial_and_popcount_") +
                IsaName(ActiveIsa()) + " (" + lowbit_choice_ + ")";
-      case Path::kInt8: return std::string("gemm_q8_") + IsaName(packed_.isa);
+      case Path::kInt8:
+        return std::string("gemm_q8_") + IsaName(packed_.isa) + (lowbit_choice_.empty() ? "" : " (" + lowbit_choice_ + ")");
       case Path::kReference: return "gemm_q8_reference";
     }
     return "";
