@@ -244,6 +244,21 @@ void BM_Conv(benchmark::State& state, Isa isa, ConvShape s) {
     benchmark::ClobberMemory();
   }
   SetCounters(state, isa, 2.0 * s.m * out * k);
+  // How evenly two threads would share it (ThreadPool::ParallelFor gives the
+  // first ceil(tasks / 2) tasks to one thread): the larger half's share of the
+  // summed time, best of a few runs each (1.0: one thread does it all, 0.5: even).
+  const int64_t half = (tasks + 1) / 2;
+  double t_lo = 1e30, t_hi = 1e30;
+  for (int rep = 0; rep < 5; ++rep) {
+    double t0 = CpuSeconds();
+    ConvQ8FastRun(pk, p, x.data(), y.data(), 0, half);
+    t_lo = std::min(t_lo, CpuSeconds() - t0);
+    t0 = CpuSeconds();
+    ConvQ8FastRun(pk, p, x.data(), y.data(), half, tasks);
+    t_hi = std::min(t_hi, CpuSeconds() - t0);
+  }
+  state.counters["tasks"] = static_cast<double>(tasks);
+  state.counters["split2"] = std::max(t_lo, t_hi) / (t_lo + t_hi);
 }
 
 }  // namespace
@@ -266,6 +281,12 @@ int main(int argc, char** argv) {
       {"resnet18_l4_3x3_512_7", 512, 512, 7, 7, 3, 3, 1, 1},
       {"mobilenetv2_1x1_24to144_56", 24, 144, 56, 56, 1, 1, 1, 0},
       {"mobilenetv2_1x1_160to960_7", 160, 960, 7, 7, 1, 1, 1, 0},
+      {"mobilenetv2_1x1_16to96_112", 16, 96, 112, 112, 1, 1, 1, 0},
+      {"mobilenetv2_1x1_96to24_56", 96, 24, 56, 56, 1, 1, 1, 0},
+      {"mobilenetv2_1x1_144to24_56", 144, 24, 56, 56, 1, 1, 1, 0},
+      {"mobilenetv2_1x1_192to64_14", 192, 64, 14, 14, 1, 1, 1, 0},
+      {"mobilenetv2_1x1_576to160_7", 576, 160, 7, 7, 1, 1, 1, 0},
+      {"mobilenetv2_1x1_960to320_7", 960, 320, 7, 7, 1, 1, 1, 0},
   };
   for (Isa isa : SupportedIsas()) {
     const std::string tag = q8::KernelsFor(isa).name;

@@ -259,6 +259,131 @@ TEST(QuantX86Kernels, ConvNetworkShapesMatchReference) {
   }
 }
 
+// The tap-buffer paths (channel quads: cg >= 3) on many random shapes with
+// tails everywhere: 1x1 stride 1 unpadded (the buffer is the panel), 1x1
+// stride 2 (one phase of four), 3x3 / 7x7 stride 1 and 2 (column and row
+// phases), dilation, asymmetric padding, channel counts that are not
+// multiples of 4, small maps (one position block, split channels) and large
+// ones (several position blocks), several channel blocks, batch and groups.
+ConvShape RandomQuadShape(Rng& r) {
+  ConvShape s;
+  s.batch = r.Int(1, 2);
+  s.group = r.Coin(0.8) ? 1 : r.Int(2, 3);
+  s.cg = r.Coin(0.5) ? 4 * r.Int(1, 24) : r.Int(3, 70);
+  s.mg = r.Coin(0.3) ? r.Int(40, 300) : r.Int(1, 40);
+  const int rank = r.Coin(0.85) ? 2 : 1;
+  const int kind = static_cast<int>(r.Int(0, 5));
+  for (int d = 0; d < rank; ++d) {
+    int64_t k = 1, st = 1, dil = 1;
+    switch (kind) {
+      case 0: k = 1, st = 1; break;
+      case 1: k = 1, st = 2; break;
+      case 2: k = 3, st = 1; break;
+      case 3: k = 3, st = 2; break;
+      case 4: k = r.Coin() ? 7 : 5, st = r.Int(1, 2); break;
+      default: k = r.Int(1, 4), st = r.Int(1, 3), dil = r.Int(1, 2); break;
+    }
+    s.kernel.push_back(k);
+    s.stride.push_back(st);
+    s.dilation.push_back(dil);
+    const int64_t span = (k - 1) * dil + 1;
+    s.in.push_back(span + (r.Coin(0.3) ? r.Int(0, 6) : r.Int(0, rank == 1 ? 300 : 60)));
+  }
+  const bool pad = !(kind == 0 || kind == 1) || r.Coin(0.2);
+  for (int d = 0; d < 2 * rank; ++d) s.pads.push_back(pad ? r.Int(0, s.kernel[d % rank] / 2 + (r.Coin(0.2) ? 1 : 0)) : 0);
+  return s;
+}
+
+// Under the sanitizers (10x slower) the random sweeps run a quarter of their trials.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kSweepDivisor = 4;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr int kSweepDivisor = 4;
+#else
+constexpr int kSweepDivisor = 1;
+#endif
+#else
+constexpr int kSweepDivisor = 1;
+#endif
+
+TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
+  for (Isa isa : SupportedIsas()) {
+    Rng r(71 + static_cast<int>(isa));
+    // The best level gets the most trials; the others share the packing code.
+    const int trials = (isa == BestIsa() ? 40 : 12) / kSweepDivisor;
+    for (int trial = 0; trial < trials; ++trial) {
+      const ConvShape s = RandomQuadShape(r);
+      const bool extreme = trial % 7 == 6;
+      switch (trial % 4) {
+        case 0: CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme); break;
+        case 1: CheckConv<uint8_t, int8_t>(r, isa, s, trial, extreme); break;
+        case 2: CheckConv<int8_t, uint8_t>(r, isa, s, trial, extreme); break;
+        default: CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme); break;
+      }
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+// Lanes-are-channels mode (small output maps, deep K: positions as rows,
+// channels as lanes, transposed store): channel counts around the tile and
+// vector edges, position counts around the row tile, 1x1 and 3x3, stride 2,
+// batch and groups (several channel blocks and position blocks).
+TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
+  for (Isa isa : SupportedIsas()) {
+    Rng r(131 + static_cast<int>(isa));
+    const int trials = isa == Isa::kScalar ? 8 : 24;
+    for (int trial = 0; trial < trials; ++trial) {
+      ConvShape s;
+      s.batch = r.Int(1, 2);
+      s.group = r.Coin(0.8) ? 1 : 2;
+      const bool one = r.Coin(0.4);
+      s.cg = one ? r.Int(256, 400) : r.Int(29, 80);
+      s.mg = r.Coin(0.5) ? r.Int(1, 70) : r.Int(90, 200);
+      const int64_t st = r.Coin(0.3) ? 2 : 1, k = one ? 1 : 3;
+      const int64_t side = (k - 1) + 1 + r.Int(0, 8) * st;
+      s.in = {side, r.Int(k, 8)};
+      s.kernel = {k, k};
+      s.stride = {st, st};
+      s.dilation = {1, 1};
+      s.pads = one ? std::vector<int64_t>{0, 0, 0, 0} : std::vector<int64_t>{1, r.Int(0, 1), r.Int(0, 1), 1};
+      const bool extreme = trial % 5 == 4;
+      if (trial % 2 == 0) CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme);
+      else CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+// ResNet-18 / MobileNetV2 shapes (scaled where the reference would be slow):
+// the plans and tiles the benchmarks run.
+TEST(QuantX86Kernels, ConvBenchmarkShapesMatchReference) {
+  const std::vector<ConvShape> shapes = {
+      {1, 1, 3, 64, {64, 66}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}},       // conv1
+      {1, 1, 64, 64, {56, 56}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},      // layer1
+      {1, 1, 64, 128, {56, 56}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}},     // layer2 down
+      {1, 1, 64, 128, {56, 56}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}},     // layer2 1x1 s2
+      {1, 1, 256, 256, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},    // layer3
+      {1, 1, 512, 512, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},      // layer4
+      {1, 1, 24, 144, {56, 56}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},     // mnv2 expand
+      {1, 1, 160, 960, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},      // mnv2 expand, small map
+      {1, 1, 16, 96, {112, 112}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},    // mnv2 first expand
+  };
+  for (Isa isa : SupportedIsas()) {
+    Rng r(9);
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      // Every shape at the best level; the big ones (slow in the reference) once more at AVX2 only.
+      if (isa != BestIsa() && !(i == 0 || i == 3 || i == 6 || i == 7 || (isa == Isa::kAvx2 && i == 1))) continue;
+      // Under the sanitizers the four biggest (seconds each in the reference) are left to the Release run.
+      if (kSweepDivisor > 1 && (i == 1 || i == 2 || i == 4 || i == 5)) continue;
+      if (i % 2 == 0 || kSweepDivisor == 1) CheckConv<uint8_t, uint8_t>(r, isa, shapes[i], static_cast<int>(i), false);
+      if (i % 2 == 1 || kSweepDivisor == 1) CheckConv<int8_t, int8_t>(r, isa, shapes[i], static_cast<int>(i), i % 3 == 0);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
 TEST(QuantX86Kernels, SupportsRejectsWhatTheFastPathCannotMatch) {
   ConvQ8Params p;
   p.in_channels = 4, p.out_channels = 2;

@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "kernels/x86/conv_q8_pack_kernels.h"
 #include "kernels/x86/gemm_q8_microkernel.h"
 #include "kernels/x86/gemm_q8_pack.h"
 #include "nibble/error.h"
@@ -24,6 +25,18 @@ constexpr int64_t kPanelBytes = 512 << 10;
 constexpr int64_t kMaxSubPanels = 4;
 // Output channels per task (rounded to tiles): the task's weights stay in L2.
 constexpr int64_t kChannelsPerTask = 256;
+// Tasks wanted per run where the shape allows (the thread pool splits task
+// ranges statically, so a few equal tasks per thread keep the split even),
+// first the channels are split further, down to kMinChannelsPerTask (each
+// channel block re-packs the panel), then the position blocks get smaller
+// (each one re-gathers its halo rows).
+constexpr int64_t kMinTasks = 4;
+constexpr int64_t kMinChannelsPerTask = 128;
+// Lanes-are-channels mode (ConvQ8Packed::lanes_channels): up to this many
+// output positions, from this depth on (below it the transposing store costs
+// more than the empty lanes it saves).
+constexpr int64_t kLanesChannelsMaxPositions = 64;
+constexpr int64_t kLanesChannelsMinDepth = 256;
 
 // 1-D convolutions are 2-D ones with H = 1.
 struct Geo2 {
@@ -47,15 +60,52 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   ConvPlan pl;
   pl.out_sz = p.geo.spatial_size_out();
   pl.in_sz = p.geo.spatial_size_in();
-  int64_t q = std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, pk.k4 * 4 * pk.nr), 1, kMaxSubPanels);
-  q = std::max<int64_t>(1, std::min(q, (pl.out_sz + pk.nr - 1) / pk.nr));
-  // Spread the sub-panels evenly over the blocks (no block of a few positions).
+  const int64_t outer = std::max<int64_t>(1, p.batch * pk.group);
+  if (pk.lanes_channels) {
+    // Positions (rows) in blocks of up to 128, channel tiles (lanes) split
+    // until there are enough tasks; each task gathers its rows once.
+    const int64_t row_tiles = std::max<int64_t>(1, (pl.out_sz + pk.mr - 1) / pk.mr);
+    const int64_t per = std::max<int64_t>(1, 128 / pk.mr);
+    pl.pos_blocks = (row_tiles + per - 1) / per;
+    pl.positions = (row_tiles + pl.pos_blocks - 1) / pl.pos_blocks * pk.mr;
+    pl.pos_blocks = std::max<int64_t>(1, (pl.out_sz + pl.positions - 1) / pl.positions);
+    // Channel blocks of whole 16-lane vectors (tiles_per_block counts
+    // channels here). Every task re-gathers its rows (deep K: a large share
+    // of the work), so only as many blocks as two threads need.
+    const int64_t vecs = std::max<int64_t>(1, (pk.mg + 15) / 16);
+    int64_t blocks = outer * pl.pos_blocks >= 2 ? 1 : 2;
+    if ((outer * pl.pos_blocks * blocks) % 2 == 1 && outer * pl.pos_blocks < 32) blocks *= 2;
+    blocks = std::min(blocks, vecs);
+    pl.tiles_per_block = (vecs + blocks - 1) / blocks * 16;
+    pl.m_blocks = (pk.mg + pl.tiles_per_block - 1) / pl.tiles_per_block;
+    return pl;
+  }
   const int64_t subs = std::max<int64_t>(1, (pl.out_sz + pk.nr - 1) / pk.nr);
+  int64_t q = std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, pk.k4 * 4 * pk.nr), 1, kMaxSubPanels);
+  q = std::min(q, subs);
+  int64_t tpb = std::clamp<int64_t>(kChannelsPerTask / pk.mr, 1, std::max<int64_t>(1, pk.m_tiles));
+  const int64_t min_tpb = std::max<int64_t>(1, kMinChannelsPerTask / pk.mr);
+  auto tasks = [&] {
+    const int64_t mb = (pk.m_tiles + tpb - 1) / tpb, pb = (subs + q - 1) / q;
+    return outer * mb * pb;
+  };
+  while (tasks() < kMinTasks) {
+    if (tpb > min_tpb) tpb = std::max(min_tpb, (tpb + 1) / 2);
+    else if (q > 1) --q;
+    else break;
+  }
+  // An odd count of a few tasks splits badly over two threads: one sub-panel
+  // less per block, else one more channel block, when that makes it even.
+  if (tasks() % 2 == 1 && tasks() < 32) {
+    if (q > 1 && ((subs + q - 2) / (q - 1)) % 2 == 0) --q;
+    else if (tpb > 1) tpb = (tpb + 1) / 2;
+  }
+  // Spread the sub-panels evenly over the blocks (no block of a few positions).
   pl.pos_blocks = (subs + q - 1) / q;
   pl.positions = (subs + pl.pos_blocks - 1) / pl.pos_blocks * pk.nr;
   pl.pos_blocks = (pl.out_sz + pl.positions - 1) / pl.positions;
-  pl.tiles_per_block = std::max<int64_t>(1, kChannelsPerTask / pk.mr);
-  pl.m_blocks = (pk.m_tiles + pl.tiles_per_block - 1) / pl.tiles_per_block;
+  pl.tiles_per_block = tpb;
+  pl.m_blocks = (pk.m_tiles + tpb - 1) / tpb;
   return pl;
 }
 
@@ -146,6 +196,331 @@ void GatherRow(const uint8_t* xc, const Geo2& g, int64_t ky, const TapCols& tc, 
   }
 }
 
+// The plain (cg <= 2) panel of a task: `subs` sub-panels [k4][nr][4]; depth
+// index kk = (c * kh + ky) * kw + kx, walked with counters.
+void GatherPlainPanel(const uint8_t* xg, const Geo2& geo, int64_t in_sz, const TapCols* cols, int64_t pos0,
+                      int64_t np, int64_t P, int64_t k, int64_t k4, int64_t nr, uint8_t zp_code, uint8_t flip,
+                      uint8_t* rows, uint8_t* pan) {
+  const int64_t subs = (np + nr - 1) / nr;
+  const int64_t oy0 = pos0 / geo.ow, ox0 = pos0 % geo.ow;
+  int64_t c = 0, ky = 0, kx = 0;
+  for (int64_t s = 0; s < k4; ++s) {
+    for (int tt = 0; tt < 4; ++tt) {
+      uint8_t* row = rows + tt * P;
+      const int64_t kk = 4 * s + tt;
+      if (kk < k) {
+        GatherRow(xg + c * in_sz, geo, ky, cols[kx], oy0, ox0, np, zp_code, row);
+        FillBytes(row + np, zp_code, subs * nr - np);
+        if (++kx == geo.kw) {
+          kx = 0;
+          if (++ky == geo.kh) ky = 0, ++c;
+        }
+      } else {
+        std::memset(row, 0, subs * nr);  // padded depth: its weights are 0
+      }
+    }
+    for (int64_t sp = 0; sp < subs; ++sp) Interleave4(rows + sp * nr, P, nr, flip, pan + (sp * k4 + s) * nr * 4);
+  }
+}
+
+// Lanes j in [0, n) whose source index start + j * step lies in [0, valid): [lo, hi).
+void ValidLanes(int64_t start, int64_t step, int64_t valid, int64_t n, int64_t& lo, int64_t& hi) {
+  lo = start >= 0 ? 0 : (-start + step - 1) / step;
+  hi = valid > start ? (valid - start + step - 1) / step : 0;
+  lo = std::min(lo, n);
+  hi = std::clamp(hi, lo, n);
+}
+
+// Tap-buffer tasks: the weights hold channel quads per kernel tap
+// (ConvQ8Packed::quads), so per (channel quad, input row, column phase) a task
+// interleaves the four channel rows once into its tap buffer T, laid out
+// [quad][row phase][row][column phase][column][4]: with strides, every tap of
+// a run of output positions in one output row is a run of whole lanes of T.
+struct TapBuffer {
+  int64_t oy_a, rows, cols;                  // first output row, rows per row phase, columns per column phase
+  int64_t s_cph, s_rr, s_rph, s_quad;        // byte strides
+};
+
+TapBuffer MakeTapBuffer(const Geo2& g, int64_t oy_a, int64_t oy_b) {
+  TapBuffer t;
+  t.oy_a = oy_a;
+  t.rows = oy_b - oy_a + 1 + (g.kh - 1) * g.dh / g.sh;
+  t.cols = g.ow + (g.kw - 1) * g.dw / g.sw;
+  t.s_cph = t.cols * 4;
+  t.s_rr = g.sw * t.s_cph;
+  t.s_rph = t.rows * t.s_rr;
+  t.s_quad = g.sh * t.s_rph;
+  return t;
+}
+
+}  // namespace
+
+namespace q8 {
+
+void TapRowPortable(const TapRowArgs& a) {
+  thread_local std::vector<uint8_t> tmp;
+  const int64_t ns = (a.n + 15) / 16 * 16;
+  if (tmp.size() < static_cast<size_t>(4 * ns)) tmp.resize(4 * ns);
+  for (int t = 0; t < 4; ++t) {
+    uint8_t* d = tmp.data() + t * ns;
+    int64_t lo, hi;
+    ValidLanes(a.start, a.step, a.valid[t], a.n, lo, hi);
+    FillBytes(d, a.fill, lo);
+    const uint8_t* src = a.row[t] + a.start;  // lane j reads src[j * step] for j in [lo, hi)
+    int64_t j = lo;
+    if (a.step == 1) {
+      if (hi > lo) std::memcpy(d + lo, src + lo, hi - lo);
+      j = hi;
+    }
+#if defined(__SSE2__)
+    if (a.step == 2)  // even bytes of 32: mask to 16 bits, pack with unsigned saturation (exact)
+      for (; j + 16 <= hi && a.start + 2 * j + 32 <= a.valid[t]; j += 16) {
+        const __m128i m = _mm_set1_epi16(0xff);
+        const uint8_t* p = src + 2 * j;
+        const __m128i l = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), m);
+        const __m128i h = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), m);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + j), _mm_packus_epi16(l, h));
+      }
+#endif
+    for (; j < hi; ++j) d[j] = src[j * a.step];
+    FillBytes(d + hi, a.fill, a.n - hi);
+  }
+  Interleave4(tmp.data(), ns, a.n, a.flip, a.out);
+}
+
+void PanelCopyPortable(const PanelCopyArgs& a) {
+  for (int64_t s = 0; s < a.steps; ++s) {
+    const uint8_t* src = a.t + a.k_off[s];
+    uint8_t* dst = a.dst + s * a.dst_stride;
+    for (int i = 0; i < a.nsegs; ++i) {
+      const PanelSeg& g = a.segs[i];
+      for (int64_t b = 0; b < g.bytes; b += 16) {
+#if defined(__SSE2__)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + g.dst + b),
+                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + g.src + b)));
+#else
+        std::memcpy(dst + g.dst + b, src + g.src + b, 16);
+#endif
+      }
+    }
+  }
+}
+
+}  // namespace q8
+
+namespace {
+
+// Runs one task of a quads-packed conv: gathers its tap buffer, copies the
+// panel out of it (or, for 1x1 stride-1 unpadded convs, uses the buffer as
+// the panel) and runs every output-channel tile of the block over it.
+struct TaskCtx {
+  const ConvQ8Packed* pk;
+  const ConvPlan* pl;
+  Geo2 geo;
+  bool direct;  // 1x1, stride 1, no padding: positions are contiguous in the input planes
+  uint8_t zp_code, flip;
+  void (*tap_row)(const q8::TapRowArgs&);
+  void (*panel_copy)(const q8::PanelCopyArgs&);
+};
+
+// The task's tap buffer: step s of output position p (pos0 <= p < pos0 + np)
+// is the 4 bytes at t + k_off[s] + PosOff(p).
+struct TapView {
+  const uint8_t* t;
+  const int64_t* k_off;
+  bool direct;
+  int64_t pos0, oy_a, ow, s_rr, lanes;  // lanes: direct buffer row length (positions, a multiple of nr)
+  int64_t PosOff(int64_t p) const { return direct ? (p - pos0) * 4 : (p / ow - oy_a) * s_rr + (p % ow) * 4; }
+};
+
+TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
+  const ConvQ8Packed& pk = *c.pk;
+  const Geo2& g = c.geo;
+  const int64_t in_sz = c.pl->in_sz, nr = pk.nr, k4 = pk.k4;
+  thread_local std::vector<uint8_t> tbuf;
+  thread_local std::vector<int64_t> k_off;
+  if (k_off.size() < static_cast<size_t>(k4)) k_off.resize(k4);
+  TapView v;
+  v.direct = c.direct;
+  v.pos0 = pos0;
+  v.ow = g.ow;
+  v.k_off = k_off.data();
+  q8::TapRowArgs a;
+  a.fill = c.zp_code;
+  a.flip = c.flip;
+  auto set_rows = [&](int64_t quad, int64_t offset, bool row_ok, int64_t valid) {
+    for (int t = 0; t < 4; ++t) {
+      const int64_t ch = 4 * quad + t;
+      const bool ok = row_ok && ch < pk.cg;
+      a.row[t] = ok ? xg + ch * in_sz + offset : xg;
+      a.valid[t] = ok ? valid : 0;
+    }
+  };
+  if (c.direct) {
+    const int64_t lanes = (np + nr - 1) / nr * nr;
+    const size_t need = static_cast<size_t>(pk.quads_n * lanes * 4 + 64);
+    if (tbuf.size() < need) tbuf.resize(need);
+    a.start = 0, a.step = 1, a.n = np;
+    for (int64_t qd = 0; qd < pk.quads_n; ++qd) {
+      set_rows(qd, pos0, true, np);
+      a.out = tbuf.data() + qd * lanes * 4;
+      c.tap_row(a);
+      k_off[qd] = qd * lanes * 4;  // taps == 1
+    }
+    v.t = tbuf.data();
+    v.oy_a = 0, v.s_rr = 0, v.lanes = lanes;
+    return v;
+  }
+  const int64_t oy_a = pos0 / g.ow, oy_b = (pos0 + np - 1) / g.ow;
+  const TapBuffer tb = MakeTapBuffer(g, oy_a, oy_b);
+  const size_t need = static_cast<size_t>(pk.quads_n * tb.s_quad + 64);
+  if (tbuf.size() < need) tbuf.resize(need);
+  // Phases some tap reads (1x1 stride 2 reads one of four).
+  bool rph_used[8] = {}, cph_used[8] = {};
+  const bool few_phases = g.sh <= 8 && g.sw <= 8;
+  for (int64_t ky = 0; ky < g.kh && few_phases; ++ky) rph_used[(ky * g.dh) % g.sh] = true;
+  for (int64_t kx = 0; kx < g.kw && few_phases; ++kx) cph_used[(kx * g.dw) % g.sw] = true;
+  a.step = g.sw, a.n = tb.cols;
+  for (int64_t qd = 0; qd < pk.quads_n; ++qd)
+    for (int64_t rph = 0; rph < g.sh; ++rph) {
+      if (few_phases && !rph_used[rph]) continue;
+      for (int64_t rr = 0; rr < tb.rows; ++rr) {
+        const int64_t iy = (oy_a + rr) * g.sh + rph - g.pt;
+        const bool row_ok = iy >= 0 && iy < g.ih;
+        set_rows(qd, row_ok ? iy * g.iw : 0, row_ok, g.iw);
+        for (int64_t cph = 0; cph < g.sw; ++cph) {
+          if (few_phases && !cph_used[cph]) continue;
+          a.start = cph - g.pl;
+          a.out = tbuf.data() + qd * tb.s_quad + rph * tb.s_rph + rr * tb.s_rr + cph * tb.s_cph;
+          c.tap_row(a);
+        }
+      }
+    }
+  // Step s = quad * taps + tap reads T at k_off[s] + (oy - oy_a) * s_rr + ox * 4.
+  for (int64_t qd = 0, s = 0; qd < pk.quads_n; ++qd)
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx, ++s) {
+        const int64_t y = ky * g.dh, x = kx * g.dw;
+        k_off[s] = qd * tb.s_quad + (y % g.sh) * tb.s_rph + (y / g.sh) * tb.s_rr + (x % g.sw) * tb.s_cph + (x / g.sw) * 4;
+      }
+  v.t = tbuf.data();
+  v.oy_a = oy_a, v.s_rr = tb.s_rr, v.lanes = 0;
+  return v;
+}
+
+// Conv mode: returns the vector operand of sub-panel 0 and its strides.
+const uint8_t* PackQuadsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64_t& sub_stride,
+                              int64_t& b_stride) {
+  const ConvQ8Packed& pk = *c.pk;
+  const Geo2& g = c.geo;
+  const int64_t nr = pk.nr, k4 = pk.k4;
+  const int64_t subs = (np + nr - 1) / nr;
+  const TapView v = BuildTaps(c, xg, pos0, np);
+  if (v.direct) {  // the tap buffer is the panel
+    sub_stride = nr * 4;
+    b_stride = v.lanes * 4;
+    return v.t;
+  }
+  thread_local std::vector<uint8_t> panel;
+  thread_local std::vector<q8::PanelSeg> segs;
+  const size_t pneed = static_cast<size_t>(subs * k4 * nr * 4 + 64);
+  if (panel.size() < pneed) panel.resize(pneed);
+  for (int64_t sp = 0; sp < subs; ++sp) {
+    segs.clear();
+    const int64_t p_lo = pos0 + sp * nr, p_hi = std::min(pos0 + np, p_lo + nr);
+    for (int64_t p = p_lo; p < p_hi;) {
+      const int64_t len = std::min(g.ow - p % g.ow, p_hi - p);
+      segs.push_back({v.PosOff(p), (p - p_lo) * 4, len * 4});
+      p += len;
+    }
+    q8::PanelCopyArgs pc;
+    pc.t = v.t;
+    pc.k_off = v.k_off;
+    pc.steps = k4;
+    pc.segs = segs.data();
+    pc.nsegs = static_cast<int>(segs.size());
+    pc.dst = panel.data() + sp * k4 * nr * 4;
+    pc.dst_stride = nr * 4;
+    c.panel_copy(pc);
+  }
+  sub_stride = k4 * nr * 4;
+  b_stride = nr * 4;
+  return panel.data();
+}
+
+// Lanes-are-channels mode: the broadcast operand, positions as rows:
+// [row tile][k4][mr][4] for the np positions (rows past np left as they are).
+const uint8_t* PackPositionRows(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
+  const ConvQ8Packed& pk = *c.pk;
+  const int64_t mr = pk.mr, k4 = pk.k4, tiles = (np + mr - 1) / mr;
+  const TapView v = BuildTaps(c, xg, pos0, np);
+  thread_local std::vector<uint8_t> rows;
+  thread_local std::vector<int64_t> off;
+  const size_t need = static_cast<size_t>(tiles * k4 * mr * 4);
+  if (rows.size() < need) rows.resize(need);
+  off.resize(mr);
+  for (int64_t rt = 0; rt < tiles; ++rt) {
+    const int64_t n = std::min(mr, np - rt * mr);
+    for (int64_t r = 0; r < n; ++r) off[r] = v.PosOff(pos0 + rt * mr + r);
+    uint8_t* dst = rows.data() + rt * k4 * mr * 4;
+    for (int64_t s = 0; s < k4; ++s, dst += mr * 4) {
+      const uint8_t* src = v.t + v.k_off[s];
+      for (int64_t r = 0; r < n; ++r) std::memcpy(dst + 4 * r, src + off[r], 4);
+    }
+  }
+  return rows.data();
+}
+
+// One task in lanes-are-channels mode: rows = the task's positions (gathered
+// once), lanes = output channels of tiles [mb * tpb, ...); each micro-kernel
+// tile lands in a small [rows][nr] buffer and is stored transposed into the
+// NCHW output (yn: this image).
+template <class TY>
+void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64_t mb, int64_t grp,
+                      const int32_t* bias, bool per_channel, int32_t lo, int32_t hi, bool narrow, q8::MicroFn fn,
+                      TY* yn) {
+  const ConvQ8Packed& pk = *c.pk;
+  const ConvPlan& pl = *c.pl;
+  const int mr = pk.mr, nr = pk.nr;
+  const int64_t k4 = pk.k4, row_tiles = (np + mr - 1) / mr;
+  const uint8_t* rows = PackPositionRows(c, xg, pos0, np);
+  TY tile[8 * 64];  // mr x nr of every level fits
+  q8::MicroArgs g;
+  g.a_stride = mr * 4;
+  g.b_stride = nr * 4;
+  g.k4 = k4;
+  g.per_lane = true;
+  g.zp = pk.y_zero_point;
+  g.lo = lo;
+  g.hi = hi;
+  g.narrow = narrow;
+  g.c = tile;
+  g.ldc = nr;
+  g.mult_stride = per_channel ? 1 : 0;
+  // Channels [c_lo, c_hi) of the group; a weight tile that straddles a block
+  // edge is run on its lanes of this block only (edges are multiples of 16).
+  const int64_t c_lo = mb * pl.tiles_per_block, c_hi = std::min(pk.mg, c_lo + pl.tiles_per_block);
+  for (int64_t mt = c_lo / nr; mt * nr < c_hi; ++mt) {
+    const int64_t start = std::max(c_lo, mt * nr), end = std::min(c_hi, (mt + 1) * nr);
+    const int64_t m0 = grp * pk.mg + start;  // first output channel of the lanes
+    const int lanes = static_cast<int>(end - start);
+    g.b = pk.w8.data() + ((grp * pk.m_tiles + mt) * k4 * nr + (start - mt * nr)) * 4;
+    g.lanes = lanes;
+    g.bias = bias + m0;
+    g.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
+    g.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
+    for (int64_t rt = 0; rt < row_tiles; ++rt) {
+      const int n = static_cast<int>(std::min<int64_t>(mr, np - rt * mr));
+      g.a = rows + rt * k4 * mr * 4;
+      g.rows = n;
+      fn(g);
+      TY* out = yn + m0 * pl.out_sz + pos0 + rt * mr;
+      for (int j = 0; j < lanes; ++j, out += pl.out_sz)
+        for (int r = 0; r < n; ++r) out[r] = tile[r * nr + j];
+    }
+  }
+}
+
 }  // namespace
 
 bool ConvQ8FastSupports(const ConvQ8Params& p, const int8_t* w, const int32_t* bias, bool x_signed) {
@@ -189,20 +564,37 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   pk.cg = p.in_channels / p.group;
   pk.mg = p.out_channels / p.group;
   pk.kernel = p.geo.kernel;
-  pk.k = pk.cg * p.geo.kernel_size();
-  pk.k4 = (pk.k + 3) / 4;
-  pk.m_tiles = (pk.mg + kt.mr - 1) / kt.mr;
-  const int64_t k = pk.k;
+  pk.taps = p.geo.kernel_size();
+  pk.k = pk.cg * pk.taps;
+  pk.quads = pk.cg >= 3;
+  pk.quads_n = (pk.cg + 3) / 4;
+  pk.k4 = pk.quads ? pk.quads_n * pk.taps : (pk.k + 3) / 4;
+  const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();
+  const int64_t out_sz = geo_known ? p.geo.spatial_size_out() : 0;
+  pk.lanes_channels = pk.quads && !kt.wide && out_sz > 0 && out_sz <= kLanesChannelsMaxPositions &&
+                      pk.k >= kLanesChannelsMinDepth;
+  const int unit = pk.lanes_channels ? kt.nr : kt.mr;
+  pk.m_tiles = (pk.mg + unit - 1) / unit;
+  const int64_t k = pk.k, taps = pk.taps, cg = pk.cg;
   for (int64_t grp = 0; grp < p.group; ++grp) {
     const int8_t* wg = w + grp * pk.mg * k;
-    auto value = [&](int64_t m, int64_t l) { return wg[m * k + l]; };
-    if (kt.wide) {
-      const std::vector<int16_t> part = q8::PackUnits<int16_t>(pk.mg, k, kt.mr, value);
-      pk.w16.insert(pk.w16.end(), part.begin(), part.end());
-    } else {
-      const std::vector<int8_t> part = q8::PackUnits<int8_t>(pk.mg, k, kt.mr, value);
-      pk.w8.insert(pk.w8.end(), part.begin(), part.end());
-    }
+    // quads: packed depth l = (quad * taps + tap) * 4 + t holds channel 4 quad + t of that tap.
+    auto quad_value = [&](int64_t m, int64_t l) -> int8_t {
+      const int64_t s = l / 4, c = (s / taps) * 4 + l % 4, tap = s % taps;
+      return c < cg ? wg[m * k + c * taps + tap] : int8_t{0};
+    };
+    auto plain_value = [&](int64_t m, int64_t l) { return wg[m * k + l]; };
+    auto pack = [&](auto&& value) {
+      if (kt.wide) {
+        const std::vector<int16_t> part = q8::PackUnits<int16_t>(pk.mg, pk.k4 * 4, unit, value);
+        pk.w16.insert(pk.w16.end(), part.begin(), part.end());
+      } else {
+        const std::vector<int8_t> part = q8::PackUnits<int8_t>(pk.mg, pk.k4 * 4, unit, value);
+        pk.w8.insert(pk.w8.end(), part.begin(), part.end());
+      }
+    };
+    if (pk.quads) pack(quad_value);
+    else pack([&](int64_t m, int64_t l) { return l < k ? plain_value(m, l) : int8_t{0}; });
   }
   pk.x_zero_point = p.x_zero_point;
   pk.bias_u8.resize(p.out_channels);
@@ -217,6 +609,28 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   for (const FixedPointMultiplier& m : p.multiplier) {
     pk.mult.push_back(m.multiplier);
     pk.shift.push_back(m.shift);
+  }
+  // |acc + bias| <= x_max * sum |w| + |bias| (the exact sum, which the fold
+  // reproduces), so |MBQM| <= that * mult / 2^shift + 1.
+  const int32_t zx = p.x_zero_point;
+  const int64_t x_max_u8 = zx >= 0 && zx <= 255 ? MaxAbsOffset<uint8_t>(zx) : -1;
+  const int64_t x_max_s8 = zx >= -128 && zx <= 127 ? MaxAbsOffset<int8_t>(zx) : -1;
+  pk.narrow_u8 = x_max_u8 >= 0;
+  pk.narrow_s8 = x_max_s8 >= 0;
+  for (int64_t m = 0; m < p.out_channels; ++m) {
+    int64_t sum = 0;
+    for (int64_t l = 0; l < k; ++l) sum += std::abs(int{w[m * k + l]});
+    const int64_t b = bias ? std::llabs(bias[m]) : 0;
+    const size_t mi = p.multiplier.size() > 1 ? static_cast<size_t>(m) : 0;
+    const int64_t mult = p.multiplier[mi].multiplier;
+    const int shift = p.multiplier[mi].shift;
+    auto fits = [&](int64_t x_max) {
+      const int64_t bound = x_max * sum + b;
+      if (bound >= (int64_t{1} << 31)) return false;  // mult < 2^31: the product stays below 2^62
+      return ((bound * mult) >> shift) < (int64_t{1} << 30) - 2;
+    };
+    if (pk.narrow_u8 && !fits(x_max_u8)) pk.narrow_u8 = false;
+    if (pk.narrow_s8 && !fits(x_max_s8)) pk.narrow_s8 = false;
   }
   pk.y_zero_point = p.y_zero_point;
   pk.y_min = p.y_min;
@@ -239,6 +653,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
   const q8::KernelTable& kt = q8::KernelsFor(pk.isa);
   NIBBLE_CHECK(kt.mr == pk.mr && kt.nr == pk.nr && kt.wide == pk.wide, "ConvQ8FastRun: weights packed for another ISA");
   const q8::MicroFn fn = std::is_same_v<TY, uint8_t> ? kt.conv_u8 : kt.conv_s8;
+  const q8::MicroFn fc_fn = std::is_same_v<TY, uint8_t> ? kt.fc_u8 : kt.fc_s8;
   int32_t lo = pk.y_min, hi = pk.y_max;
   IntersectWithTypeRange<TY>(lo, hi);
   constexpr bool kSigned = std::is_same_v<TX, int8_t>;
@@ -252,13 +667,27 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
   const int64_t k = pk.k, k4 = pk.k4, elem = pk.wide ? 2 : 1;
   const int64_t a_tile = k4 * mr * 4;  // elements per packed weight tile
 
-  thread_local std::vector<uint8_t> panel, rows;
-  if (panel.size() < static_cast<size_t>(pl.positions * k4 * 4)) panel.resize(pl.positions * k4 * 4);
-  if (rows.size() < static_cast<size_t>(pl.positions * 4)) rows.resize(pl.positions * 4);
   const int64_t P = pl.positions;
+  thread_local std::vector<uint8_t> panel, rows;
   thread_local std::vector<TapCols> cols;
-  cols.resize(geo.kw);
-  for (int64_t kx = 0; kx < geo.kw; ++kx) cols[kx] = ColsOfTap(geo, kx);
+  TaskCtx ctx;
+  if (pk.quads) {
+    ctx.pk = &pk;
+    ctx.pl = &pl;
+    ctx.geo = geo;
+    ctx.direct = geo.kh == 1 && geo.kw == 1 && geo.sh == 1 && geo.sw == 1 && geo.pt == 0 && geo.pl == 0 &&
+                 geo.oh == geo.ih && geo.ow == geo.iw;
+    ctx.zp_code = zp_code;
+    ctx.flip = flip;
+    const bool zmm = pk.isa == Isa::kAvx512Vnni;
+    ctx.tap_row = zmm ? q8::TapRowAvx512 : q8::TapRowPortable;
+    ctx.panel_copy = zmm ? q8::PanelCopyAvx512 : q8::PanelCopyPortable;
+  } else {
+    if (panel.size() < static_cast<size_t>(P * k4 * 4)) panel.resize(P * k4 * 4);
+    if (rows.size() < static_cast<size_t>(P * 4)) rows.resize(P * 4);
+    cols.resize(geo.kw);
+    for (int64_t kx = 0; kx < geo.kw; ++kx) cols[kx] = ColsOfTap(geo, kx);
+  }
 
   for (int64_t t = task_lo; t < task_hi; ++t) {
     int64_t rest = t;
@@ -271,33 +700,28 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     const int64_t pos0 = pb * P, np = std::min(P, pl.out_sz - pos0);
     const int64_t subs = (np + nr - 1) / nr;
 
-    // The panel: `subs` sub-panels [k4][nr][4] of nr positions each. Depth
-    // index kk = (c * kh + ky) * kw + kx, walked with counters.
-    uint8_t* pan = panel.data();
-    const int64_t oy0 = pos0 / geo.ow, ox0 = pos0 % geo.ow;
-    int64_t c = 0, ky = 0, kx = 0;
-    for (int64_t s = 0; s < k4; ++s) {
-      for (int tt = 0; tt < 4; ++tt) {
-        uint8_t* row = rows.data() + tt * P;
-        const int64_t kk = 4 * s + tt;
-        if (kk < k) {
-          GatherRow(xg + c * pl.in_sz, geo, ky, cols[kx], oy0, ox0, np, zp_code, row);
-          FillBytes(row + np, zp_code, subs * nr - np);
-          if (++kx == geo.kw) {
-            kx = 0;
-            if (++ky == geo.kh) ky = 0, ++c;
-          }
-        } else {
-          std::memset(row, 0, subs * nr);  // padded depth: its weights are 0
-        }
-      }
-      for (int64_t sp = 0; sp < subs; ++sp)
-        Interleave4(rows.data() + sp * nr, P, nr, flip, pan + (sp * k4 + s) * nr * 4);
+    if (pk.lanes_channels) {
+      RunLanesChannels(ctx, xg, pos0, np, mb, grp, bias, per_channel, lo, hi, kSigned ? pk.narrow_s8 : pk.narrow_u8,
+                       fc_fn, y + n * pk.out_channels * pl.out_sz);
+      continue;
     }
+
+    // The panel: `subs` sub-panels [k4][nr][4] of nr positions each
+    // (sub-panel sp at pan + sp * sub_stride, steps b_stride bytes apart).
+    const uint8_t* pan = nullptr;
+    int64_t sub_stride = k4 * nr * 4, b_stride = nr * 4;
+    if (pk.quads) {
+      pan = PackQuadsPanel(ctx, xg, pos0, np, sub_stride, b_stride);
+    } else {
+      // Depth index kk = (c * kh + ky) * kw + kx, walked with counters.
+      pan = panel.data();
+      GatherPlainPanel(xg, geo, pl.in_sz, cols.data(), pos0, np, P, k, k4, nr, zp_code, flip, rows.data(), panel.data());
+    }
+
 
     q8::MicroArgs g;
     g.a_stride = mr * 4 * elem;
-    g.b_stride = nr * 4;
+    g.b_stride = b_stride;
     g.k4 = k4;
     g.per_lane = false;
     g.zp = pk.y_zero_point;
@@ -305,6 +729,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     g.hi = hi;
     g.ldc = pl.out_sz;
     g.mult_stride = per_channel ? 1 : 0;
+    g.narrow = kSigned ? pk.narrow_s8 : pk.narrow_u8;
     const int64_t mt_end = std::min(pk.m_tiles, (mb + 1) * pl.tiles_per_block);
     for (int64_t mt = mb * pl.tiles_per_block; mt < mt_end; ++mt) {
       const int64_t m0 = grp * pk.mg + mt * mr;  // first output channel of the tile
@@ -315,7 +740,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
       g.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
       g.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
       for (int64_t sp = 0; sp < subs; ++sp) {
-        g.b = pan + sp * k4 * nr * 4;
+        g.b = pan + sp * sub_stride;
         g.lanes = static_cast<int>(std::min<int64_t>(nr, np - sp * nr));
         g.c = y + (n * pk.out_channels + m0) * pl.out_sz + pos0 + sp * nr;
         fn(g);

@@ -5,9 +5,17 @@
 // Per (image, group) it is a GEMM: rows = output channels (the weights,
 // packed once by PackConvQ8), lanes = output positions, depth = C/group *
 // kernel taps. The activation operand is packed per task straight from the
-// input tensor into a small panel (implicit im2col: no full im2col buffer),
-// the requantization is fused into the store, and outputs land contiguously
-// in NCHW.
+// input tensor (implicit im2col: no full im2col buffer), the requantization
+// is fused into the store, and outputs land contiguously in NCHW.
+//
+// With 3 or more channels per group the depth runs over channel quads per
+// kernel tap: a task interleaves the 4 channels of its input rows once into a
+// tap buffer (AVX-512: masked loads, stride 2 split into column phases), and
+// every panel row is then a run of whole 4-byte lanes of it; 1x1 stride-1
+// unpadded convs use the tap buffer itself as the panel. Small output maps
+// with deep K swap roles (positions as rows, channels as lanes; see
+// ConvQ8Packed::lanes_channels). Below 3 channels the depth is the plain
+// (c, ky, kx) order, gathered row by row.
 //
 // Threading: ConvQ8FastTaskCount() independent tasks; call ConvQ8FastRun over
 // any partition of [0, count) from any threads (e.g. ThreadPool::ParallelFor).
@@ -31,12 +39,32 @@ struct ConvQ8Packed {
   int64_t in_channels = 0, out_channels = 0, group = 1, cg = 0, mg = 0;
   std::vector<int64_t> kernel;  // spatial kernel dims
   int64_t k = 0, k4 = 0, m_tiles = 0;  // depth per group, in steps of 4; row tiles per group
+  // Depth order of the packed weights. quads: step s = quad * taps + tap holds
+  // channels 4 quad .. 4 quad + 3 of one kernel tap (channels past cg get zero
+  // weights), so a task gathers a channel-interleaved copy of its input rows
+  // once and every panel row is a run of whole 4-byte lanes out of it (the
+  // 1x1 stride-1 unpadded case reads that copy as the panel itself).
+  // Otherwise (cg <= 2, where quads would waste most of the depth): depth
+  // index = (c * kh + ky) * kw + kx in plain steps of 4, gathered row by row.
+  bool quads = false;
+  int64_t taps = 0, quads_n = 0;
+  // Small output maps (a few dozen positions, deep K; chosen at pack time
+  // from p.geo, runs correctly for any size): the roles swap, output positions
+  // are the micro-kernel's rows and output channels its lanes (fc mode, so a
+  // 7x7 map does not leave most of a 16-lane vector empty). Weights then pack
+  // as [group][m_tiles][k4][nr][4] with m_tiles = ceil(mg / nr). Quads only,
+  // not with `wide`.
+  bool lanes_channels = false;
   std::vector<int8_t> w8;    // [group][m_tiles][k4][mr][4], zero padded
   std::vector<int16_t> w16;  // same, when wide
   // bias[m] - x_zero_point' * sum(w[m]), wrapped to int32, where x_zero_point'
   // is the zero point of the input shifted to u8 (+128 for int8 inputs).
   std::vector<int32_t> bias_u8, bias_s8;
   std::vector<int32_t> mult, shift;  // 1 (per tensor) or out_channels values
+  // By input type: every output's MultiplyByQuantizedMultiplier result is
+  // bounded below 2^30 in magnitude (from the weights, bias and input range),
+  // so the micro-kernels may requantize without int32 saturation.
+  bool narrow_u8 = false, narrow_s8 = false;
   int32_t x_zero_point = 0, y_zero_point = 0, y_min = 0, y_max = 0;
 };
 

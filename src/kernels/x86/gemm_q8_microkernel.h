@@ -48,6 +48,11 @@ struct MicroArgs {
   int mult_stride = 1;
   bool per_lane = false;
   int32_t zp = 0, lo = 0, hi = 0;  // |zp|, |lo|, |hi| <= 2^30 (see RequantizeLanes)
+  // Optional hint (conv mode): every lane's MultiplyByQuantizedMultiplier
+  // result is known to lie in (-2^30, 2^30) (ConvQ8Packed bounds it from the
+  // weights, the bias and the input range), so kernels may requantize without
+  // the int32 saturation; ignoring it is always correct.
+  bool narrow = false;
   void* c = nullptr;               // output row r at c + r * ldc elements (uint8_t or int8_t)
   int64_t ldc = 0;
 };

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/x86/gemm_q8_microkernel.h"
 
@@ -69,6 +70,52 @@ inline __m512i Requant(__m512i x, const Req& p, __m512i lo64, __m512i hi64, __m5
   return _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64(o, 32)), zp32);
 }
 
+// Requant for results known to lie in (-2^30, 2^30) (MicroArgs::narrow) and
+// 32 <= shift <= 45: the zero point rides in the rounding term (adding
+// zp * 2^shift before the arithmetic shift adds exactly zp after it; no int64
+// overflow: |x * mult| < 2^62 and |zp| * 2^shift + 2^(shift-1) < 2^62), the
+// 64-bit products are shifted and blended as 32-bit lanes, odd lanes shifted
+// by shift - 32 so that their high dword already is the result (a floor of a
+// floor), and the clamp runs in 32 bits (no int32 saturation can trigger).
+struct ReqN {
+  __m512i m, r;
+  __m128i s_even, s_odd;
+};
+
+inline bool NarrowOk(int32_t s) { return s >= 32 && s <= 45; }
+
+inline ReqN ReqNarrow(int32_t m, int32_t s, int32_t zp) {
+  ReqN p;
+  p.m = _mm512_set1_epi64(m);
+  p.r = _mm512_set1_epi64((int64_t{1} << (s - 1)) + static_cast<int64_t>(zp) * (int64_t{1} << s));
+  p.s_even = _mm_cvtsi32_si128(s);
+  p.s_odd = _mm_cvtsi32_si128(s - 32);
+  return p;
+}
+
+// MBQM(x) + zp for 16 lanes.
+inline __m512i RequantNarrow(__m512i x, const ReqN& p) {
+  __m512i e = _mm512_mul_epi32(x, p.m);
+  __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), p.m);
+  e = _mm512_sra_epi64(_mm512_add_epi64(e, p.r), p.s_even);
+  o = _mm512_sra_epi64(_mm512_add_epi64(o, p.r), p.s_odd);
+  return _mm512_mask_blend_epi32(0xAAAA, e, o);
+}
+
+// Stores clamp(y, lo, hi) as bytes. When hi is the type's maximum the
+// saturating down-conversion does the upper clamp (for u8 after max(y, lo)
+// with lo >= 0 the lanes are non-negative, so unsigned saturation is min(y, 255)).
+template <class TC>
+inline void StoreClamped(TC* c, __mmask16 k, __m512i y, __m512i lo32, __m512i hi32, bool sat_hi) {
+  y = _mm512_max_epi32(y, lo32);
+  if (sat_hi) {
+    if constexpr (std::is_same_v<TC, uint8_t>) _mm512_mask_cvtusepi32_storeu_epi8(c, k, y);
+    else _mm512_mask_cvtsepi32_storeu_epi8(c, k, y);
+  } else {
+    _mm512_mask_cvtepi32_storeu_epi8(c, k, _mm512_min_epi32(y, hi32));
+  }
+}
+
 inline __mmask16 TailMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 template <bool kConv, class TC, int R, int V>
@@ -106,10 +153,24 @@ void Tile(const MicroArgs& g) {
   const __m512i zp32 = _mm512_set1_epi32(g.zp);
   if (!g.per_lane) {
     // conv: one bias and multiplier per row, shared by all its lanes.
+    const __m512i lo32 = _mm512_set1_epi32(g.lo), hi32 = _mm512_set1_epi32(g.hi);
+    const bool sat_hi = std::is_same_v<TC, uint8_t> ? (g.hi == 255 && g.lo >= 0) : g.hi == 127;
+    __mmask16 km[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) km[v] = TailMask(g.lanes - 16 * v);
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       TC* c = static_cast<TC*>(g.c) + r * g.ldc;
       const __m512i bias = _mm512_set1_epi32(g.bias[r]);
-      const Req p = ReqBroadcast(g.mult[r * g.mult_stride], g.shift[r * g.mult_stride]);
+      const int32_t mr = g.mult[r * g.mult_stride], sr = g.shift[r * g.mult_stride];
+      if (g.narrow && NarrowOk(sr)) {
+        const ReqN p = ReqNarrow(mr, sr, g.zp);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v)
+          StoreClamped(c + 16 * v, km[v], RequantNarrow(_mm512_add_epi32(out[r][v], bias), p), lo32, hi32, sat_hi);
+        continue;
+      }
+      const Req p = ReqBroadcast(mr, sr);
       for (int v = 0; v < V; ++v) {
         const __m512i y = Requant(_mm512_add_epi32(out[r][v], bias), p, lo64, hi64, zp32);
         _mm512_mask_cvtepi32_storeu_epi8(c + 16 * v, TailMask(g.lanes - 16 * v), y);  // y in [lo, hi]: exact

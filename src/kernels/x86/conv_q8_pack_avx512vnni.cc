@@ -1,0 +1,112 @@
+// AVX-512 (F/BW) versions of the conv driver's packing helpers
+// (conv_q8_pack_kernels.h): tap rows gathered with masked byte loads, so the
+// padding comes from the merge value and nothing outside a source row is read
+// (the input tensor may end where its last plane ends); stride 2 keeps the
+// even bytes with vpmovwb.
+#include <immintrin.h>
+
+// GCC 12's avx512fintrin.h self-initializes _mm512_undefined_* (GCC bug
+// 105593), which -Wmaybe-uninitialized reports at every inlined use.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/x86/conv_q8_pack_kernels.h"
+
+namespace nibble::q8 {
+namespace {
+
+// Bits [lo, hi) of a 64-bit mask, lo and hi clamped to [0, 64].
+inline __mmask64 Bits(int64_t lo, int64_t hi) {
+  lo = std::clamp<int64_t>(lo, 0, 64);
+  hi = std::clamp<int64_t>(hi, 0, 64);
+  if (hi <= lo) return 0;
+  const uint64_t h = hi == 64 ? ~uint64_t{0} : (uint64_t{1} << hi) - 1;
+  const uint64_t l = (uint64_t{1} << lo) - 1;
+  return h & ~l;
+}
+
+// row + i without forming an out-of-object pointer in C++ terms; only the
+// mask decides which bytes are touched.
+inline const void* At(const uint8_t* row, int64_t i) {
+  return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(row) + static_cast<uintptr_t>(i));
+}
+
+// Source bytes [i0, i0 + 64) of row t, padding (outside [0, valid)) = fill.
+inline __m512i Load64(const TapRowArgs& a, int t, int64_t i0, __m512i fill) {
+  const __mmask64 m = Bits(-i0, a.valid[t] - i0);
+  if (m == 0) return fill;
+  return _mm512_mask_loadu_epi8(fill, m, At(a.row[t], i0));
+}
+
+// 64 lanes of 4 rows -> 256 bytes [lane][4] at out (a 4x4 transpose of 128-bit blocks after the unpacks).
+inline void Interleave64(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i flip, uint8_t* out) {
+  const __m512i ab_lo = _mm512_unpacklo_epi8(r0, r1), ab_hi = _mm512_unpackhi_epi8(r0, r1);
+  const __m512i cd_lo = _mm512_unpacklo_epi8(r2, r3), cd_hi = _mm512_unpackhi_epi8(r2, r3);
+  // Per 128-bit block b (lanes 16b..16b+15): q0 = lanes 0-3, q1 = 4-7, q2 = 8-11, q3 = 12-15.
+  const __m512i q0 = _mm512_unpacklo_epi16(ab_lo, cd_lo), q1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
+  const __m512i q2 = _mm512_unpacklo_epi16(ab_hi, cd_hi), q3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
+  // Output block 4b + i = q_i block b.
+  const __m512i t0 = _mm512_shuffle_i64x2(q0, q1, 0x44);  // q0.b0 q0.b1 q1.b0 q1.b1
+  const __m512i t1 = _mm512_shuffle_i64x2(q2, q3, 0x44);  // q2.b0 q2.b1 q3.b0 q3.b1
+  const __m512i t2 = _mm512_shuffle_i64x2(q0, q1, 0xEE);  // q0.b2 q0.b3 q1.b2 q1.b3
+  const __m512i t3 = _mm512_shuffle_i64x2(q2, q3, 0xEE);
+  const __m512i o0 = _mm512_shuffle_i64x2(t0, t1, 0x88);  // q0.b0 q1.b0 q2.b0 q3.b0
+  const __m512i o1 = _mm512_shuffle_i64x2(t0, t1, 0xDD);  // q0.b1 q1.b1 q2.b1 q3.b1
+  const __m512i o2 = _mm512_shuffle_i64x2(t2, t3, 0x88);
+  const __m512i o3 = _mm512_shuffle_i64x2(t2, t3, 0xDD);
+  _mm512_storeu_si512(out, _mm512_xor_si512(o0, flip));
+  _mm512_storeu_si512(out + 64, _mm512_xor_si512(o1, flip));
+  _mm512_storeu_si512(out + 128, _mm512_xor_si512(o2, flip));
+  _mm512_storeu_si512(out + 192, _mm512_xor_si512(o3, flip));
+}
+
+}  // namespace
+
+void TapRowAvx512(const TapRowArgs& a) {
+  if (a.step != 1 && a.step != 2) return TapRowPortable(a);
+  const __m512i fill = _mm512_set1_epi8(static_cast<char>(a.fill));
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(a.flip));
+  // 64 output lanes per step; the last step writes up to 63 lanes (252 bytes) of slack...
+  // which the contract bounds at 63 bytes: finish the tail 16 lanes at a time.
+  int64_t j = 0;
+  __m512i r[4];
+  for (; j < a.n; j += 64) {
+    for (int t = 0; t < 4; ++t) {
+      if (a.step == 1) {
+        r[t] = Load64(a, t, a.start + j, fill);
+      } else {
+        const int64_t i0 = a.start + 2 * j;
+        const __m512i lo = Load64(a, t, i0, fill), hi = Load64(a, t, i0 + 64, fill);
+        r[t] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(lo)), _mm512_cvtepi16_epi8(hi), 1);
+      }
+    }
+    if (a.n - j >= 64) {
+      Interleave64(r[0], r[1], r[2], r[3], flip, a.out + 4 * j);
+    } else {
+      alignas(64) uint8_t tmp[256];
+      Interleave64(r[0], r[1], r[2], r[3], flip, tmp);
+      const int64_t bytes = ((a.n - j) * 4 + 63) / 64 * 64;  // at most 60 bytes of slack
+      for (int64_t b = 0; b < bytes; b += 64)
+        _mm512_storeu_si512(a.out + 4 * j + b, _mm512_load_si512(tmp + b));
+    }
+  }
+}
+
+void PanelCopyAvx512(const PanelCopyArgs& a) {
+  for (int64_t s = 0; s < a.steps; ++s) {
+    const uint8_t* src = a.t + a.k_off[s];
+    uint8_t* dst = a.dst + s * a.dst_stride;
+    for (int i = 0; i < a.nsegs; ++i) {
+      const PanelSeg& g = a.segs[i];
+      for (int64_t b = 0; b < g.bytes; b += 64)
+        _mm512_storeu_si512(dst + g.dst + b, _mm512_loadu_si512(src + g.src + b));
+    }
+  }
+}
+
+}  // namespace nibble::q8
