@@ -247,7 +247,11 @@ struct Folder {
         }
       }
     } else if (op == "Add" || op == "Mul") {
-      if (src.size() != 2 || src[1] < 0 || !PerTensor8(q(1)) || q(1)->is_signed != q(0)->is_signed) return;
+      // The integer Add/Mul keeps one code type from inputs to output (below 8 bits the
+      // quantizer may make a sum's inputs signed and its Relu'd output unsigned).
+      if (src.size() != 2 || src[1] < 0 || !PerTensor8(q(1)) || q(1)->is_signed != q(0)->is_signed ||
+          g.values[yq].quant->is_signed != q(0)->is_signed)
+        return;
     } else if (op == "Concat") {
       for (size_t i = 0; i < src.size(); ++i)
         if (src[i] < 0 || !PerTensor8(q(i)) || q(i)->is_signed != q(0)->is_signed) return;

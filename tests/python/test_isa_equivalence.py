@@ -1,4 +1,5 @@
-"""Integer execution gives the same codes on every ISA level and thread count.
+"""Integer execution gives the same codes on every ISA level, thread count and
+sub-8-bit kernel family.
 
 Every x86 kernel level (NIBBLE_ISA=scalar, avx2, avxvnni, avx512vnni; those this
 CPU cannot run are skipped) and 1 or 2 threads must produce bit-identical
@@ -8,6 +9,11 @@ right. Models: a "kernel zoo" CNN that reaches every integer kernel path
 channel multiplier, pointwise convs, residual Add, Mul, MaxPool, AveragePool,
 Concat, Sigmoid through a table, GlobalAveragePool, Gemm), quantized with
 uint8 and with int8 activations, and MobileNetV2 at 224x224 (random weights).
+
+Sub-8-bit models (W4A8, W4A4, W2A2, W1A1, the kernel zoo and the Fashion-MNIST
+CNN) must give identical codes whichever kernel family runs their layers
+(NIBBLE_LOWBIT_KERNEL=int8, bitserial, w4a8, binary: each is exact, and a
+family that cannot compute a layer falls back to int8).
 
     NIBBLE_BIN=build/nibble .venv/bin/python -m pytest tests/python/test_isa_equivalence.py
 """
@@ -60,7 +66,7 @@ def workdir(test_out: Path) -> Path:
     return fresh_dir(test_out / "isa_equivalence")
 
 
-def quantized(nibble_bin: Path, workdir: Path, name: str, int8_acts: bool) -> tuple[Path, Path]:
+def quantized(nibble_bin: Path, workdir: Path, name: str, int8_acts: bool, bits: str = "w8a8") -> tuple[Path, Path]:
     make, shape = MODELS[name]
     rng = np.random.default_rng(5)
     float_path = workdir / f"{name}.onnx"
@@ -70,11 +76,12 @@ def quantized(nibble_bin: Path, workdir: Path, name: str, int8_acts: bool) -> tu
     np.save(calib, rng.standard_normal((8, *shape[1:])).astype(np.float32))
     x = workdir / f"{name}_x.npy"
     np.save(x, rng.standard_normal(shape).astype(np.float32))
-    q = workdir / f"{name}_{'s8' if int8_acts else 'u8'}.onnx"
-    r = run_cli([nibble_bin, "quantize", float_path, "--calib", calib, "-o", q,
+    q = workdir / f"{name}_{'s8' if int8_acts else 'u8'}_{bits}.onnx"
+    r = run_cli([nibble_bin, "quantize", float_path, "--calib", calib, "-o", q, "--bits", bits, "--no-first-last-8bit",
                  *(["--int8-activations"] if int8_acts else [])], TIMEOUT_S)
     assert r.returncode == 0, r.stderr
-    assert " 0 float" in r.stdout, f"{name}: some nodes stayed float:\n{r.stdout}"
+    if bits == "w8a8":
+        assert " 0 float" in r.stdout, f"{name}: some nodes stayed float:\n{r.stdout}"
     return q, x
 
 
@@ -116,3 +123,33 @@ def test_outputs_identical_across_isas_and_threads(name, int8_acts, nibble_bin, 
             got = run(nibble_bin, model, x, workdir / f"{model.stem}_{isa}_{threads}", isa, threads)
             for out, want in base.items():
                 np.testing.assert_array_equal(got[out], want, err_msg=f"{name} {out}: {isa} x{threads} vs scalar x1")
+
+
+FAMILIES = ["int8", "bitserial", "w4a8", "binary"]
+
+
+def run_forced(nibble_bin: Path, model: Path, x: Path, out: Path, family: str, monkeypatch) -> dict[str, np.ndarray]:
+    monkeypatch.setenv("NIBBLE_LOWBIT_KERNEL", family)
+    try:
+        return run(nibble_bin, model, x, out, "avx512vnni" if "avx512vnni" in supported_isas() else "avx2", 1)
+    finally:
+        monkeypatch.delenv("NIBBLE_LOWBIT_KERNEL")
+
+
+@pytest.mark.parametrize("bits", ["w4a8", "w4a4", "w2a2", "w1a1"])
+def test_lowbit_outputs_identical_across_kernel_families(bits, nibble_bin, workdir, monkeypatch):
+    model, x = quantized(nibble_bin, workdir, "kernel_zoo", False, bits)
+    r = run_cli([nibble_bin, "inspect", model], TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    base = run_forced(nibble_bin, model, x, workdir / f"{model.stem}_int8", "int8", monkeypatch)
+    used = set()
+    for family in FAMILIES[1:]:
+        monkeypatch.setenv("NIBBLE_LOWBIT_KERNEL", family)
+        ri = run_cli([nibble_bin, "inspect", model], TIMEOUT_S)
+        monkeypatch.delenv("NIBBLE_LOWBIT_KERNEL")
+        used |= {k for k in ("bitserial_and_popcount", "binary_xnor_popcount", "gemv_w") if k in ri.stdout}
+        got = run_forced(nibble_bin, model, x, workdir / f"{model.stem}_{family}", family, monkeypatch)
+        for out, want in base.items():
+            np.testing.assert_array_equal(got[out], want, err_msg=f"{bits} {out}: {family} vs int8")
+    # The forced families really ran somewhere (the zoo's Gemm and group-1 convs qualify).
+    assert used, f"{bits}: no sub-8-bit kernel ran in any forced family"

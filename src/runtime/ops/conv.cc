@@ -225,20 +225,21 @@ class QConvKernel : public ConvKernel {
     prob.m = p.batch * p.geo.spatial_size_out();
     prob.n = p.out_channels;
     prob.k = p.in_channels * p.geo.kernel_size();
-    prob.w_bits = w_params_.bits;
-    prob.a_bits = x_.bits;
+    prob.w_bits = SerialBits(w_params_);
+    prob.a_bits = SerialBits(x_);
     prob.w_signed = w_params_.is_signed;
     prob.a_signed = x_.is_signed;
     prob.bipolar = w_params_.bipolar() && x_.bipolar();
     const LowBitKernel kind = SelectLowBitKernel(prob);
     lowbit_choice_ = DescribeLowBitChoice(prob);
-    if (kind == LowBitKernel::kBinary && BinaryConvSupports(p, w, b)) {
+    std::string why;
+    if (kind == LowBitKernel::kBinary && BinaryConvSupports(p, w, b, &why)) {
       lowbit_ = PackBinaryConv(p, w, b);
-    } else if (kind == LowBitKernel::kBitSerial) {
-      BitSerialSpec spec{x_.bits, w_params_.bits, x_.is_signed, w_params_.is_signed};
-      if (!BitSerialConvSupports(p, w, b, spec)) return false;
-      lowbit_ = PackBitSerialConv(p, w, b, spec);
+    } else if (kind == LowBitKernel::kBitSerial &&
+               BitSerialConvSupports(p, w, b, {SerialBits(x_), SerialBits(w_params_), x_.is_signed, w_params_.is_signed}, &why)) {
+      lowbit_ = PackBitSerialConv(p, w, b, {SerialBits(x_), SerialBits(w_params_), x_.is_signed, w_params_.is_signed});
     } else {
+      if (!why.empty()) lowbit_choice_ += "; not used here: " + why;
       return false;
     }
     path_ = Path::kLowBit;

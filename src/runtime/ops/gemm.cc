@@ -236,8 +236,8 @@ class QGemmKernel : public OpKernel {
       prob.m = p.m;
       prob.n = p.n;
       prob.k = p.k;
-      prob.w_bits = b_params_.bits;
-      prob.a_bits = a_.bits;
+      prob.w_bits = SerialBits(b_params_);
+      prob.a_bits = SerialBits(a_);
       prob.w_signed = b_params_.is_signed;
       prob.a_signed = a_.is_signed;
       prob.bipolar = b_params_.bipolar() && a_.bipolar();
@@ -254,7 +254,7 @@ class QGemmKernel : public OpKernel {
         path_ = Path::kLowBit;
         return;
       }
-      const BitSerialSpec spec{a_.bits, b_params_.bits, a_.is_signed, b_params_.is_signed};
+      const BitSerialSpec spec{SerialBits(a_), SerialBits(b_params_), a_.is_signed, b_params_.is_signed};
       if (kind == LowBitKernel::kBitSerial && BitSerialGemmSupports(p, b, bias, spec)) {
         lowbit_ = PackBitSerialGemm(p, b, bias, spec);
         path_ = Path::kLowBit;

@@ -24,6 +24,10 @@ void DispatchCode(DType t, F&& f) {
   else f(int8_t{});
 }
 
+// The width a bit-serial kernel needs for these codes: bipolar 1-bit codes
+// are -1 and +1, which take a signed 2-bit range (offset encoding).
+inline int SerialBits(const QuantParams& q) { return q.bipolar() ? 2 : q.bits; }
+
 // Zero points of a quantized value (zero when it has none).
 inline int32_t ZeroPoint(const QuantParams& p) { return p.zero_point.empty() ? 0 : p.zero_point[0]; }
 
