@@ -211,6 +211,74 @@ TEST(X86DwConvQ8, FastShapesBitExact) {
   CheckDwMany<int8_t, int8_t>(4, true, 150);
 }
 
+// 3x3 shapes for the AVX-512 int8-weight paths: narrow (two rows per vector,
+// widths <= 8), 16-column blocks, and wide rows (64 / 32 column blocks, widths
+// up to 200: several blocks and every tail), heights that leave every
+// remainder of the row blocking, every padding.
+DwShape Random3x3Shape(Rng& r) {
+  DwShape c;
+  c.batch = r.Int(1, 2);
+  c.channels = r.Int(1, 5);
+  c.mult = r.Chance(0.2) ? 2 : 1;
+  c.rank = 2;
+  c.pads.assign(4, 0);
+  const int64_t s = r.Int(1, 2);
+  for (int d = 0; d < 2; ++d) {
+    c.k[d] = 3;
+    c.s[d] = s;
+    c.d[d] = 1;
+    c.pads[d] = r.Int(0, 2);
+    c.pads[d + 2] = r.Int(0, 2);
+    const int64_t min_in = std::max<int64_t>(1, 3 - c.pads[d] - c.pads[d + 2]);
+    const int64_t v = d == 1 ? (r.Chance(0.3) ? r.Int(1, 20) : r.Int(1, 200)) : r.Int(1, 13);
+    c.in[d] = std::max(min_in, v);
+  }
+  return c;
+}
+
+template <class TX, class TY>
+void CheckDw3x3Many(uint32_t seed, int trials) {
+  Rng r(seed);
+  for (int t = 0; t < trials; ++t) {
+    CheckDw<TX, TY>(r, Random3x3Shape(r), t);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+TEST(X86DwConvQ8, Fast3x3ShapesBitExact) {
+  CheckDw3x3Many<uint8_t, uint8_t>(11, 150);
+  CheckDw3x3Many<uint8_t, int8_t>(12, 100);
+  CheckDw3x3Many<int8_t, uint8_t>(13, 100);
+  CheckDw3x3Many<int8_t, int8_t>(14, 150);
+}
+
+// The MobileNetV2 depthwise geometries (pad 1), a few channels each.
+TEST(X86DwConvQ8, MobileNetV2ShapesBitExact) {
+  const int64_t shapes[][3] = {{112, 1, 0}, {112, 2, 0}, {56, 1, 0}, {56, 2, 0}, {28, 1, 0},
+                               {28, 2, 0},  {14, 1, 0},  {14, 2, 0}, {7, 1, 0}};
+  Rng r(21);
+  int t = 0;
+  for (const auto& sh : shapes)
+    for (int rep = 0; rep < 3; ++rep, ++t) {
+      DwShape c;
+      c.batch = 1;
+      c.channels = r.Int(2, 4);
+      c.mult = 1;
+      c.rank = 2;
+      c.pads = {1, 1, 1, 1};
+      for (int d = 0; d < 2; ++d) {
+        c.k[d] = 3;
+        c.s[d] = sh[1];
+        c.d[d] = 1;
+        c.in[d] = sh[0];
+      }
+      if (rep == 0) CheckDw<uint8_t, uint8_t>(r, c, t);
+      else if (rep == 1) CheckDw<int8_t, int8_t>(r, c, t);
+      else CheckDw<uint8_t, int8_t>(r, c, t);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+}
+
 TEST(X86DwConvQ8, GenericShapesBitExact) {
   CheckDwMany<uint8_t, uint8_t>(5, false, 100);
   CheckDwMany<uint8_t, int8_t>(6, false, 60);
