@@ -537,8 +537,8 @@ def markdown(env: list[tuple[str, str]], res: Results, args, parts: set[int]) ->
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nibble", type=Path,
-                    default=Path(os.environ.get("NIBBLE_BIN", REPO_ROOT / "build-bench" / "nibble")),
-                    help="the nibble executable (default: $NIBBLE_BIN or build-bench/nibble)")
+                    default=Path(os.environ.get("NIBBLE_BIN", REPO_ROOT / "build" / "nibble")),
+                    help="the nibble executable (default: $NIBBLE_BIN or build/nibble)")
     ap.add_argument("--work", type=Path, default=REPO_ROOT / "build-bench" / "quant-accuracy",
                     help="where quantized models and calibration files go (default: build-bench/quant-accuracy)")
     ap.add_argument("--limit", type=int, default=10000, help="test images (default: all 10,000)")
