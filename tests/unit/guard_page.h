@@ -35,7 +35,9 @@ class GuardedBuffer {
   const T* data() const { return data_; }
   size_t size() const { return count_; }
   T& operator[](size_t i) { return data_[i]; }
-  void CopyFrom(const T* src) { std::memcpy(data_, src, count_ * sizeof(T)); }
+  void CopyFrom(const T* src) {
+    if (count_ > 0) std::memcpy(data_, src, count_ * sizeof(T));  // src may be null when empty
+  }
 
  private:
   size_t count_, map_bytes_ = 0;
