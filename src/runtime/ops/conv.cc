@@ -198,9 +198,13 @@ class QConvKernel : public ConvKernel {
   // so it is redone only if a new input size changes the window's padding.
   template <class TX>
   void Prepare(const ConvQ8Params& p, const int8_t* w, const int32_t* b) {
-    const std::vector<int64_t> key = WindowKey(p);
-    if (path_ != Path::kUnprepared && key == packed_key_) return;
-    packed_key_ = key;
+    // Compared in place: this runs on every inference, and allocating a key there is waste.
+    if (path_ != Path::kUnprepared && p.geo.in == packed_in_ && p.geo.pad_begin == packed_pad_begin_ &&
+        p.geo.pad_end == packed_pad_end_)
+      return;
+    packed_in_ = p.geo.in;
+    packed_pad_begin_ = p.geo.pad_begin;
+    packed_pad_end_ = p.geo.pad_end;
     const Isa isa = ActiveIsa();
     const bool x_signed = std::is_same_v<TX, int8_t>;
     if (PrepareLowBit(p, w, b)) return;
@@ -246,12 +250,6 @@ class QConvKernel : public ConvKernel {
     return true;
   }
 
-  static std::vector<int64_t> WindowKey(const ConvQ8Params& p) {
-    std::vector<int64_t> k = p.geo.in;
-    k.insert(k.end(), p.geo.pad_begin.begin(), p.geo.pad_begin.end());
-    k.insert(k.end(), p.geo.pad_end.begin(), p.geo.pad_end.end());
-    return k;
-  }
 
  private:
   std::string where_q_;
@@ -264,7 +262,7 @@ class QConvKernel : public ConvKernel {
   std::vector<int8_t> col_s8_;
   std::vector<int32_t> acc_;
   Path path_ = Path::kUnprepared;
-  std::vector<int64_t> packed_key_;
+  std::vector<int64_t> packed_in_, packed_pad_begin_, packed_pad_end_;  // the window the packing is for
   DwConvQ8Packed dw_;
   ConvQ8Packed gemm_;
   LowBitPacked lowbit_;
