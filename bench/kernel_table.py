@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""The kernel benchmarks (Google Benchmark binaries in build/bench) as one table.
+
+Runs nibble_bench_qgemm (int8 GEMM/conv: GOPS and % of the peak of the same
+instruction, measured in the same binary), nibble_bench_dwconv_q8 (depthwise:
+output pixels/s and speed-up over the scalar reference) and nibble_bench_lowbit
+(bit-serial, binary and W4A8 against int8 on the same shapes), single thread,
+and writes their counters between `<!-- kernels:begin -->` and `<!-- kernels:end -->`.
+
+    .venv/bin/python bench/kernel_table.py --write-docs docs/benchmarks.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import benchlib
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOC_BEGIN, DOC_END = "<!-- kernels:begin -->", "<!-- kernels:end -->"
+# (binary, filter, columns to show: counter names Google Benchmark reports)
+RUNS = [
+    ("nibble_bench_qgemm", "peak/avx512vnni|gemm/avx512vnni|conv/avx512vnni", ["GOPS", "pct_peak"]),
+    ("nibble_bench_dwconv_q8", "reference|avx512vnni", ["out_px/s", "speedup"]),
+    ("nibble_bench_lowbit", ".", ["GOPS"]),
+]
+
+
+def run(binary: Path, flt: str, min_time: float) -> list[dict]:
+    # JSON to a file: some binaries print their own summary on stdout.
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    cmd = [str(binary), f"--benchmark_filter={flt}", f"--benchmark_out={out}", "--benchmark_out_format=json",
+           f"--benchmark_min_time={min_time}"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if p.returncode != 0:
+        sys.exit(f"kernel_table: {' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+    rows = json.loads(out.read_text())["benchmarks"]
+    out.unlink()
+    return rows
+
+
+def fmt(v) -> str:
+    if not isinstance(v, (int, float)):
+        return ""
+    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
+
+
+def section(build: Path, min_time: float) -> str:
+    env = benchlib.environment("1", [], variables=["NIBBLE_ISA", "NIBBLE_LOWBIT_KERNEL"], threads_label="threads")
+    lines = ["### Kernels, single thread (Google Benchmark)", "", *benchlib.environment_table(env), ""]
+    for binary, flt, cols in RUNS:
+        rows = run(build / "bench" / binary, flt, min_time)
+        lines += [f"`build/bench/{binary} --benchmark_filter='{flt}'`", "",
+                  "| benchmark | time per iteration (us) | " + " | ".join(cols) + " |",
+                  "|---|---:|" + "---:|" * len(cols)]
+        for r in rows:
+            us = r.get("cpu_time", 0) * {"ns": 1e-3, "us": 1, "ms": 1e3, "s": 1e6}[r.get("time_unit", "ns")]
+            lines.append(f"| {r['name']} | {us:.1f} | " + " | ".join(fmt(r.get(c)) for c in cols) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", type=Path, default=REPO_ROOT / "build", help="build folder with bench/ (default: build)")
+    ap.add_argument("--min-time", type=float, default=0.2, help="seconds per benchmark (default 0.2)")
+    ap.add_argument("--write-docs", type=Path, metavar="MARKDOWN")
+    args = ap.parse_args(argv)
+    text = section(args.build, args.min_time)
+    print(text)
+    if args.write_docs:
+        benchlib.write_docs(args.write_docs, text, DOC_BEGIN, DOC_END, "kernel_table")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
