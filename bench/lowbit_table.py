@@ -17,11 +17,12 @@ layers at w8a8 unless told otherwise, and so does this table):
 * top-1 (Fashion only); W2A2 and W1A1 are quantized with --method minmax and with
   --method mse: the main table shows the one with the better Fashion top-1 (on the
   test set, so the choice is optimistic), the other is in the method table below it;
-* file bytes: the .onnx nibble writes (codes are stored one per byte);
-* packed weight bytes: sum over the Conv/Gemm/MatMul weight tensors of
-  ceil(numel x bits / 8) + 4 bytes per scale, the width of each read from the Clip
-  bounds before its DequantizeLinear (nibble's QCDQ form; no Clip = 8 bits; Clip
-  [-1, 1] with only -1/+1 codes = 1 bit, bipolar), i.e. what the bits allow;
+* file bytes: the .onnx `nibble quantize` writes (weights of 4 bits or fewer as ONNX
+  INT4, which ONNX Runtime reads; wider ones one code per byte);
+* packed file bytes: the same model after `nibble convert --weights packed` (weights
+  of 4 bits or fewer at their exact width behind ai.nibble.UnpackBits; nibble only);
+* packed weight bytes: in that packed file, the bytes holding the Conv/Gemm/MatMul
+  weight codes plus 4 bytes per scale (float models: 4 bytes per weight);
 * latency: median of `nibble bench --threads T` at 1 and 2 threads, each in a child
   process, interleaved over --rounds rounds (the order rotates every round); the
   median of the round medians;
@@ -199,16 +200,18 @@ class WeightInfo:
     name: str
     numel: int
     bits: int
+    stored: int  # bytes of the codes as the file holds them (int8, INT4 or bit-packed)
     scales: int
 
     @property
     def packed_bytes(self) -> int:
-        return math.ceil(self.numel * self.bits / 8) + 4 * self.scales
+        return self.stored + 4 * self.scales
 
 
 def weight_tensors(path: Path) -> list[WeightInfo]:
-    """The weight input (slot 1) of every Conv/Gemm/MatMul: its element count, width and scale count.
-    Float weights count 32 bits; DQ(initializer) 8; DQ(Clip(initializer, lo, hi)) the width of [lo, hi]."""
+    """The weight input (slot 1) of every Conv/Gemm/MatMul: its element count, width, stored bytes and
+    scale count. Float weights: 32 bits. Quantized: DQ reading the codes, through a Clip (the width of
+    its bounds), an ai.nibble UnpackBits (its bits) or straight from an int8 / INT4 initializer."""
     import onnx
     from onnx import numpy_helper
     g = onnx.load(str(path)).graph
@@ -221,32 +224,44 @@ def weight_tensors(path: Path) -> list[WeightInfo]:
             arr[name] = numpy_helper.to_array(init[name])
         return arr[name]
 
+    def stored(t) -> int:
+        return len(t.raw_data) if t.HasField("raw_data") else int(array(t.name).nbytes)
+
     out = []
     for n in g.node:
         if n.op_type not in ("Conv", "Gemm", "MatMul") or len(n.input) < 2:
             continue
         w = n.input[1]
         if w in init:
-            out.append(WeightInfo(w, int(array(w).size), 32, 0))
+            out.append(WeightInfo(w, int(array(w).size), 32, stored(init[w]), 0))
             continue
         dq = producer.get(w)
         if dq is None or dq.op_type != "DequantizeLinear":
             continue
-        codes, bits = dq.input[0], 8
-        clip = producer.get(codes)
-        if clip is not None and clip.op_type == "Clip" and len(clip.input) == 3:
-            lo, hi = int(array(clip.input[1])), int(array(clip.input[2]))
-            codes = clip.input[0]
-            if codes not in init:
-                continue
-            signed = array(codes).dtype == np.int8
-            bits, narrow = width_of_bounds(signed, lo, hi)
-            bits = bits or 8
-            if bits == 2 and narrow and signed and np.all(np.clip(array(codes), lo, hi) != 0):
-                bits = 1  # bipolar: codes -1 and +1 only
-        if codes not in init:
+        src, bits, numel = dq.input[0], 8, None
+        while src in producer:
+            p = producer[src]
+            attrs = {a.name: a for a in p.attribute}
+            if p.op_type == "UnpackBits":
+                bits, numel = attrs["bits"].i, int(np.prod(attrs["shape"].ints))
+            elif p.op_type == "Clip" and len(p.input) == 3:
+                lo, hi = int(array(p.input[1])), int(array(p.input[2]))
+                signed = array(p.input[0]).dtype == np.int8 if p.input[0] in init else True
+                b, narrow = width_of_bounds(signed, lo, hi)
+                bits = b or 8
+                if bits == 2 and narrow and signed and p.input[0] in init and \
+                        np.all(np.clip(array(p.input[0]), lo, hi) != 0):
+                    bits = 1  # bipolar: codes -1 and +1 only
+            else:
+                break
+            src = p.input[0]
+        if src not in init:
             continue
-        out.append(WeightInfo(w, int(array(codes).size), bits, int(array(dq.input[1]).size)))
+        t = init[src]
+        if t.data_type in (onnx.TensorProto.INT4, onnx.TensorProto.UINT4):
+            bits = min(bits, 4)
+        out.append(WeightInfo(w, numel if numel is not None else int(np.prod(t.dims)), bits, stored(t),
+                              int(array(dq.input[1]).size)))
     return out
 
 
@@ -323,8 +338,9 @@ class Built:
     path: str = ""
     layer_bits: dict = field(default_factory=dict)
     error: str = ""
-    file_bytes: int = 0
-    packed_bytes: int = 0
+    file_bytes: int = 0         # the .onnx as nibble quantize writes it (<= 4-bit weights as ONNX INT4)
+    packed_file_bytes: int = 0  # the same model after `nibble convert --weights packed`
+    packed_bytes: int = 0       # weight codes + scales in the packed file
     widths: str = ""            # weight widths, e.g. "8 x2, 4 x3"
     precisions: str = ""        # from nibble quantize, e.g. "w4a4 x3, w8a8 x2"
     precision_list: list = field(default_factory=list)
@@ -333,9 +349,11 @@ class Built:
     note: str = ""
 
 
-def measure_files(b: Built, path: Path) -> None:
+def measure_files(b: Built, path: Path, packed: Path | None = None) -> None:
+    packed = packed or path
     b.path, b.file_bytes = str(path), path.stat().st_size
-    ws = weight_tensors(path)
+    b.packed_file_bytes = packed.stat().st_size
+    ws = weight_tensors(packed)
     b.packed_bytes = sum(w.packed_bytes for w in ws)
     b.widths = count_summary([f"{w.bits} bit" for w in ws])
 
@@ -362,7 +380,9 @@ def build(args, spec: ModelSpec, cfg: Config, work: Path, layer_bits: dict | Non
         qout = run_nibble(args.nibble, qargs)
         b.precision_list = quantize_precisions(qout)
         b.precisions = count_summary([p for p, _, _ in b.precision_list])
-        measure_files(b, out)
+        packed = out.with_suffix(".packed.onnx")
+        run_nibble(args.nibble, ["convert", out, "-o", packed, "--weights", "packed"])
+        measure_files(b, out, packed)
     except NibbleError as e:
         b.error = str(e)
         return b
@@ -585,7 +605,7 @@ def model_table(model: str, rows: list[Built], res: Timed, args, shown: dict) ->
     ts = args.threads
     head = ["config", "method", "weight-layer precisions"]
     head += ["top-1 %", "vs float (points)"] if has_acc else []
-    head += ["file bytes", "packed weight bytes"]
+    head += ["file bytes", "packed file bytes", "packed weight bytes"]
     head += [f"{t}T ms" for t in ts] + [f"vs W8A8 {t}T" for t in ts] + [f"vs ORT int8 {t}T" for t in ts]
     head += ["kernels (Conv/Gemm)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 3 or i == len(head) - 1 else "---:"
@@ -605,7 +625,9 @@ def model_table(model: str, rows: list[Built], res: Timed, args, shown: dict) ->
                 cells += [fmt(b.top1), "" if b.label == "float" else
                           (f"{b.top1 - float_row.top1:+.2f}" if b.top1 is not None and float_row and float_row.top1
                            is not None else "")]
-            cells += [str(b.file_bytes) if b.file_bytes else "error", str(b.packed_bytes) if b.packed_bytes else ""]
+            cells += [str(b.file_bytes) if b.file_bytes else "error",
+                      str(b.packed_file_bytes) if b.packed_file_bytes else "",
+                      str(b.packed_bytes) if b.packed_bytes else ""]
             ms = {t: median_ms(res, model, key, t) for t in ts}
             w8 = {t: median_ms(res, model, "W8A8/minmax", t) for t in ts}
             orts = {t: median_ms(res, model, "ORT int8/MinMax", t) for t in ts}
@@ -620,9 +642,9 @@ def model_table(model: str, rows: list[Built], res: Timed, args, shown: dict) ->
 
 
 def method_table(rows: list[Built], res: Timed, args, shown: dict) -> list[str]:
-    lines = ["| model | config | method | shown above | top-1 % | file bytes | packed weight bytes | "
+    lines = ["| model | config | method | shown above | top-1 % | file bytes | packed file bytes | packed weight bytes | "
              + " | ".join(f"{t}T ms" for t in args.threads) + " |",
-             "|---|---|---|---|---:|---:|---:|" + "---:|" * len(args.threads)]
+             "|---|---|---|---|---:|---:|---:|---:|" + "---:|" * len(args.threads)]
     for b in rows:
         if b.label not in TWO_METHODS:
             continue
@@ -631,7 +653,8 @@ def method_table(rows: list[Built], res: Timed, args, shown: dict) -> list[str]:
         ms = [fmt(median_ms(res, b.model, key, t), ".3f", "error" if err else "n/a") for t in args.threads]
         lines.append(f"| {b.model} | {b.label} | {b.method} | {'yes' if shown[b.label][0] == b.method else 'no'} "
                      f"| {fmt(b.top1, '.2f', 'n/a' if b.model != 'fashion_cnn' else 'error')} "
-                     f"| {b.file_bytes or 'error'} | {b.packed_bytes or ''} | " + " | ".join(ms) + " |")
+                     f"| {b.file_bytes or 'error'} | {b.packed_file_bytes or ''} | {b.packed_bytes or ''} | "
+                     + " | ".join(ms) + " |")
     return lines
 
 
@@ -666,10 +689,11 @@ def markdown(env, rows, res, args, shown, mixed_why, checks) -> str:
               *method_table(rows, res, args, shown), "",
               "Every configuration is `nibble quantize --bits wNaM` with nibble's defaults otherwise: per-channel "
               "weights, uint8 activations, first and last weight layers kept at w8a8 (the precisions column counts "
-              "the weight layers by the precision nibble reports). File bytes: the .onnx as written (codes one per "
-              "byte). Packed weight bytes: sum over Conv/Gemm weights of ceil(numel x bits / 8) + 4 bytes per "
-              "scale, each width read from the Clip bounds before its DequantizeLinear (float: 32 bits, no "
-              "scales). vs W8A8 / vs ORT int8: that runtime's ms / this row's ms at the same thread count (above "
+              "the weight layers by the precision nibble reports). File bytes: the .onnx as written (wider codes one per "
+              "byte, weights of 4 bits or fewer as ONNX INT4). Packed file bytes: the same model after `nibble convert "
+              "--weights packed` (weights of 4 bits or fewer at their exact width; only nibble reads it). Packed "
+              "weight bytes: in the packed file, the bytes holding the Conv/Gemm weight codes plus 4 bytes per "
+              "scale (float: 4 bytes per weight). vs W8A8 / vs ORT int8: that runtime's ms / this row's ms at the same thread count (above "
               "1: this row is faster). ORT int8: quantize_static (QDQ, per-channel, QUInt8/QInt8, MinMax) on the "
               "same calibration samples, run by ONNX Runtime (intra_op_num_threads = T) in a child process. "
               "Kernels: `nibble inspect`'s kernel column for the Conv/Gemm layers, the kernel each runs (n/a: this "

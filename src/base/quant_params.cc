@@ -1,5 +1,6 @@
 #include "base/quant_params.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -21,6 +22,38 @@ void QuantParams::Validate(const std::string& what, int64_t channels) const {
     NIBBLE_CHECK(channels < 0 || static_cast<int64_t>(scale.size()) == channels, what, ": ", scale.size(),
                  " per-channel scales for ", channels, " channels along axis ", axis);
   }
+}
+
+CodeWidth WidthOfBounds(bool is_signed, int64_t lo, int64_t hi) {
+  for (int b = 1; b <= 8; ++b) {
+    if (is_signed) {
+      const int64_t top = (int64_t{1} << (b - 1)) - 1, bottom = -(int64_t{1} << (b - 1));
+      if (b >= 2 && hi == top && lo == bottom) return {b, false};
+      if (b >= 2 && hi == top && lo == bottom + 1) return {b, true};
+    } else {
+      const int64_t top = (int64_t{1} << b) - 1;
+      if (lo == 0 && hi == top) return {b, false};
+      if (b >= 2 && lo == 0 && hi == top - 1) return {b, true};
+    }
+  }
+  return {0, false};
+}
+
+CodeWidth WidthOfSignedCodes(const int8_t* codes, int64_t n) {
+  int lo = 0, hi = 0;
+  bool zero = false;
+  for (int64_t i = 0; i < n; ++i) {
+    lo = std::min<int>(lo, codes[i]);
+    hi = std::max<int>(hi, codes[i]);
+    zero |= codes[i] == 0;
+  }
+  if (n > 0 && !zero && lo >= -1 && hi <= 1) return {1, false};
+  for (int b = 2; b < 8; ++b) {
+    const int top = (1 << (b - 1)) - 1;
+    if (lo >= -top && hi <= top) return {b, true};
+    if (lo >= -top - 1 && hi <= top) return {b, false};
+  }
+  return {8, lo > -128};
 }
 
 std::string QuantParams::ToString() const {

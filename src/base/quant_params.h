@@ -35,4 +35,17 @@ struct QuantParams {
   std::string ToString() const;
 };
 
+// A code width as stated by a Clip's integer bounds or held by constant codes.
+struct CodeWidth {
+  int bits = 0;  // 0: not a standard range
+  bool narrow = false;
+};
+// The width the bounds [lo, hi] state for codes in int8 (is_signed) or uint8:
+// the QCDQ form writes a width under 8 bits as Clip(qmin, qmax). Signed bounds
+// [-1, 1] read as 2 bits narrow (ternary; bipolar is told apart by the codes).
+CodeWidth WidthOfBounds(bool is_signed, int64_t lo, int64_t hi);
+// The narrowest signed width holding int8 codes: 1 (bipolar) when every code is
+// -1 or +1, else the least b >= 2 whose narrow or full range holds them.
+CodeWidth WidthOfSignedCodes(const int8_t* codes, int64_t n);
+
 }  // namespace nibble

@@ -7,6 +7,7 @@
 #include "onnx/export.h"
 #include "onnx/import.h"
 #include "onnx/qonnx_export.h"
+#include "onnx/weight_storage.h"
 #include "base/qonnx_quant.h"
 #include "runtime/optimize.h"
 
@@ -22,8 +23,10 @@ int Convert(const ConvertOptions& o) {
     NIBBLE_CHECK(n > 0, o.model, ": no QuantizeLinear/DequantizeLinear pair to write as QONNX Quant (is the model quantized?)");
     std::printf("%d QONNX quantizer nodes (Quant, BipolarQuant)\n", n);
     eo.domain_versions[qonnx::kDomain] = 1;
-  } else if (o.optimize) {
-    OptimizeGraph(g);
+  } else {
+    if (o.optimize) OptimizeGraph(g);
+    const WeightStorageReport r = StoreWeightsCompactly(g, ParseWeightStorage(o.weights), eo);
+    if (!r.note.empty()) std::printf("note: %s\n", r.note.c_str());
   }
   eo.external_data_threshold = o.external_data_above;
   ExportOnnxFile(g, o.out, eo);

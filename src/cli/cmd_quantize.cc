@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "data/dataset_spec.h"
 #include "onnx/export.h"
+#include "onnx/weight_storage.h"
 #include "onnx/import.h"
 #include "quant/quantize.h"
 
@@ -63,7 +64,8 @@ int Quantize(const QuantizeCliOptions& o) {
   Graph g = ImportOnnxFile(o.model);
   auto data = OpenDataset(o.calib, o.data.ToPreprocess());
   QuantizeOptions q;
-  q.method = ParseCalibMethod(o.method);
+  q.method = ParseCalibMethod(o.method.empty() ? "minmax" : o.method);
+  if (o.method.empty()) q.mse_at_or_below_bits = 3;
   q.per_channel = !o.per_tensor;
   q.symmetric_activations = o.symmetric;
   q.signed_activations = o.int8_activations;
@@ -81,14 +83,19 @@ int Quantize(const QuantizeCliOptions& o) {
     ++floats;
     eo.metadata_props.push_back({"nibble.float." + d.node, d.reason});
   }
-  eo.metadata_props.push_back({"nibble.quantize", Cat("method=", o.method, " per_channel=", q.per_channel,
+  eo.metadata_props.push_back({"nibble.quantize", Cat("method=", o.method.empty() ? "minmax (mse at <= 3-bit activations)" : o.method, " per_channel=", q.per_channel,
                                                 " activations=", q.signed_activations ? "int8" : "uint8",
                                                 " calib_size=", q.calib_size, " bits=", LayerBitsName(q.bits),
                                                 " first_last_8bit=", q.first_last_8bit)});
+  const WeightStorageReport ws = StoreWeightsCompactly(r.graph, ParseWeightStorage(o.weights), eo);
   ExportOnnxFile(r.graph, o.out, eo);
   std::printf("wrote %s (%lld bytes; float model %lld bytes)\n", o.out.c_str(),
               static_cast<long long>(std::filesystem::file_size(o.out)),
               static_cast<long long>(std::filesystem::file_size(o.model)));
+  if (ws.int4) std::printf("%d weight tensors of 4 bits or fewer stored as INT4 (opset %lld)\n", ws.int4,
+                          static_cast<long long>(r.graph.opset));
+  if (ws.packed) std::printf("%d weight tensors stored bit-packed (ai.nibble.UnpackBits; only nibble reads it)\n", ws.packed);
+  if (!ws.note.empty()) std::printf("note: %s\n", ws.note.c_str());
   std::printf("%zu nodes: %zu integer, %d float\n", r.decisions.size(), r.decisions.size() - floats, floats);
   for (const auto& d : r.decisions)
     if (!d.integer) std::printf("  float: %-32s %-16s %s\n", d.node.c_str(), d.op.c_str(), d.reason.c_str());

@@ -38,11 +38,12 @@ struct ConvertOptions {
   bool optimize = false;
   std::string to = "onnx";  // onnx, or qonnx: Quant/BipolarQuant nodes instead of Q/DQ
   long long external_data_above = -1;  // initializers over this many bytes go to OUT.data; -1: only if over 1.9 GiB
+  std::string weights = "int4";        // weight codes at rest (onnx/weight_storage.h): int8, int4, packed
 };
 int Convert(const ConvertOptions& o);
 
 struct QuantizeCliOptions {
-  std::string model, out, method = "minmax";
+  std::string model, out, method;  // "" = minmax, and mse for activations of 3 bits or fewer
   std::vector<std::string> calib;
   DataFlags data;
   bool per_tensor = false, symmetric = false, int8_activations = false;
@@ -53,6 +54,7 @@ struct QuantizeCliOptions {
   std::vector<std::string> layer_bits;  // NODE=W,A (or NODE=wNaM)
   std::string bits_config;              // JSON: {"default": "w4a8", "layers": {...}, "first_last_8bit": true}
   bool no_first_last_8bit = false;
+  std::string weights = "int4";  // weight codes at rest (onnx/weight_storage.h): int8, int4, packed
 };
 int Quantize(const QuantizeCliOptions& o);
 

@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"onnx", "qonnx"}));
   convert->add_option("--external-data-above", co.external_data_above,
                       "write initializers over this many bytes to OUT.data")->check(CLI::Range(0LL, 1LL << 40));
+  convert->add_option("--weights", co.weights,
+                      "how weight codes of 4 bits or fewer are stored: int4 (default; ONNX INT4, opset 21), "
+                       "int8 (one per byte, QCDQ), packed (at their exact width; nibble only)")
+      ->check(CLI::IsMember({"int8", "int4", "packed"}));
 
   QuantizeCliOptions qo;
   auto* quantize = app.add_subcommand("quantize", "post-training quantization to 8..1 bits; writes a QDQ ONNX model");
@@ -68,7 +72,9 @@ int main(int argc, char** argv) {
   quantize->add_option("--calib", qo.calib, "calibration data (idx:IMAGES[,LABELS], a folder of .npy, NAME=DIR, images:DIR)")
       ->required();
   quantize->add_option("-o,--out", qo.out, "output .onnx (QDQ)")->required();
-  quantize->add_option("--method", qo.method, "minmax, percentile, entropy or mse");
+  quantize->add_option("--method", qo.method,
+                       "minmax, percentile, entropy or mse (default: minmax, and mse for activations of 3 bits or "
+                       "fewer)");
   quantize->add_flag("--per-tensor", qo.per_tensor, "one weight scale per tensor (default: per output channel)");
   quantize->add_flag("--per-channel", [&](int64_t) { qo.per_tensor = false; }, "one weight scale per output channel (default)");
   quantize->add_flag("--symmetric", qo.symmetric, "symmetric activations");
@@ -83,6 +89,10 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   quantize->add_flag("--no-first-last-8bit", qo.no_first_last_8bit,
                      "first and last weight layers at --bits too (default: they stay w8a8)");
+  quantize->add_option("--weights", qo.weights,
+                       "how weight codes of 4 bits or fewer are stored: int4 (default; ONNX INT4, opset 21), "
+                       "int8 (one per byte, QCDQ), packed (at their exact width; nibble only)")
+      ->check(CLI::IsMember({"int8", "int4", "packed"}));
   qo.data.Add(quantize);
 
   EvalOptions eo;

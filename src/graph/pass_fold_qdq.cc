@@ -68,27 +68,7 @@ std::optional<QuantParams> NodeParams(const Graph& g, const Node& n) {
 // Codes held in int8/uint8 (any width 1..8), one scale.
 bool PerTensor8(const std::optional<QuantParams>& p) { return p && p->bits <= 8 && !p->per_channel(); }
 
-// The width a Clip's integer bounds state for codes of `container` type:
-// (bits, narrow), or bits 0 when they are not a standard range.
-std::pair<int, bool> WidthOfBounds(DType container, int64_t lo, int64_t hi) {
-  for (int b = 1; b <= 8; ++b) {
-    if (container == DType::kInt8) {
-      const int64_t top = (int64_t{1} << (b - 1)) - 1, bottom = -(int64_t{1} << (b - 1));
-      if (b >= 2 && hi == top && lo == bottom) return {b, false};
-      if (b >= 2 && hi == top && lo == bottom + 1) return {b, true};
-    } else if (container == DType::kUInt8) {
-      const int64_t top = (int64_t{1} << b) - 1;
-      if (lo == 0 && hi == top) return {b, false};
-      if (b >= 2 && lo == 0 && hi == top - 1) return {b, true};
-    }
-  }
-  return {0, false};
-}
-
-struct Width {
-  int bits;
-  bool narrow;
-};
+using Width = CodeWidth;
 
 // Step 0 (see the top of the file). Returns the widths to set on values once
 // step 1 has attached their parameters.
@@ -107,7 +87,7 @@ std::map<std::string, Width> AbsorbQcdqClips(Graph& g) {
     const Tensor& hi_t = g.values[c.inputs[2]].constant;
     if (lo_t.numel() != 1 || hi_t.numel() != 1 || lo_t.dtype() != t || hi_t.dtype() != t) continue;
     const int64_t lo = lo_t.AsInt64(0), hi = hi_t.AsInt64(0);
-    auto [bits, narrow] = WidthOfBounds(t, lo, hi);
+    auto [bits, narrow] = WidthOfBounds(t == DType::kInt8, lo, hi);
     if (bits == 0) continue;
     // Every reader a DQ with parameters this pass understands.
     bool ok = !consumers[y].empty();
@@ -141,7 +121,27 @@ std::map<std::string, Width> AbsorbQcdqClips(Graph& g) {
     widths[g.values[src].name] = {bits, narrow};
     remove[i] = true;
   }
-  if (!widths.empty()) g.RemoveNodes(remove);
+  // Weight codes read straight by a DQ (INT4 initializers, nibble's packed
+  // codes, or plain int8): their width is the narrowest one holding them. The
+  // integer products are exact whatever width is declared, so this only
+  // decides which kernels may serve the layer.
+  for (const Node& d : g.nodes) {
+    if (d.op_type != "DequantizeLinear" || !d.domain.empty() || d.inputs.empty() || !IsConst(g, d.inputs[0]) ||
+        d.outputs.empty() || d.outputs[0] < 0 || consumers[d.outputs[0]].empty())
+      continue;
+    bool weights = true;  // only weight operands: constant Add/Mul operands keep their container width
+    for (int r : consumers[d.outputs[0]]) {
+      const Node& l = g.nodes[r];
+      weights &= (l.op_type == "Conv" || l.op_type == "Gemm" || l.op_type == "MatMul") && l.domain.empty() &&
+                 l.inputs.size() > 1 && l.inputs[1] == d.outputs[0] && l.inputs[0] != d.outputs[0];
+    }
+    if (!weights) continue;
+    const Value& w = g.values[d.inputs[0]];
+    if (w.constant.dtype() != DType::kInt8 || widths.count(w.name)) continue;
+    const CodeWidth cw = WidthOfSignedCodes(w.constant.data<int8_t>(), w.constant.numel());
+    if (cw.bits < 8) widths[w.name] = {cw.bits, cw.narrow};
+  }
+  if (std::find(remove.begin(), remove.end(), true) != remove.end()) g.RemoveNodes(remove);
   return widths;
 }
 

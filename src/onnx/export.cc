@@ -359,8 +359,19 @@ onnx::ModelProto Exporter::Build(ExternalData* ext) {
     vi->set_name(value_names_[v]);
     SetType(val, vi);
   }
-  for (size_t v = 0; v < g_.values.size(); ++v)
-    if (used_[v] && g_.values[v].is_constant()) AddInitializer(value_names_[v], g_.values[v].constant);
+  for (size_t v = 0; v < g_.values.size(); ++v) {
+    if (!used_[v] || !g_.values[v].is_constant()) continue;
+    if (o_.int4_initializers.count(g_.values[v].name)) {
+      // Packed in place: INT4 weights are half the size of the int8 ones already kept inline.
+      NIBBLE_CHECK(g_.opset >= 21, label_, ": cannot export: INT4 initializer '", g_.values[v].name,
+                   "' needs opset 21, the graph has ", g_.opset);
+      auto* p = gp_->add_initializer();
+      p->set_name(value_names_[v]);
+      Int4ToProto(g_.values[v].constant, p, Cat(label_, ": cannot export: initializer '", g_.values[v].name, "'"));
+      continue;
+    }
+    AddInitializer(value_names_[v], g_.values[v].constant);
+  }
   for (size_t i = 0; i < g_.nodes.size(); ++i) AddNode(g_.nodes[i], i);
   for (int v : g_.outputs) {
     auto* vi = gp_->add_output();

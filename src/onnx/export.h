@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,9 @@ struct ExportOptions {
   // Opset versions for non-default domains the nodes use; a domain not listed
   // here gets 1 (ai.onnx.ml: the version released with the default opset).
   std::map<std::string, int64_t> domain_versions;
+  // int8/uint8 initializers, by value name, written as ONNX INT4/UINT4 (their
+  // codes must fit in 4 bits; the graph's opset must be 21 or later).
+  std::set<std::string> int4_initializers;
   // Write value_info (type and shape) for intermediate values whose type is known.
   bool value_info = true;
 };

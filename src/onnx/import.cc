@@ -5,6 +5,7 @@
 
 #include "base/limits.h"
 #include "onnx/tensor_proto.h"
+#include "onnx/weight_storage.h"
 
 namespace nibble {
 namespace fs = std::filesystem;
@@ -172,6 +173,20 @@ Graph Convert(const onnx::ModelProto& m, const std::string& label, const std::st
     if (n.op_type == "Constant" && n.domain.empty()) {
       NIBBLE_CHECK(n.outputs.size() == 1 && n.outputs[0] >= 0, where, ": Constant needs one output");
       Tensor t = ConstantNodeValue(n, where);
+      Value& v = g.values[n.outputs[0]];
+      v.dtype = t.dtype();
+      v.has_shape = true;
+      v.shape = t.shape();
+      v.dim_params.assign(v.shape.size(), "");
+      v.constant = std::move(t);
+      continue;
+    }
+    if (n.op_type == "UnpackBits" && n.domain == kNibbleDomain) {
+      // nibble's bit-packed weight codes (weight_storage.h): folded to the codes here.
+      NIBBLE_CHECK(n.inputs.size() == 1 && n.inputs[0] >= 0 && g.values[n.inputs[0]].is_constant() &&
+                       n.outputs.size() == 1 && n.outputs[0] >= 0,
+                   where, ": UnpackBits takes one constant input (the packed bytes) and gives one output");
+      Tensor t = UnpackBitsNodeValue(n, g.values[n.inputs[0]].constant, where);
       Value& v = g.values[n.outputs[0]];
       v.dtype = t.dtype();
       v.has_shape = true;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "base/qonnx_quant.h"
+#include "base/quant_params.h"
 #include "graph/passes.h"
 
 namespace nibble {
@@ -17,27 +18,8 @@ struct Width {
 
 // The width stated by codes of type `t` clamped to [lo, hi]; bits 0 when it is no standard range.
 Width WidthOf(DType t, int64_t lo, int64_t hi) {
-  Width w;
-  w.is_signed = t == DType::kInt8;
-  for (int b = 8; b >= 1; --b) {
-    if (w.is_signed) {
-      const int64_t top = (int64_t{1} << (b - 1)) - 1, bottom = -(int64_t{1} << (b - 1));
-      if (b >= 2 && hi == top && (lo == bottom || lo == bottom + 1)) {
-        w.bits = b;
-        w.narrow = lo == bottom + 1;
-        return w;
-      }
-    } else {
-      const int64_t top = (int64_t{1} << b) - 1;
-      if (lo == 0 && (hi == top || (b >= 2 && hi == top - 1))) {
-        w.bits = b;
-        w.narrow = hi != top;
-        return w;
-      }
-    }
-  }
-  w.bits = 0;
-  return w;
+  const CodeWidth cw = WidthOfBounds(t == DType::kInt8, lo, hi);
+  return Width{cw.bits, t == DType::kInt8, cw.narrow};
 }
 
 // A float parameter tensor of `n` entries shaped to broadcast over rank `rank` along `axis`.
@@ -133,7 +115,13 @@ int ConvertQdqToQonnx(Graph& g) {
       if (ct != DType::kInt8 && ct != DType::kUInt8) continue;
       Width w = clipped ? WidthOf(ct, lo, hi) : Width{8, ct == DType::kInt8, false};
       if (w.bits == 0) continue;
-      const bool bipolar = clipped && ct == DType::kInt8 && lo == -1 && hi == 1 && pm1 && q.numel() > 0;
+      bool bipolar = clipped && ct == DType::kInt8 && lo == -1 && hi == 1 && pm1 && q.numel() > 0;
+      if (!clipped && ct == DType::kInt8) {
+        // No Clip (INT4 or packed weights read back): the width is what the codes need.
+        const CodeWidth cw = WidthOfSignedCodes(q.data<int8_t>(), q.numel());
+        if (cw.bits < 8) w = Width{cw.bits, true, cw.narrow};
+        bipolar = cw.bits == 1;
+      }
       const int fv = g.AddConstant(g.values[codes].name + "_float", f);
       Node n;
       n.name = g.UniqueName(dq.name + "_quant");

@@ -252,4 +252,23 @@ void TensorToProto(const Tensor& t, onnx::TensorProto* p) {
   AppendTensorBytesLE(t, p->mutable_raw_data());
 }
 
+void Int4ToProto(const Tensor& t, onnx::TensorProto* p, const std::string& what) {
+  const bool is_signed = t.dtype() == DType::kInt8;
+  NIBBLE_CHECK(is_signed || t.dtype() == DType::kUInt8, what, ": only int8/uint8 codes can be written as INT4, not ",
+               DTypeName(t.dtype()));
+  p->set_data_type(is_signed ? kOnnxInt4 : kOnnxUInt4);
+  for (int64_t d : t.shape()) p->add_dims(d);
+  const PackedFormat f = is_signed ? PackedFormat::Int(4) : PackedFormat::UInt(4);
+  const int64_t numel = t.numel();
+  std::string* raw = p->mutable_raw_data();
+  raw->assign(static_cast<size_t>(PackedBytes(f, 1, numel)), '\0');
+  auto* out = reinterpret_cast<uint8_t*>(raw->data());
+  try {
+    if (is_signed) PackBits(t.data<int8_t>(), 1, numel, f, out, static_cast<int64_t>(raw->size()));
+    else PackBits(t.data<uint8_t>(), 1, numel, f, out, static_cast<int64_t>(raw->size()));
+  } catch (const Error& e) {
+    Fail(what, ": cannot write as ", is_signed ? "INT4" : "UINT4", ": ", e.what());
+  }
+}
+
 }  // namespace nibble

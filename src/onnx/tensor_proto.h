@@ -21,6 +21,9 @@ Tensor TensorFromProto(const onnx::TensorProto& p, const std::string& what, cons
 // Tensor -> TensorProto (dims, data type, little-endian raw_data; float16 as
 // its bit patterns). The name and data location are left to the caller.
 void TensorToProto(const Tensor& t, onnx::TensorProto* p);
+// int8 codes as ONNX INT4 (uint8 as UINT4), two per byte, element 0 in the low
+// nibble. Fails when a code does not fit in 4 bits.
+void Int4ToProto(const Tensor& t, onnx::TensorProto* p, const std::string& what);
 // The tensor's bytes in the order raw_data and external data files hold them
 // (little-endian), appended to `out`.
 void AppendTensorBytesLE(const Tensor& t, std::string* out);

@@ -307,7 +307,11 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
   if (o.per_channel)
     NIBBLE_CHECK(g.opset >= 13, g.path, ": per-channel quantization needs opset 13 or later (the model has ", g.opset,
                  "); use --per-tensor or convert the model");
-  auto obs = Calibrate(g, calib, FirstIndices(calib.size(), o.calib_size), o.method, o.threads);
+  // Histograms too when some activation may take the mse rule below (a second pass over the data).
+  bool low_bit_mse = o.bits.a <= o.mse_at_or_below_bits;
+  for (const auto& [name, b] : o.layer_bits) low_bit_mse |= b.a <= o.mse_at_or_below_bits;
+  const CalibMethod collect = low_bit_mse && o.method == CalibMethod::kMinMax ? CalibMethod::kMse : o.method;
+  auto obs = Calibrate(g, calib, FirstIndices(calib.size(), o.calib_size), collect, o.threads);
 
   QuantSpec act;
   act.bits = 8;
@@ -439,7 +443,8 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
       // the image itself (which entropy does on bimodal pixel histograms) costs
       // more than any resolution it gains.
       bool is_input = std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end();
-      vq[v] = ParamsFromRange(obs[v].Choose(is_input ? CalibMethod::kMinMax : o.method, spec, o.percentile), spec);
+      const CalibMethod m = is_input ? CalibMethod::kMinMax : b <= o.mse_at_or_below_bits ? CalibMethod::kMse : o.method;
+      vq[v] = ParamsFromRange(obs[v].Choose(m, spec, o.percentile), spec);
     }
   }
 

@@ -52,10 +52,7 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-bool SameTensor(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && a.nbytes() == b.nbytes() &&
-         (a.nbytes() == 0 || std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0);
-}
+using testing::SameTensor;
 
 std::string Name(const Graph& g, int v) { return v < 0 ? "" : g.values[v].name; }
 

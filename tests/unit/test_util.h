@@ -1,5 +1,6 @@
 // Helpers for building small graphs directly in tests.
 #pragma once
+#include <cstring>
 #include <random>
 
 #include "graph/graph.h"
@@ -33,6 +34,12 @@ inline Tensor RandomTensor(Shape s, uint32_t seed, float lo = -1.f, float hi = 1
   std::uniform_real_distribution<float> u(lo, hi);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
   return t;
+}
+
+// Same type, shape and bytes.
+inline bool SameTensor(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() && a.nbytes() == b.nbytes() &&
+         (a.nbytes() == 0 || std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0);
 }
 
 inline Tensor FloatTensor(Shape s, std::vector<float> v) {
