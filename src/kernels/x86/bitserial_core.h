@@ -59,6 +59,12 @@ void BitDotRowsAvx2(BitOp op, int ka, int kw, const uint64_t* a, int64_t rows, i
 void BitDotRowsAvx512(BitOp op, int ka, int kw, const uint64_t* a, int64_t rows, int64_t words, const uint64_t* w,
                       int32_t* out);
 
+// BitDotRowsAvx512 for rows read in place instead of from a panel (a
+// convolution's interior positions, from the packed image): row r's word wd,
+// its ka planes, starts at rows_at[r] + off[wd]. Same out.
+void BitDotRowsGatherAvx512(BitOp op, int ka, int kw, const uint64_t* const* rows_at, const int64_t* off,
+                            int64_t rows, int64_t words, const uint64_t* w, int32_t* out);
+
 // Bit-plane packing of one row of codes (GEMM activations, weight vectors).
 // Element l contributes the unsigned code u = (code[l * stride] + offset) &
 // (2^bits - 1) for plane packing (offset turns signed codes into unsigned

@@ -23,8 +23,23 @@ namespace {
 // PT activation rows x 8 weight lanes. One accumulator per plane-weight
 // exponent t = i + j (so the inner loop is AND, POPCNT, ADD: no shifts), the
 // powers of two applied once at the end.
-template <int KA, int KW, bool XOR, int PT>
-inline void Tile(const uint64_t* a, int64_t words, const uint64_t* w, int32_t* out) {
+// Where row r's activation word wd starts: in a panel ([row][word][plane]),
+// or in place in the packed image (rows_at[r] + off[wd]) for convolution.
+struct PanelRows {
+  const uint64_t* a;
+  int64_t words;
+  const uint64_t* at(int64_t r, int64_t wd, int ka) const { return a + (r * words + wd) * ka; }
+  PanelRows advance(int64_t r, int ka) const { return {a + r * words * ka, words}; }
+};
+struct GatherRows {
+  const uint64_t* const* rows_at;
+  const int64_t* off;
+  const uint64_t* at(int64_t r, int64_t wd, int) const { return rows_at[r] + off[wd]; }
+  GatherRows advance(int64_t r, int) const { return {rows_at + r, off}; }
+};
+
+template <int KA, int KW, bool XOR, int PT, class Src>
+inline void Tile(const Src& src, int64_t words, const uint64_t* w, int32_t* out) {
   constexpr int T = KA + KW - 1;
   __m512i acc[PT][T];
 #pragma GCC unroll 8
@@ -37,7 +52,7 @@ inline void Tile(const uint64_t* a, int64_t words, const uint64_t* w, int32_t* o
     for (int j = 0; j < KW; ++j) wv[j] = _mm512_loadu_si512(w + (wd * KW + j) * kLanes);
 #pragma GCC unroll 8
     for (int r = 0; r < PT; ++r) {
-      const uint64_t* ar = a + (r * words + wd) * KA;
+      const uint64_t* ar = src.at(r, wd, KA);
 #pragma GCC unroll 4
       for (int i = 0; i < KA; ++i) {
         const __m512i av = _mm512_set1_epi64(static_cast<long long>(ar[i]));
@@ -58,35 +73,56 @@ inline void Tile(const uint64_t* a, int64_t words, const uint64_t* w, int32_t* o
   }
 }
 
-template <int KA, int KW, bool XOR>
-void Rows(const uint64_t* a, int64_t rows, int64_t words, const uint64_t* w, int32_t* out) {
+template <int KA, int KW, bool XOR, class Src>
+void Rows(const Src& src, int64_t rows, int64_t words, const uint64_t* w, int32_t* out) {
   // Rows per tile: as many as keep accumulators + weight planes within ~28 zmm.
   constexpr int T = KA + KW - 1;
   constexpr int PT = std::max(1, std::min(6, (28 - KW) / T));
   int64_t r = 0;
-  for (; r + PT <= rows; r += PT) Tile<KA, KW, XOR, PT>(a + r * words * KA, words, w, out + r * kLanes);
-  for (; r < rows; ++r) Tile<KA, KW, XOR, 1>(a + r * words * KA, words, w, out + r * kLanes);
+  for (; r + PT <= rows; r += PT) Tile<KA, KW, XOR, PT>(src.advance(r, KA), words, w, out + r * kLanes);
+  // Tails (short runs of in-place convolution rows are common) in tiles of 3 and 2 where they fit.
+  constexpr int PT3 = std::min(PT, 3), PT2 = std::min(PT, 2);
+  if (PT3 < PT)
+    for (; r + PT3 <= rows; r += PT3) Tile<KA, KW, XOR, PT3>(src.advance(r, KA), words, w, out + r * kLanes);
+  if (PT2 < PT3)
+    for (; r + PT2 <= rows; r += PT2) Tile<KA, KW, XOR, PT2>(src.advance(r, KA), words, w, out + r * kLanes);
+  for (; r < rows; ++r) Tile<KA, KW, XOR, 1>(src.advance(r, KA), words, w, out + r * kLanes);
 }
 
-using RowsFn = void (*)(const uint64_t*, int64_t, int64_t, const uint64_t*, int32_t*);
+template <class Src>
+using RowsFn = void (*)(const Src&, int64_t, int64_t, const uint64_t*, int32_t*);
 
-template <int KA>
-constexpr RowsFn Pick(int kw) {
+template <class Src, int KA>
+constexpr RowsFn<Src> Pick(int kw) {
   switch (kw) {
-    case 1: return &Rows<KA, 1, false>;
-    case 2: return &Rows<KA, 2, false>;
-    case 3: return &Rows<KA, 3, false>;
-    default: return &Rows<KA, 4, false>;
+    case 1: return &Rows<KA, 1, false, Src>;
+    case 2: return &Rows<KA, 2, false, Src>;
+    case 3: return &Rows<KA, 3, false, Src>;
+    default: return &Rows<KA, 4, false, Src>;
   }
+}
+
+template <class Src>
+void Dispatch(BitOp op, int ka, int kw, const Src& src, int64_t rows, int64_t words, const uint64_t* w,
+              int32_t* out) {
+  if (op == BitOp::kXor) return Rows<1, 1, true, Src>(src, rows, words, w, out);
+  RowsFn<Src> fn = ka == 1   ? Pick<Src, 1>(kw)
+                   : ka == 2 ? Pick<Src, 2>(kw)
+                   : ka == 3 ? Pick<Src, 3>(kw)
+                             : Pick<Src, 4>(kw);
+  fn(src, rows, words, w, out);
 }
 
 }  // namespace
 
 void BitDotRowsAvx512(BitOp op, int ka, int kw, const uint64_t* a, int64_t rows, int64_t words, const uint64_t* w,
                       int32_t* out) {
-  if (op == BitOp::kXor) return Rows<1, 1, true>(a, rows, words, w, out);
-  RowsFn fn = ka == 1 ? Pick<1>(kw) : ka == 2 ? Pick<2>(kw) : ka == 3 ? Pick<3>(kw) : Pick<4>(kw);
-  fn(a, rows, words, w, out);
+  Dispatch(op, ka, kw, PanelRows{a, words}, rows, words, w, out);
+}
+
+void BitDotRowsGatherAvx512(BitOp op, int ka, int kw, const uint64_t* const* rows_at, const int64_t* off,
+                            int64_t rows, int64_t words, const uint64_t* w, int32_t* out) {
+  Dispatch(op, ka, kw, GatherRows{rows_at, off}, rows, words, w, out);
 }
 
 void PackPlanesRowAvx512U8(const uint8_t* code, int64_t k, int bits, int32_t offset, uint64_t* dst) {

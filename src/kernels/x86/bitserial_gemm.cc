@@ -203,7 +203,8 @@ int32_t PlaneSum(const uint64_t* row, int64_t words, int bits) {
 struct Scratch {
   std::vector<uint64_t> panel;
   std::vector<int32_t> tile, row_sum, pad_taps, pad_count, corr;
-  std::vector<int64_t> tap_off;
+  std::vector<int64_t> tap_off, word_off;
+  std::vector<const uint64_t*> rows_at;  // conv: where an interior row's window starts in the image, else null
 };
 Scratch& ThreadScratch() {
   thread_local Scratch s;
@@ -259,10 +260,12 @@ void FinishConvPack(LowBitPacked& pk, const ConvQ8Params& p, const int8_t* w) {
       for (int i = 0; i < ab; ++i)
         if ((pk.za >> i) & 1) pk.pad_pixel[(c / 64) * ab + i] |= uint64_t{1} << (c % 64);
   } else {
-    pk.tap_wsum.assign(static_cast<size_t>(pk.n * pk.taps), 0);
+    // [block][tap][8 lanes]: a padded window's correction is a sum of 8-lane rows.
+    pk.tap_wsum.assign(static_cast<size_t>(pk.blocks * pk.taps * kLanes), 0);
     for (int64_t m = 0; m < pk.n; ++m)
       for (int64_t c = 0; c < pk.channels; ++c)
-        for (int64_t t = 0; t < pk.taps; ++t) pk.tap_wsum[m * pk.taps + t] += w[(m * pk.channels + c) * pk.taps + t];
+        for (int64_t t = 0; t < pk.taps; ++t)
+          pk.tap_wsum[((m / kLanes) * pk.taps + t) * kLanes + m % kLanes] += w[(m * pk.channels + c) * pk.taps + t];
   }
 }
 
@@ -469,6 +472,13 @@ void LowBitConvRun(const LowBitPacked& pk, const ConvQ8Params& p, const LowBitCo
   Grow(s.tap_off, static_cast<size_t>(pk.taps));
   for (int64_t ky = 0; ky < g.kh; ++ky)
     for (int64_t kx = 0; kx < g.kw; ++kx) s.tap_off[ky * g.kw + kx] = ky * g.dh * g.iw + kx * g.dw;
+  // The AVX-512 dot kernel reads interior windows straight from the packed
+  // image: word (tap, c) of a window at pixel `base` is at (base + tap_off) * pw + c * ab.
+  const bool in_place = path == PopcountPath::kAvx512;
+  Grow(s.rows_at, static_cast<size_t>(kRowTile));
+  Grow(s.word_off, static_cast<size_t>(pk.taps * pk.cw));
+  for (int64_t tap = 0; tap < pk.taps; ++tap)
+    for (int64_t c = 0; c < pk.cw; ++c) s.word_off[tap * pk.cw + c] = s.tap_off[tap] * pw + c * ab;
   for (int64_t t = task_lo; t < task_hi; ++t) {
     const int64_t b = t / (tiles * groups), rem = t % (tiles * groups);
     const int64_t o0 = (rem / groups) * kRowTile, o1 = std::min(positions, o0 + kRowTile), rows = o1 - o0;
@@ -476,17 +486,23 @@ void LowBitConvRun(const LowBitPacked& pk, const ConvQ8Params& p, const LowBitCo
     const uint64_t* img = in.pixels.data() + b * hw * pw;
     const int32_t* img_sum = in.pixel_sum.data() + b * hw;
     // im2col of bit words: one pixel's planes per tap. Windows fully inside
-    // the image (most of them) take the unchecked path.
+    // the image (most of them) take the unchecked path. Positions advance
+    // without a division per row.
     bool any_pad = false;
+    int64_t oy = o0 / g.ow, ox = o0 % g.ow;
     for (int64_t r = 0; r < rows; ++r) {
-      const int64_t o = o0 + r, oy = o / g.ow, ox = o % g.ow;
       const int64_t iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
+      if (++ox == g.ow) ox = 0, ++oy;
       uint64_t* dst = s.panel.data() + r * row_words;
       int32_t sum = 0, npad = 0;
       if (iy0 >= 0 && iy0 + (g.kh - 1) * g.dh < g.ih && ix0 >= 0 && ix0 + (g.kw - 1) * g.dw < g.iw) {
         const int64_t base = iy0 * g.iw + ix0;
-        if (pw == 1) {
-          for (int64_t tap = 0; tap < pk.taps; ++tap) dst[tap] = img[base + s.tap_off[tap]];
+        s.rows_at[r] = img + base * pw;
+        if (in_place) {
+          // Read in place by the dot kernel: no panel row.
+        } else if (pw == 1) {
+          const uint64_t* src = img + base;
+          for (int64_t tap = 0; tap < pk.taps; ++tap) dst[tap] = src[s.tap_off[tap]];
         } else {
           for (int64_t tap = 0; tap < pk.taps; ++tap)
             std::memcpy(dst + tap * pw, img + (base + s.tap_off[tap]) * pw, static_cast<size_t>(pw) * sizeof(uint64_t));
@@ -511,25 +527,44 @@ void LowBitConvRun(const LowBitPacked& pk, const ConvQ8Params& p, const LowBitCo
           }
         }
         any_pad |= npad > 0;
+        s.rows_at[r] = nullptr;
       }
       s.row_sum[r] = sum;
       s.pad_count[r] = npad;
     }
     for (int64_t blk = b0; blk < b1; ++blk) {
-      bitserial::BitDotRows(path, pk.binary ? BitOp::kXor : BitOp::kAnd, ab, wb, s.panel.data(), rows,
-                            pk.taps * pk.cw, pk.planes.data() + blk * pk.words * wb * kLanes, s.tile.data());
+      const BitOp op = pk.binary ? BitOp::kXor : BitOp::kAnd;
+      const uint64_t* wblk = pk.planes.data() + blk * pk.words * wb * kLanes;
+      const int64_t words = pk.taps * pk.cw;
+      if (!in_place) {
+        bitserial::BitDotRows(path, op, ab, wb, s.panel.data(), rows, words, wblk, s.tile.data());
+      } else {
+        // Runs of interior positions read the image in place; windows that
+        // touch the padding read their panel rows.
+        for (int64_t r0 = 0, r1; r0 < rows; r0 = r1) {
+          const bool inside = s.rows_at[r0] != nullptr;
+          for (r1 = r0 + 1; r1 < rows && (s.rows_at[r1] != nullptr) == inside; ++r1) {
+          }
+          if (inside)
+            bitserial::BitDotRowsGatherAvx512(op, ab, wb, s.rows_at.data() + r0, s.word_off.data(), r1 - r0, words,
+                                              wblk, s.tile.data() + r0 * kLanes);
+          else
+            bitserial::BitDotRows(path, op, ab, wb, s.panel.data() + r0 * row_words, r1 - r0, words, wblk,
+                                  s.tile.data() + r0 * kLanes);
+        }
+      }
       const int lanes = static_cast<int>(std::min<int64_t>(kLanes, pk.n - blk * kLanes));
       if (pk.binary && any_pad) {
         // Padding taps were read as -1: add back sum_c w[m, c, t] for each of them.
+        const int32_t* wsum = pk.tap_wsum.data() + blk * pk.taps * kLanes;
         for (int64_t r = 0; r < rows; ++r) {
-          if (s.pad_count[r] == 0) continue;
-          for (int l = 0; l < kLanes; ++l) {
-            const int64_t q = std::min<int64_t>(blk * kLanes + l, pk.n - 1);
-            const int32_t* wsum = pk.tap_wsum.data() + q * pk.taps;
-            int32_t corr = 0;
-            for (int32_t i = 0; i < s.pad_count[r]; ++i) corr += wsum[s.pad_taps[r * pk.taps + i]];
-            s.corr[r * kLanes + l] = corr;
-          }
+          const int32_t np = s.pad_count[r];
+          if (np == 0) continue;
+          const int32_t* taps = s.pad_taps.data() + r * pk.taps;
+          int32_t corr[kLanes] = {};
+          for (int32_t i = 0; i < np; ++i)
+            for (int l = 0; l < kLanes; ++l) corr[l] += wsum[taps[i] * kLanes + l];
+          std::copy_n(corr, kLanes, s.corr.data() + r * kLanes);
         }
       }
       lowbit_detail::EpilogueRows e;

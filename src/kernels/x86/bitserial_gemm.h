@@ -83,7 +83,7 @@ struct LowBitPacked {
   bool conv = false;
   int64_t channels = 0, cw = 0, taps = 0, kh = 1, kwid = 1;
   std::vector<uint64_t> pad_pixel;  // [cw][a_bits]: planes of za' for the real channels (bit-serial)
-  std::vector<int32_t> tap_wsum;    // binary: [n][taps] sum over c of w[m, c, tap]
+  std::vector<int32_t> tap_wsum;    // binary: [blocks][taps][8] sum over c of w[m, c, tap] (m = block * 8 + lane)
 };
 
 namespace lowbit_detail {
