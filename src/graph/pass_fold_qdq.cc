@@ -252,6 +252,9 @@ struct Folder {
       if (src.size() != 2 || src[1] < 0 || !PerTensor8(q(1)) || q(1)->is_signed != q(0)->is_signed ||
           g.values[yq].quant->is_signed != q(0)->is_signed)
         return;
+    } else if (op == "AveragePool" || op == "GlobalAveragePool") {
+      // The pooling kernels read and write one code type.
+      if (g.values[yq].quant->is_signed != q(0)->is_signed) return;
     } else if (op == "Concat") {
       for (size_t i = 0; i < src.size(); ++i)
         if (src[i] < 0 || !PerTensor8(q(i)) || q(i)->is_signed != q(0)->is_signed) return;

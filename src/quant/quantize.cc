@@ -415,6 +415,37 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
     result.decisions[i].precision = LayerBitsName({lbits[i].w, vbits[x] ? vbits[x] : 8});
   }
 
+  // Below 8 bits a value's code type follows its range (unsigned when never
+  // negative), but an integer Add/Mul keeps one code type from its inputs to
+  // its output. So values joined by Add/Mul/pools (and by pass-through ops) form a
+  // group, signed when any member can be negative; with a zero point either
+  // type spans the same 2^b levels, so nothing is lost (a residual Add's Relu'd
+  // sum would otherwise be unsigned beside its signed inputs and stay float).
+  std::vector<int> group(nv);
+  for (size_t v = 0; v < nv; ++v) group[v] = static_cast<int>(v);
+  auto find = [&](int v) {
+    while (group[v] != v) v = group[v] = group[group[v]];
+    return v;
+  };
+  auto unite = [&](int a, int b) { group[find(a)] = find(b); };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    // The same holds for the average pools' kernels.
+    const bool one_type = n.op_type == "Add" || n.op_type == "Mul" || n.op_type == "AveragePool" ||
+                          n.op_type == "GlobalAveragePool";
+    if (role[i] != Role::kCompute || !one_type || n.outputs.empty()) continue;
+    int out = n.outputs[0];
+    if (out >= 0 && fused[out]) out = g.nodes[consumers[out][0]].outputs[0];  // the Relu/Clip that becomes the clamp
+    if (out < 0) continue;
+    for (int v : n.inputs)
+      if (v >= 0 && want[v]) unite(v, out);
+  }
+  for (size_t v = 0; v < nv; ++v)
+    if (same_as[v] >= 0) unite(static_cast<int>(v), same_as[v]);
+  std::vector<char> group_negative(nv, 0);
+  for (size_t v = 0; v < nv; ++v)
+    if (want[v] && obs[v].has_data() && obs[v].minmax().lo < 0) group_negative[find(static_cast<int>(v))] = 1;
+
   // Pass 2: calibrated parameters at those widths.
   std::vector<std::optional<QuantParams>> vq(nv);
   std::vector<DType> vtype(nv, act_type);
@@ -433,10 +464,10 @@ QuantizeResult QuantizeGraph(Graph g, const Dataset& calib, const QuantizeOption
       QuantSpec spec = act;
       const int b = vbits[v] ? vbits[v] : 8;
       if (b < 8) {
-        // Under 8 bits no code is wasted: unsigned when the value is never negative (after a
-        // Relu), signed otherwise; 1 bit is always unsigned ({0, 1} with a zero point).
+        // Under 8 bits: unsigned when the value (its Add/Mul group) is never negative, signed
+        // otherwise; 1 bit is always unsigned ({0, 1} with a zero point).
         spec.bits = b;
-        spec.is_signed = b > 1 && obs[v].minmax().lo < 0;
+        spec.is_signed = b > 1 && group_negative[find(v)];
         vtype[v] = spec.is_signed ? DType::kInt8 : DType::kUInt8;
       }
       // Model inputs keep their full range: preprocessing fixes it, and clipping

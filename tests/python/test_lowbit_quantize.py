@@ -210,6 +210,70 @@ def test_weight_storage_shrinks_with_width(nibble_bin, workdir, test_set, bits):
     assert inspect_layers(nibble_bin, back) == inspect_layers(nibble_bin, models["packed"])
 
 
+@pytest.mark.parametrize("bits", ["w4a4", "w3a3", "w2a2"])
+def test_residual_add_stays_integer_below_8_bits(nibble_bin, workdir, bits):
+    """A residual Add reads a signed sum and an unsigned (Relu'd) skip; below 8 bits the quantizer
+    gives the group one code type, so the Add runs integer, and ORT agrees on the file."""
+    from test_int8_equivalence import residual_cnn
+    rng = np.random.default_rng(5)
+    path = workdir / "residual_cnn.onnx"
+    m = residual_cnn()
+    keep = [o for o in m.graph.output if o.name == "logits"]  # no 8-bit taps: the block runs at the model's width
+    del m.graph.output[:]
+    m.graph.output.extend(keep)
+    onnx.save(m, str(path))
+    calib = workdir / "residual_calib.npy"
+    np.save(calib, rng.standard_normal((64, 3, 16, 16)).astype(np.float32))
+    x = rng.standard_normal((16, 3, 16, 16)).astype(np.float32)
+    x_path = workdir / "residual_x.npy"
+    np.save(x_path, x)
+    out = workdir / f"residual_{bits}.onnx"
+    r = run_cli([nibble_bin, "quantize", path, "--calib", calib, "-o", out, "--bits", bits, "--no-first-last-8bit"],
+                TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    assert "float:" not in r.stdout, r.stdout
+    layers = inspect_layers(nibble_bin, out)
+    assert layers["block.add"] == f"int{bits[3]}" or layers["block.add"] == f"uint{bits[3]}", layers
+
+    out_dir = fresh_dir(workdir / f"residual_out_{bits}")
+    r = run_cli([nibble_bin, "run", out, "-i", f"input={x_path}", "-o", out_dir], TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    got = np.load(out_dir / f"{sanitize('logits')}.npy")
+    want = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(["logits"], {"input": x})[0]
+    lsb = np.abs(got - want) / output_step(out)
+    assert float(np.mean(lsb <= 1.001)) >= 0.999 and lsb.max() <= 1.001, lsb.max()
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "AveragePool"])
+def test_pool_with_mixed_code_types_runs(nibble_bin, workdir, op):
+    """An average pool reading int8 codes and writing uint8 ones (any QDQ tool may write that) is
+    not folded onto the one-type integer kernel: it runs through float, like ORT, instead of failing."""
+    from onnx import TensorProto, helper
+    f = numpy_helper.from_array
+    attrs = {"kernel_shape": [2, 2]} if op == "AveragePool" else {}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"]),
+             helper.make_node(op, ["xd"], ["p"], **attrs),
+             helper.make_node("QuantizeLinear", ["p", "sy", "zy"], ["pq"]),
+             helper.make_node("DequantizeLinear", ["pq", "sy", "zy"], ["y"])]
+    inits = [f(np.array(0.05, np.float32), "sx"), f(np.array(3, np.int8), "zx"),
+             f(np.array(0.02, np.float32), "sy"), f(np.array(10, np.uint8), "zy")]
+    g = helper.make_graph(nodes, "mixed_pool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    path = workdir / f"mixed_{op}.onnx"
+    onnx.save(m, str(path))
+    x = np.random.default_rng(2).uniform(-1, 5, (1, 4, 6, 6)).astype(np.float32)
+    x_path = workdir / f"mixed_{op}_x.npy"
+    np.save(x_path, x)
+    out_dir = fresh_dir(workdir / f"mixed_{op}_out")
+    r = run_cli([nibble_bin, "run", path, "-i", f"x={x_path}", "-o", out_dir], TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    got = np.load(out_dir / "y.npy")
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.max(np.abs(got - want)) <= 0.02 + 1e-6, np.max(np.abs(got - want))
+
+
 def test_per_layer_settings(nibble_bin, workdir):
     conv2 = "/features/features.2/features.2.0/Conv"
     cfg = workdir / "bits.json"
