@@ -554,5 +554,33 @@ TEST(LowBitSelect, MeasuresOnlyCorrectCandidatesAndCaches) {
   }
 }
 
+TEST(LowBitSelect, ConvLayersAreTimedOnTheirOwnShape) {
+  if (ForcedLowBitKernel()) GTEST_SKIP() << "NIBBLE_LOWBIT_KERNEL is set";
+  ConvQ8Params p = MakeConvParams(ConvShape{1, 32, 48, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}});
+  p.multiplier = {QuantizeMultiplier(1.0 / 512)};
+  p.y_min = 0, p.y_max = 255;
+  LowBitProblem w2a2{196, 48, 288, 2, 2, true, false, false};
+  LowBitProblem bin{196, 48, 288, 1, 1, true, true, true};
+  for (const LowBitProblem& prob : {w2a2, bin}) {
+    const LowBitKernel k = SelectLowBitConvKernel(p, prob);
+    EXPECT_TRUE(LowBitKernelCorrect(k, prob));
+    const std::string why = DescribeLowBitConvChoice(p, prob);
+    EXPECT_NE(why.find("on the layer's shape"), std::string::npos) << why;
+    EXPECT_NE(why.find("int8 "), std::string::npos) << why;  // the int8 conv kernel always competes
+    EXPECT_NE(why.find(prob.bipolar ? "binary " : "bitserial "), std::string::npos) << why;
+    EXPECT_EQ(why.find("w4a8 "), std::string::npos) << why;  // no GEMV kernel for convolutions
+    std::printf("  %s\n", why.c_str());
+    // Cached: the second call does not measure again.
+    const auto t1 = std::chrono::steady_clock::now();
+    EXPECT_EQ(SelectLowBitConvKernel(p, prob), k);
+    using Ms = std::chrono::duration<double, std::milli>;
+    EXPECT_LT(Ms(std::chrono::steady_clock::now() - t1).count(), 1.0);
+  }
+  SetLowBitKernelOverride(LowBitKernel::kBinary);
+  EXPECT_EQ(SelectLowBitConvKernel(p, w2a2), LowBitKernel::kInt8);  // not correct for w2a2: int8
+  EXPECT_EQ(SelectLowBitConvKernel(p, bin), LowBitKernel::kBinary);
+  SetLowBitKernelOverride(std::nullopt);
+}
+
 }  // namespace
 }  // namespace nibble

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/x86/bitserial_gemm.h"
+#include "kernels/x86/conv_q8_fast.h"
 #include "kernels/x86/gemm_q8_fast.h"
 #include "kernels/x86/isa.h"
 #include "kernels/x86/lowbit_gemv.h"
@@ -60,6 +61,26 @@ double TimeBest(const std::function<void()>& fn, bool cold) {
 
 int32_t Lo(int bits, bool s) { return s ? -(1 << (bits - 1)) : 0; }
 int32_t Hi(int bits, bool s) { return s ? (1 << (bits - 1)) - 1 : (1 << bits) - 1; }
+
+std::string Describe(const LowBitTiming& t) {
+  std::string s = Cat(kNames[static_cast<int>(t.chosen)], " (");
+  bool first = true;
+  for (int i = 0; i < 4; ++i) {
+    if (t.ns[i] < 0) continue;
+    s += Cat(first ? "" : ", ", kNames[i], " ", static_cast<int64_t>(t.ns[i] / 100) / 10.0, "us");
+    first = false;
+  }
+  return s + ")";
+}
+
+LowBitTiming ChooseFastest(LowBitTiming t) {
+  t.measured = true;
+  int best = 0;
+  for (int i = 1; i < 4; ++i)
+    if (t.ns[i] >= 0 && (t.ns[best] < 0 || t.ns[i] < t.ns[best])) best = i;
+  t.chosen = static_cast<LowBitKernel>(best);
+  return t;
+}
 
 template <class TA>
 LowBitTiming Measure(const LowBitProblem& prob) {
@@ -118,12 +139,76 @@ LowBitTiming Measure(const LowBitProblem& prob) {
     const LowBitPacked pk = PackBinaryGemm(p, bpm.data(), nullptr);
     t.ns[3] = TimeBest([&] { LowBitGemmRun(pk, m, a.data(), c.data(), 0, LowBitGemmTaskCount(pk, m), path); }, cold);
   }
-  t.measured = true;
-  int best = 0;
-  for (int i = 1; i < 4; ++i)
-    if (t.ns[i] >= 0 && t.ns[i] < t.ns[best]) best = i;
-  t.chosen = static_cast<LowBitKernel>(best);
-  return t;
+  return ChooseFastest(t);
+}
+
+template <class TX>
+LowBitTiming MeasureConvAs(ConvQ8Params p, const LowBitProblem& prob) {
+  LowBitTiming t;
+  p.batch = 1;
+  uint64_t state = 0x2545F4914F6CDD1Dull;
+  auto next = [&state] {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  };
+  const int ab = std::min(prob.a_bits, 8), wb = std::min(prob.w_bits, 8);
+  constexpr bool xs = std::is_signed_v<TX>;
+  // Codes over the declared width (bipolar: -1 / +1), zero points as the layer has them.
+  const int32_t alo = prob.bipolar ? -1 : Lo(ab, xs), ahi = prob.bipolar ? 1 : Hi(ab, xs);
+  const int32_t wlo = Lo(wb, prob.w_signed), wspan = Hi(wb, prob.w_signed) - wlo + 1;
+  std::vector<TX> x(static_cast<size_t>(p.in_channels * p.geo.spatial_size_in()));
+  for (auto& v : x) v = static_cast<TX>(alo + static_cast<int32_t>(next() % (ahi - alo + 1)));
+  if (prob.bipolar)
+    for (auto& v : x) v = v == 0 ? TX{1} : v;
+  std::vector<int8_t> w(static_cast<size_t>(p.out_channels * p.in_channels * p.geo.kernel_size()));
+  for (auto& v : w) {
+    const uint64_t r = next();
+    v = prob.bipolar ? ((r >> 40) & 1 ? 1 : -1) : static_cast<int8_t>(wlo + static_cast<int32_t>(r % wspan));
+  }
+  std::vector<uint8_t> y(static_cast<size_t>(p.out_channels * p.geo.spatial_size_out()));
+  p.y_min = std::max(p.y_min, 0);
+  p.y_max = std::min(p.y_max, 255);
+  if (p.y_min > p.y_max) p.y_min = 0, p.y_max = 255;
+  if (ConvQ8FastSupports(p, w.data(), nullptr, xs)) {
+    const ConvQ8Packed pk = PackConvQ8(p, w.data(), nullptr, ActiveIsa());
+    const int64_t tasks = ConvQ8FastTaskCount(pk, p);
+    t.ns[0] = TimeBest([&] { ConvQ8FastRun(pk, p, x.data(), y.data(), 0, tasks); }, false);
+  }
+  LowBitConvInput in;
+  const BitSerialSpec spec{prob.a_bits, prob.w_bits, xs, prob.w_signed};
+  if (!prob.bipolar && LowBitKernelCorrect(LowBitKernel::kBitSerial, prob) &&
+      BitSerialConvSupports(p, w.data(), nullptr, spec)) {
+    const LowBitPacked pk = PackBitSerialConv(p, w.data(), nullptr, spec);
+    t.ns[2] = TimeBest([&] { LowBitConv(pk, p, x.data(), y.data(), in, nullptr); }, false);
+  }
+  if (prob.bipolar && BinaryConvSupports(p, w.data(), nullptr)) {
+    const LowBitPacked pk = PackBinaryConv(p, w.data(), nullptr);
+    t.ns[3] = TimeBest([&] { LowBitConv(pk, p, x.data(), y.data(), in, nullptr); }, false);
+  }
+  return ChooseFastest(t);
+}
+
+std::map<std::string, LowBitTiming>& ConvCache() {
+  static std::map<std::string, LowBitTiming> m;
+  return m;
+}
+
+LowBitTiming MeasureConv(const ConvQ8Params& p, const LowBitProblem& prob) {
+  std::string key = Cat(p.in_channels, "x", p.out_channels, "|", prob.w_bits, prob.w_signed, prob.a_bits,
+                        prob.a_signed, prob.bipolar, "|", static_cast<int>(ActiveIsa()), "|", p.x_zero_point, "|",
+                        p.y_min, ",", p.y_max);
+  for (const auto* v : {&p.geo.in, &p.geo.kernel, &p.geo.stride, &p.geo.dilation, &p.geo.pad_begin, &p.geo.pad_end}) {
+    key += "|";
+    for (int64_t d : *v) key += Cat(d, ",");
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = ConvCache().find(key);
+    if (it != ConvCache().end()) return it->second;
+  }
+  const LowBitTiming t = prob.a_signed || prob.bipolar ? MeasureConvAs<int8_t>(p, prob) : MeasureConvAs<uint8_t>(p, prob);
+  std::lock_guard<std::mutex> lock(g_mu);
+  return ConvCache().emplace(key, t).first->second;
 }
 
 }  // namespace
@@ -191,15 +276,20 @@ LowBitKernel SelectLowBitKernel(const LowBitProblem& p) {
 std::string DescribeLowBitChoice(const LowBitProblem& p) {
   if (const std::optional<LowBitKernel> f = ForcedLowBitKernel())
     return Cat(LowBitKernelName(SelectLowBitKernel(p)), " (forced by NIBBLE_LOWBIT_KERNEL=", LowBitKernelName(*f), ")");
-  const LowBitTiming t = MeasureLowBitKernels(p);
-  std::string s = Cat(LowBitKernelName(t.chosen), " (");
-  bool first = true;
-  for (int i = 0; i < 4; ++i) {
-    if (t.ns[i] < 0) continue;
-    s += Cat(first ? "" : ", ", kNames[i], " ", static_cast<int64_t>(t.ns[i] / 100) / 10.0, "us");
-    first = false;
-  }
-  return s + ")";
+  return Describe(MeasureLowBitKernels(p));
+}
+
+LowBitKernel SelectLowBitConvKernel(const ConvQ8Params& p, const LowBitProblem& prob) {
+  if (const std::optional<LowBitKernel> f = ForcedLowBitKernel())
+    return LowBitKernelCorrect(*f, prob) ? *f : LowBitKernel::kInt8;
+  return MeasureConv(p, prob).chosen;
+}
+
+std::string DescribeLowBitConvChoice(const ConvQ8Params& p, const LowBitProblem& prob) {
+  if (const std::optional<LowBitKernel> f = ForcedLowBitKernel())
+    return Cat(LowBitKernelName(SelectLowBitConvKernel(p, prob)), " (forced by NIBBLE_LOWBIT_KERNEL=",
+               LowBitKernelName(*f), ")");
+  return Describe(MeasureConv(p, prob)) + " on the layer's shape";
 }
 
 }  // namespace nibble

@@ -8,8 +8,8 @@
 //   bitserial  bitserial_gemm: weights and activations of <= 4 bits
 //   binary     bitserial_gemm's XNOR kernel: bipolar (+-1) weights and activations
 //
-// Measurement: random codes on a proxy of the layer's GEMM shape (conv layers
-// pass M = output positions, N = output channels, K = C * kernel taps), cut
+// Measurement (GEMM layers; convolutions: SelectLowBitConvKernel below):
+// random codes on a proxy of the layer's GEMM shape, cut
 // down to at most 16 x 64 x 1024 (memory-bound: 4 x 256 x 1024) so packing and timing all candidates stays
 // under ~5 ms; the best of 3 runs after a warm-up wins. The cut keeps the
 // arithmetic mix but not the cache footprint, so for memory-bound layers
@@ -25,6 +25,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "kernels/reference/conv_q8.h"
 
 namespace nibble {
 
@@ -61,5 +63,15 @@ struct LowBitTiming {
 LowBitTiming MeasureLowBitKernels(const LowBitProblem& p);
 // "bitserial (int8 12.3us, bitserial 8.1us)": the choice for p and why.
 std::string DescribeLowBitChoice(const LowBitProblem& p);
+
+// Convolution layers (groups 1) are timed on their own geometry instead of a
+// GEMM proxy: the int8 conv kernel (conv_q8_fast) against the bit-serial or
+// binary conv kernels correct for `prob`, at batch 1 on random codes of the
+// widths, single-threaded, best of 3 after a warm-up, the input packing and
+// window gathering included (what a proxy GEMM leaves out). Cached per
+// (geometry, widths, signedness, ISA). p: the layer's parameters (zero points,
+// multipliers and clamp are used as they are). Forcing as SelectLowBitKernel.
+LowBitKernel SelectLowBitConvKernel(const ConvQ8Params& p, const LowBitProblem& prob);
+std::string DescribeLowBitConvChoice(const ConvQ8Params& p, const LowBitProblem& prob);
 
 }  // namespace nibble

@@ -234,8 +234,8 @@ class QConvKernel : public ConvKernel {
     prob.w_signed = w_params_.is_signed;
     prob.a_signed = x_.is_signed;
     prob.bipolar = w_params_.bipolar() && x_.bipolar();
-    const LowBitKernel kind = SelectLowBitKernel(prob);
-    lowbit_choice_ = DescribeLowBitChoice(prob);
+    const LowBitKernel kind = SelectLowBitConvKernel(p, prob);
+    lowbit_choice_ = DescribeLowBitConvChoice(p, prob);
     std::string why;
     if (kind == LowBitKernel::kBinary && BinaryConvSupports(p, w, b, &why)) {
       lowbit_ = PackBinaryConv(p, w, b);
