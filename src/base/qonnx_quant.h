@@ -91,8 +91,8 @@ inline float TruncV1(float x, float scale, float zeropt, float in_bits, float ou
   return y * scale;
 }
 
-// Trunc opset 2 (7 inputs: x, scale, zeropt, in_bitwidth, out_scale,
-// out_zeropt (unused by the reference), out_bitwidth; attributes signed, narrow).
+// Trunc opset 2 (qonnx trunc_v2.md, as Brevitas exports it: 6 inputs x, scale,
+// zeropt, in_bitwidth, out_scale, out_bitwidth; attributes signed, narrow).
 inline float TruncV2(float x, float scale, float zeropt, float out_scale, float out_bits, bool is_signed, bool narrow,
                      Rounding m) {
   float y = x / scale;

@@ -45,6 +45,12 @@ int64_t NodeMacs(const Graph& g, const Node& n) {
   return 0;
 }
 
+bool HasNode(const Graph& g, const std::string& name) {
+  for (const Node& n : g.nodes)
+    if (n.name == name) return true;
+  return false;
+}
+
 std::string Human(double v, const char* unit) {
   const char* pre[] = {"", "K", "M", "G", "T"};
   int i = 0;
@@ -155,7 +161,7 @@ int Inspect(const InspectOptions& o) {
     std::printf("quantization: %d of %zu nodes run on integer codes\n", integer, g.nodes.size());
     for (const auto& [k, v] : g.metadata)
       if (k.rfind("nibble.float.", 0) == 0) std::printf("  float by choice: %s: %s\n", k.substr(13).c_str(), v.c_str());
-      else if (k.rfind("nibble.qonnx-float.", 0) == 0)
+      else if (k.rfind("nibble.qonnx-float.", 0) == 0 && HasNode(g, k.substr(19)))  // not folded away since
         std::printf("  float (QONNX reference kernel): %s: %s\n", k.substr(19).c_str(), v.c_str());
       else if (k == "nibble.quantize") std::printf("  quantized with: %s\n", v.c_str());
   }

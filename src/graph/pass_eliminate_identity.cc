@@ -1,3 +1,5 @@
+// eliminate-identity: removes nodes that forward their input unchanged
+// (Identity, inference-mode Dropout, Pad by zero).
 #include "graph/passes.h"
 
 namespace nibble {
@@ -6,6 +8,20 @@ namespace {
 bool IsForwarding(const Graph& g, const Node& n, const std::vector<std::vector<int>>& consumers) {
   if (!n.domain.empty() || n.inputs.empty() || n.inputs[0] < 0) return false;
   if (n.op_type == "Identity") return true;
+  if (n.op_type == "Pad") {
+    // Zero pads (Brevitas writes them before its average pools) copy the input,
+    // and would hide a DequantizeLinear from fold-qdq.
+    if (n.attrs.Has("pads")) {  // opset < 11
+      for (int64_t p : n.attrs.GetInts("pads"))
+        if (p != 0) return false;
+      return true;
+    }
+    if (n.inputs.size() < 2 || n.inputs[1] < 0 || !g.values[n.inputs[1]].is_constant()) return false;
+    const Tensor& pads = g.values[n.inputs[1]].constant;
+    for (int64_t k = 0; k < pads.numel(); ++k)
+      if (pads.AsInt64(k) != 0) return false;
+    return true;
+  }
   if (n.op_type != "Dropout") return false;
   // Dropout is the identity unless training_mode is (or may be) true, or its mask is read.
   if (n.inputs.size() > 2 && n.inputs[2] >= 0) {

@@ -6,7 +6,7 @@
      reference path, and the codes (output / scale) are identical where nibble lowers the node
      to QuantizeLinear -> Clip -> DequantizeLinear (ROUND, bit-width <= 8).
   b. BipolarQuant (activations, float path; weights, lowered) and Trunc (qonnx 0.4's 5-input
-     form against qonnx; the 7-input opset-2 form against the spec's numpy reference).
+     form against qonnx; the 6-input opset-2 form against the spec's numpy reference).
   c. A Conv/Relu/MaxPool/Flatten/MatMul QONNX model with 4-bit per-channel weights and 4-bit
      unsigned activations runs integer-only in nibble (`nibble inspect`: no float compute
      node) and matches qonnx within 1 LSB on >= 99.9% of outputs.
@@ -212,14 +212,13 @@ def test_trunc_matches_qonnx_and_spec(nibble_bin, workdir):
     for o in outs:
         assert np.array_equal(got[o.name], want[o.name].astype(np.float32)), o.name
 
-    # Opset-2 Trunc (7 inputs, signed/narrow), against the spec's reference.
+    # Opset-2 Trunc (6 inputs as trunc_v2.md and Brevitas have them; signed/narrow), against the spec's reference.
     nodes, inits, outs, refs = [], [], [], {}
     for k, (mode, signed, narrow) in enumerate(itertools.product(["FLOOR", "ROUND", "CEIL"], [0, 1], [0, 1])):
         n = f"t2_{k}"
         zp = 0.0 if k % 2 == 0 else 4.0
-        inits += [f32(n + "_s", 0.25), f32(n + "_z", zp), f32(n + "_ib", 12), f32(n + "_os", 4.0),
-                  f32(n + "_oz", 0.0), f32(n + "_ob", 5)]
-        nodes.append(helper.make_node("Trunc", ["x"] + [n + s for s in ["_s", "_z", "_ib", "_os", "_oz", "_ob"]], [n],
+        inits += [f32(n + "_s", 0.25), f32(n + "_z", zp), f32(n + "_ib", 12), f32(n + "_os", 4.0), f32(n + "_ob", 5)]
+        nodes.append(helper.make_node("Trunc", ["x"] + [n + s for s in ["_s", "_z", "_ib", "_os", "_ob"]], [n],
                                       domain=DOMAIN, rounding_mode=mode, signed=signed, narrow=narrow))
         outs.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, list(x.shape)))
         refs[n] = trunc_v2_reference(x, 0.25, zp, 4.0, 5, signed, narrow, mode)

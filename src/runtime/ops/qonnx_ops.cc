@@ -30,9 +30,9 @@ class QonnxKernel : public OpKernel {
     } else if (kind == Kind::kBipolar) {
       tensor_ops::CheckArity(env, 2, 2);
     } else {
-      NIBBLE_CHECK(n.inputs.size() == 5 || n.inputs.size() == 7, where_,
-                   ": Trunc takes 5 inputs (x, scale, zeropt, in_bitwidth, out_bitwidth) or 7 (opset 2: x, scale, "
-                   "zeropt, in_bitwidth, out_scale, out_zeropt, out_bitwidth), not ",
+      NIBBLE_CHECK(n.inputs.size() == 5 || n.inputs.size() == 6, where_,
+                   ": Trunc takes 5 inputs (opset 1: x, scale, zeropt, in_bitwidth, out_bitwidth) or 6 (opset 2: x, "
+                   "scale, zeropt, in_bitwidth, out_scale, out_bitwidth), not ",
                    n.inputs.size());
       tensor_ops::CheckArity(env, static_cast<int>(n.inputs.size()), static_cast<int>(n.inputs.size()));
     }
@@ -103,7 +103,7 @@ class QonnxKernel : public OpKernel {
           });
         else
           run([&](const int64_t* i) {
-            return qonnx::TruncV2(px[i[0]], p[1][i[1]], p[2][i[2]], p[4][i[4]], p[6][i[6]], is_signed_, narrow_,
+            return qonnx::TruncV2(px[i[0]], p[1][i[1]], p[2][i[2]], p[4][i[4]], p[5][i[5]], is_signed_, narrow_,
                                   rounding_);
           });
         break;
