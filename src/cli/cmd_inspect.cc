@@ -117,12 +117,23 @@ int Inspect(const InspectOptions& o) {
   std::printf("outputs:\n");
   for (int v : g.outputs)
     std::printf("  %-24s %-8s %s\n", g.values[v].name.c_str(), DTypeName(g.values[v].dtype), DimsStr(g.values[v]).c_str());
+  // The layer table's shapes, MACs and bytes are per sample: dynamic input
+  // dims taken as 1, every value's shape inferred again on the graph as it
+  // runs (the optimization passes make values the file's value_info never had).
+  bool dynamic = false;
+  for (int v : g.inputs) {
+    Value& in = g.values[v];
+    for (int64_t& d : in.shape)
+      if (d < 0) d = 1, dynamic = true;
+  }
+  AnnotateValueTypes(g);
 
   std::map<std::string, int> hist;
   for (const Node& n : g.nodes) hist[n.op_type + (n.fused.kind != Activation::Kind::kNone ? "+" + n.fused.Name() : "")]++;
   std::printf("ops (%zu nodes%s):\n", g.nodes.size(), o.optimize ? ", after optimization" : "");
   for (const auto& [op, c] : hist) std::printf("  %-24s %d\n", op.c_str(), c);
 
+  if (dynamic) std::printf("per sample: shapes, MACs and bytes below take each dynamic input dimension as 1\n");
   std::printf("layers:\n  %-32s %-16s %-9s %12s %12s %14s %-16s %s\n", "node", "op", "precision", "params", "MACs",
               "out bytes", "output shape", "kernel");
   int64_t total_params = 0, total_macs = 0, total_act = 0, param_bytes = 0;

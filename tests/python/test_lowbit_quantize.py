@@ -274,6 +274,21 @@ def test_pool_with_mixed_code_types_runs(nibble_bin, workdir, op):
     assert np.max(np.abs(got - want)) <= 0.02 + 1e-6, np.max(np.abs(got - want))
 
 
+def test_inspect_shows_shapes_and_macs_of_quantized_layers(nibble_bin, workdir):
+    """Values made by the optimization passes get shapes again; a dynamic batch counts as 1."""
+    model = quantize(nibble_bin, workdir, "inspect_w4a4", "--bits", "w4a4")
+    r = run_cli([nibble_bin, "inspect", model], TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    rows = [ln.split() for ln in r.stdout.split("layers:")[1].split("total:")[0].strip().splitlines()[1:]]
+    convs = {row[0]: row for row in rows if row[1].startswith("Conv")}
+    assert len(convs) == 3, r.stdout
+    # fashion_cnn's first conv: 16 x (1 x 3 x 3) weights over 28 x 28 outputs.
+    first = convs[min(convs)]
+    assert int(first[4]) == 16 * 9 * 28 * 28 and first[6] == "[1,16,28,28]", first
+    for row in rows:
+        assert row[6] != "?" and "?" not in row[6], row
+
+
 def test_per_layer_settings(nibble_bin, workdir):
     conv2 = "/features/features.2/features.2.0/Conv"
     cfg = workdir / "bits.json"
