@@ -100,6 +100,15 @@ Tensor ConstantNodeValue(const Node& n, const std::string& where) {
   Fail(where, ": Constant needs one of value, value_float(s), value_int(s) (strings and sparse are not supported)");
 }
 
+// A value that holds `t`: initializers and the nodes folded at import.
+void SetConstant(Value& v, Tensor t) {
+  v.dtype = t.dtype();
+  v.has_shape = true;
+  v.shape = t.shape();
+  v.dim_params.assign(v.shape.size(), "");
+  v.constant = std::move(t);
+}
+
 Graph Convert(const onnx::ModelProto& m, const std::string& label, const std::string& dir) {
   Graph g;
   g.path = label;
@@ -119,13 +128,7 @@ Graph Convert(const onnx::ModelProto& m, const std::string& label, const std::st
     NIBBLE_CHECK(!init.name().empty(), label, ": an initializer has no name");
     NIBBLE_CHECK(g.FindValue(init.name()) < 0, label, ": initializer '", init.name(), "' is defined twice");
     int id = g.AddValue(init.name());
-    Tensor t = TensorFromProto(init, label + ": initializer '" + init.name() + "'", dir);
-    Value& v = g.values[id];
-    v.dtype = t.dtype();
-    v.has_shape = true;
-    v.shape = t.shape();
-    v.dim_params.assign(v.shape.size(), "");
-    v.constant = std::move(t);
+    SetConstant(g.values[id], TensorFromProto(init, label + ": initializer '" + init.name() + "'", dir));
   }
   NIBBLE_CHECK(gp.sparse_initializer_size() == 0, label, ": sparse initializers are not supported");
 
@@ -173,12 +176,7 @@ Graph Convert(const onnx::ModelProto& m, const std::string& label, const std::st
     if (n.op_type == "Constant" && n.domain.empty()) {
       NIBBLE_CHECK(n.outputs.size() == 1 && n.outputs[0] >= 0, where, ": Constant needs one output");
       Tensor t = ConstantNodeValue(n, where);
-      Value& v = g.values[n.outputs[0]];
-      v.dtype = t.dtype();
-      v.has_shape = true;
-      v.shape = t.shape();
-      v.dim_params.assign(v.shape.size(), "");
-      v.constant = std::move(t);
+      SetConstant(g.values[n.outputs[0]], std::move(t));
       continue;
     }
     if (n.op_type == "UnpackBits" && n.domain == kNibbleDomain) {
@@ -187,12 +185,7 @@ Graph Convert(const onnx::ModelProto& m, const std::string& label, const std::st
                        n.outputs.size() == 1 && n.outputs[0] >= 0,
                    where, ": UnpackBits takes one constant input (the packed bytes) and gives one output");
       Tensor t = UnpackBitsNodeValue(n, g.values[n.inputs[0]].constant, where);
-      Value& v = g.values[n.outputs[0]];
-      v.dtype = t.dtype();
-      v.has_shape = true;
-      v.shape = t.shape();
-      v.dim_params.assign(v.shape.size(), "");
-      v.constant = std::move(t);
+      SetConstant(g.values[n.outputs[0]], std::move(t));
       continue;
     }
     g.AddNode(std::move(n));
