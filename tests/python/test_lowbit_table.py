@@ -59,7 +59,7 @@ def test_every_config_measured(quick_run, label):
     _, data, _ = quick_run
     rows = rows_by_label(data).get(label)
     assert rows, f"no {label} row: {[r['label'] for r in data['rows']]}"
-    expected_methods = {"minmax", "mse"} if label in ("W2A2", "W1A1") else {"minmax"}
+    expected_methods = {"minmax", "mse"} if label in ("W3A3", "W2A2", "W1A1") else {"minmax"}
     assert {r["method"] for r in rows} == expected_methods, rows
     for r in rows:
         assert not r["error"] and not r["timing_error"], r
