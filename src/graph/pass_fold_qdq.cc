@@ -193,9 +193,18 @@ struct Folder {
         qn = SoleQuantizeReader(a.outputs[0]);
       }
     }
-    if (qn < 0) return;
-    const int yq = g.nodes[qn].outputs[0];
-    if (!PerTensor8(g.values[yq].quant)) return;
+    // A Gemm/MatMul whose float output no Q reads (a model's last layer, as
+    // Brevitas and QONNX export it) still runs on codes: it writes its int32
+    // accumulators (+ int32 bias), and a DequantizeLinear at x_scale * w_scale
+    // gives the float output exactly as the float graph computes it.
+    const bool int32_out = qn < 0;
+    if (int32_out) {
+      // The DQ's axis is the output's last dim: Gemm's is 1, MatMul's needs a known rank.
+      if (op != "Gemm" && (op != "MatMul" || !g.values[y].has_shape || g.values[y].shape.empty())) return;
+      act_node = -1;  // any Relu/Clip after it stays float
+    }
+    const int yq = int32_out ? -1 : g.nodes[qn].outputs[0];
+    if (!int32_out && !PerTensor8(g.values[yq].quant)) return;
 
     // Inputs: which come from DQs, and does this op accept that.
     std::vector<int> src(n.inputs.size(), -1);
@@ -213,7 +222,8 @@ struct Folder {
         if (z != 0) return;  // integer kernels take symmetric weights
       if (src.size() > 2 && n.inputs[2] >= 0 && src[2] < 0 && IsConst(g, n.inputs[2]) &&
           g.values[n.inputs[2]].constant.dtype() == DType::kFloat32 && !(op == "Gemm" && n.attrs.GetFloat("beta", 1.f) != 1.f)) {
-        // A float bias (QONNX models leave it unquantized): int32 at x_scale * w_scale, as quantizers write it.
+        // A float bias (QONNX models leave it unquantized, or hold it as a 32-bit
+        // Quant folded to float): int32 at x_scale * w_scale, as quantizers write it.
         const Tensor& b = g.values[n.inputs[2]].constant;
         const int64_t channels = w.dim(axis);
         if (b.numel() != channels && b.numel() != 1) return;
@@ -221,14 +231,18 @@ struct Folder {
         bp.bits = 32;
         bp.axis = 0;
         Tensor bq(DType::kInt32, {channels});
-        // Rounding it there moves the output by up to s/2: the layer folds only when
-        // that is at most 1/16 of an output step (Brevitas's MLP has s = 2.3 output
-        // steps: rounded, 43 of its 80 outputs were one step off). Else it stays float.
-        const double y_step = g.values[yq].quant->scale[0];
+        // Rounding it there moves the output by up to s/2. The layer folds when the
+        // bias already lies on that grid (a Brevitas Int32Bias), or when s/2 is at
+        // most 1/16 of an output step (Brevitas's MLP has s = 2.3 output steps:
+        // rounded, 43 of its 80 outputs were one step off); else it stays float.
+        // An int32 output has no step to hide a rounding in: on the grid only.
+        const double y_step = int32_out ? 0.0 : g.values[yq].quant->scale[0];
         for (int64_t c = 0; c < channels; ++c) {
           const double s = static_cast<double>(q(0)->scale[0]) * q(1)->scale[q(1)->scale.size() == 1 ? 0 : c];
-          if (s > y_step / 8) return;
-          const double v = std::nearbyint(b.data<float>()[b.numel() == 1 ? 0 : c] / s);
+          const double exact = b.data<float>()[b.numel() == 1 ? 0 : c] / s;
+          const double v = std::nearbyint(exact);
+          const bool on_grid = std::fabs(exact - v) <= 1e-3;
+          if (!on_grid && s > y_step / 8) return;
           if (!(std::fabs(v) < 2147483647.0)) return;
           bq.data<int32_t>()[c] = static_cast<int32_t>(v);
           bp.scale.push_back(static_cast<float>(s));
@@ -294,10 +308,51 @@ struct Folder {
       n.fused = act;
       remove[act_node] = true;
     }
-    n.outputs[0] = yq;
-    remove[qn] = true;
+    if (int32_out) {
+      AccumulatorOutput(ni, src);
+    } else {
+      n.outputs[0] = yq;
+      remove[qn] = true;
+    }
     changed = true;
   }
+
+  // Gemm/MatMul ni (its inputs already codes) writes int32 accumulators to a
+  // new value, and a DequantizeLinear along the output's last dim writes its
+  // float output from them.
+  void AccumulatorOutput(int ni, const std::vector<int>& src) {
+    const int y = g.nodes[ni].outputs[0];
+    const int64_t rank = g.nodes[ni].op_type == "Gemm" ? 2 : static_cast<int64_t>(g.values[y].shape.size());
+    const QuantParams& xq = *g.values[src[0]].quant;
+    const QuantParams& wq = *g.values[src[1]].quant;
+    QuantParams acc;
+    acc.bits = 32;
+    acc.axis = rank - 1;
+    Tensor scale(DType::kFloat32, {static_cast<int64_t>(wq.scale.size())});
+    for (size_t c = 0; c < wq.scale.size(); ++c) {
+      const float sc = static_cast<float>(static_cast<double>(xq.scale[0]) * wq.scale[c]);
+      acc.scale.push_back(sc);
+      acc.zero_point.push_back(0);
+      scale.data<float>()[c] = sc;
+    }
+    if (acc.scale.size() == 1) acc.axis = -1;
+    const std::string base = g.nodes[ni].name;
+    const int av = g.AddValue(g.UniqueName(base + "_accumulators"));
+    g.values[av].dtype = DType::kInt32;
+    g.values[av].quant = acc;
+    Tensor zero(DType::kInt32, scale.shape());  // zeros
+    Node dq;
+    dq.op_type = "DequantizeLinear";
+    dq.name = g.UniqueName(base + "_DequantizeLinear");
+    dq.inputs = {av, g.AddConstant(g.UniqueName(base + "_acc_scale"), std::move(scale)),
+                 g.AddConstant(g.UniqueName(base + "_acc_zero_point"), std::move(zero))};
+    dq.outputs = {y};
+    if (acc.axis >= 0) dq.attrs.SetInt("axis", acc.axis);
+    g.nodes[ni].outputs[0] = av;
+    added.push_back(std::move(dq));
+  }
+
+  std::vector<Node> added;  // appended after the fold loop (nodes must not move while it runs)
 };
 
 // Step 0b: a per-tensor DQ of activation codes read by a pass-through op
@@ -409,6 +464,8 @@ bool FoldQdqPass(Graph& g) {
     if (f.changed) f.consumers = g.Consumers();  // readers changed
   }
   if (f.changed) {
+    for (Node& n : f.added) g.AddNode(std::move(n));
+    f.remove.resize(g.nodes.size(), false);
     g.RemoveNodes(f.remove);
     DeadNodeEliminationPass(g);
     g.TopologicalSort();

@@ -66,10 +66,6 @@ GAPS = {
     "exact": {},
     # Layers that stay float although their inputs are integer codes, as `nibble inspect` shows them.
     "float_layers": {
-        ("cnn_w4w2", "qonnx"): "fc Gemm (w8a2, Int32Bias) runs float: its output is the graph's float output "
-                               "(no Q after it), which fold-qdq requires; inspect prints no reason",
-        ("cnn_w4w2", "qcdq"): "fc Gemm (w8a2, int32 bias) runs float: float graph output, no Q after it; "
-                              "inspect prints no reason",
         ("bnn", "qonnx"): "everything but the weight DQs runs float: BipolarQuant on activations 'has no "
                           "QuantizeLinear form' (inspect's reason), and conv1 (int8 x bipolar weights) feeds "
                           "a float BatchNormalization, so no Conv/MatMul has a Q after it; the fc weights' "
@@ -81,7 +77,6 @@ GAPS = {
                              FLOAT_BIAS,
         ("trunc_pool", "qonnx"): "everything after the first Trunc runs float: AveragePool, Trunc ('Trunc has no "
                                  "QuantizeLinear form'), conv2 Conv+Relu, Flatten, fc Gemm",
-        ("trunc_pool", "qcdq"): "fc Gemm float (float graph output, no Q after it); no reason printed",
     },
     "notes": {},
 }
@@ -290,15 +285,16 @@ def test_nibble_matches_ort_on_qcdq(nibble_bin, workdir, name, form):
 # Per export: the layers (op, precision) that run on integer codes today, in order. Converts
 # (QuantizeLinear/DequantizeLinear) are left out. A layer leaving this list is a regression.
 INTEGER_LAYERS = {
+    # The last Gemm's float output has no Q: it runs on codes into int32 accumulators, then a DQ.
     ("cnn_w4w2", "qonnx"): [("Conv+Relu", "w4a8"), ("MaxPool", "uint4"), ("Conv+Relu", "w2a4"),
-                            ("MaxPool", "uint2"), ("Flatten", "uint2")],
+                            ("MaxPool", "uint2"), ("Flatten", "uint2"), ("Gemm", "w8a2")],
     ("bnn", "qonnx"): [],
     # fc3 stays float: its float bias is too coarse at x_scale * w_scale (FLOAT_BIAS).
     ("mlp_res", "qonnx"): [("Gemm+Relu", "w3a8"), ("Gemm", "w3a3")],
     ("trunc_pool", "qonnx"): [("Conv+Relu", "w4a8")],
     # The all-zero Pad before each AveragePool is removed (eliminate-identity): the pools run on codes.
     ("trunc_pool", "qcdq"): [("Conv+Relu", "w4a8"), ("AveragePool", "uint4"), ("Conv+Relu", "w4a4"),
-                             ("AveragePool", "uint4"), ("Flatten", "uint8")],
+                             ("AveragePool", "uint4"), ("Flatten", "uint8"), ("Gemm", "w4a8")],
 }
 INTEGER_LAYERS[("cnn_w4w2", "qcdq")] = INTEGER_LAYERS[("cnn_w4w2", "qonnx")]
 INTEGER_LAYERS[("mlp_res", "qcdq")] = INTEGER_LAYERS[("mlp_res", "qonnx")]

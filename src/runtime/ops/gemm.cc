@@ -164,6 +164,14 @@ class QGemmKernel : public OpKernel {
       NIBBLE_CHECK(bias_ && bias_->dtype() == DType::kInt32 && bias_->numel() == n_, where_,
                    ": quantized bias must be a constant int32 vector of ", n_, " values");
     }
+    // A 32-bit output is the accumulators themselves (+ bias), for a DQ after
+    // it (fold-qdq's form of a layer whose float output no Q reads).
+    accumulators_ = y_.bits == 32;
+    if (accumulators_) {
+      NIBBLE_CHECK(env.node.fused.kind == Activation::Kind::kNone, where_,
+                   ": an int32 accumulator output takes no fused activation");
+      return;
+    }
     multipliers_ = ChannelMultipliers(env, a_, b_params_, y_);
     clamp_ = OutputClamp(env, y_);
   }
@@ -175,7 +183,7 @@ class QGemmKernel : public OpKernel {
       ctx.Fail("input ", ShapeStr(a), " does not match the weights ", ShapeStr(b_->shape()));
     Shape y(a.begin(), a.end() - 1);
     y.push_back(n_);
-    ctx.set_output(0, CodeType(y_), y);
+    ctx.set_output(0, accumulators_ ? DType::kInt32 : CodeType(y_), y);
   }
 
   void Run(RunContext& ctx) override {
@@ -184,6 +192,18 @@ class QGemmKernel : public OpKernel {
     const int32_t* bias = bias_ ? bias_->data<int32_t>() : nullptr;
     Tensor& y = ctx.output(0);
     const int8_t* b = b_->data<int8_t>();
+    if (accumulators_) {
+      // Small by nature (a model's last layer): the exact reference loop.
+      int32_t* py = y.data<int32_t>();
+      DispatchCode(a.dtype(), [&](auto atag) {
+        using TA = decltype(atag);
+        GemmQ8Int32Reference(p, a.data<TA>(), b, py);
+      });
+      if (bias)
+        for (int64_t i = 0; i < p.m; ++i)
+          for (int64_t j = 0; j < n_; ++j) py[i * n_ + j] += bias[j];
+      return;
+    }
     DispatchCode(a.dtype(), [&](auto atag) {
       using TA = decltype(atag);
       DispatchCode(y.dtype(), [&](auto ytag) {
@@ -211,6 +231,7 @@ class QGemmKernel : public OpKernel {
   }
 
   std::string KernelName() const override {
+    if (accumulators_) return "gemm_q8_int32_accumulators_reference";
     if (!fast_prepared_) return "";
     switch (path_) {
       case Path::kW4A8: return std::string("gemv_w") + std::to_string(gemv_.w_bits) + "a8_" + IsaName(gemv_.isa) + " (" + lowbit_choice_ + ")";
@@ -292,7 +313,7 @@ class QGemmKernel : public OpKernel {
   QuantParams a_, b_params_, y_;
   std::vector<FixedPointMultiplier> multipliers_;
   ClampRange clamp_;
-  bool fast_prepared_ = false;
+  bool fast_prepared_ = false, accumulators_ = false;
   Path path_ = Path::kReference;
   GemmQ8Packed packed_;
   LowBitGemvPacked gemv_;
