@@ -630,8 +630,9 @@ TEST(GemmQ8Reference, MatchesBruteForceOnRandomShapes) {
 // ------------------------------------------------------------------- add/mul
 
 TEST(AddQ8Reference, HandComputedWithBroadcast) {
-  // uint8: a = 0.5 (qa - 10), b = 0.25 (qb - 20), y = 1.0 (qy - 5). Every
-  // multiplier is a power of two (1/2, 1/4, 2^-20), so the sums are exact:
+  // uint8: a = 0.5 (qa - 10), b = 0.25 (qb - 20), y = 1.0 (qy - 5). The kInt32
+  // rule's multipliers are 1/2 and 1/4 exactly (2^22, 2^21 at shift 23), so the
+  // sums are exact:
   // a {14, 7} = {2, -1.5} as [2, 1] against b {30, 20, 255} = {2.5, 0, 58.75} as [3]:
   //   2 + 2.5 = 4.5 -> 5 (ties up) -> 10;  2 + 0 -> 7;  2 + 58.75 = 60.75 -> 61 -> 66
   //   -1.5 + 2.5 = 1 -> 6;  -1.5 -> -1 (ties up; half-even would give -2) -> 4;  57.25 -> 57 -> 62
@@ -675,7 +676,8 @@ void AddMulExhaustive(Rng& rng, int trial) {
   for (int i = 0; i < 256; ++i) a[i] = b[i] = static_cast<T>(Lo<T>() + i);
   std::vector<T> y(256 * 256);
   {
-    const double sy = std::max(sa, sb) * Log2Uniform(rng, -4, 3);
+    // Ratios up to 2^8: both of Add's rules (kRescale64 past ra + rb ~ 32).
+    const double sy = std::max(sa, sb) * Log2Uniform(rng, -8, 3);
     const AddQ8Params p = MakeAddQ8Params(sa, za, sb, zb, sy, zy, lo, hi);
     AddQ8Reference<T>(p, {256, 1}, a.data(), {256}, b.data(), y.data());
     const double ro = 2 * std::max(sa, sb) / (0x1p20 * sy);
@@ -683,7 +685,10 @@ void AddMulExhaustive(Rng& rng, int trial) {
       for (int j = 0; j < 256; ++j) {
         const double t = (sa * (a[i] - za) + sb * (b[j] - zb)) / sy;
         const double exact = ClampToType<T>(t + zy, lo, hi);
-        const double bound = 0.5 + 1.125 * ro * (1 + 0x1p-31) + 0x1p-31 * std::abs(t) + 0x1p-31;
+        // The documented bounds of each rule (add_mul_q8.h); 1e-9 for the double t.
+        const double bound = p.rule == AddQ8Params::Rule::kInt32
+                                 ? 0.5 + 255 * std::ldexp(1.0, -p.shift) + 1e-9
+                                 : 0.5 + 1.125 * ro * (1 + 0x1p-31) + 0x1p-31 * std::abs(t) + 0x1p-31;
         const double err = std::abs(y[i * 256 + j] - exact);
         ASSERT_LE(err, bound) << "Add trial " << trial << " a " << int(a[i]) << " b " << int(b[j]);
         ASSERT_LE(err, 1.0);

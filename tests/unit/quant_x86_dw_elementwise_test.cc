@@ -305,6 +305,8 @@ TEST(X86DwConvQ8, OverflowCheckLikeReference) {
 
 // ---------------------------------------------------------------- Add / Mul
 
+// Ratios of two such scales run from 5e-5 to 2e4: both of AddQ8's rules
+// (add_q8_test.cc probes the bound between them).
 double AnyScale(Rng& r) { return std::exp(r.Real(std::log(1e-4), std::log(2.0))); }
 
 enum class Layout { kSame, kAScalar, kBScalar, kGeneral };

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "nibble/error.h"
 
@@ -48,10 +49,25 @@ void AddQ8Span(const AddQ8Params& params, const T* a, bool a_scalar, const T* b,
   if (n <= 0) return;
   if (isa == Isa::kScalar || (a_scalar && b_scalar)) {
     ScalarSpan(p, a, a_scalar, b, b_scalar, y, n, [](int32_t qa, int32_t qb, const AddQ8Params& q) { return AddQ8(qa, qb, q); });
+  } else if (p.rule == AddQ8Params::Rule::kInt32) {
+    // The vector operand first; a broadcast b (or a) joins the bias.
+    eltq8_detail::AddInt32Span s{p.bias, p.a_mult, p.b_mult, p.shift, p.y_zero_point, p.y_min, p.y_max};
+    const T* x = a;
+    const T* z = b;
+    if (a_scalar) {
+      std::swap(x, z);
+      std::swap(s.mx, s.mz);
+    }
+    if (a_scalar || b_scalar) {
+      s.c0 += s.mz * int32_t{*z};  // a partial sum of acc: no overflow (add_mul_q8.h)
+      z = nullptr;
+    }
+    if (isa == Isa::kAvx512Vnni) eltq8_detail::AddInt32Avx512(s, x, z, y, n);
+    else eltq8_detail::AddInt32Avx2(s, x, z, y, n);
   } else if (isa == Isa::kAvx512Vnni) {
-    eltq8_detail::AddAvx512(p, a, a_scalar, b, b_scalar, y, n);
+    eltq8_detail::AddRescale64Avx512(p, a, a_scalar, b, b_scalar, y, n);
   } else {
-    eltq8_detail::AddAvx2(p, a, a_scalar, b, b_scalar, y, n);
+    eltq8_detail::AddRescale64Avx2(p, a, a_scalar, b, b_scalar, y, n);
   }
 }
 

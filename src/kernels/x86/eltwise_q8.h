@@ -48,12 +48,25 @@ void ApplyLutQ8X86(const LutQ8& table, const TX* x, TY* y, int64_t n, Isa isa = 
 
 // Internal: the per-ISA spans (parameters already checked and clamps narrowed).
 namespace eltq8_detail {
+// AddQ8's kInt32 rule over a span with the operands in a fixed order: x is a
+// vector operand, z the other one or null when it is a broadcast scalar, whose
+// term is then folded into c0 (the sum is exact in any order, add_mul_q8.h):
+//   y[i] = clamp(((c0 + x[i] mx + z[i] mz) >> shift) + zero_point, lo, hi)
+// with shift >= AddQ8Params::kMinInt32Shift (the kernels narrow through int16).
+struct AddInt32Span {
+  int32_t c0, mx, mz, shift, zero_point, lo, hi;
+};
 template <class T>
-void AddAvx512(const AddQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n);
+void AddInt32Avx512(const AddInt32Span& s, const T* x, const T* z, T* y, int64_t n);
+template <class T>
+void AddInt32Avx2(const AddInt32Span& s, const T* x, const T* z, T* y, int64_t n);
+// AddQ8's kRescale64 rule.
+template <class T>
+void AddRescale64Avx512(const AddQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n);
+template <class T>
+void AddRescale64Avx2(const AddQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n);
 template <class T>
 void MulAvx512(const MulQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n);
-template <class T>
-void AddAvx2(const AddQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n);
 template <class T>
 void MulAvx2(const MulQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n);
 void LutAvx512(const LutQ8& table, const uint8_t* x, uint8_t* y, int64_t n);

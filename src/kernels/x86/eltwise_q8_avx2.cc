@@ -1,5 +1,7 @@
 // AddQ8 / MulQ8 spans and the 256-entry byte lookup on ymm (AVX2; also the
-// kAvxVnni level, where VNNI has nothing to add).
+// kAvxVnni level, where VNNI has nothing to add). AddQ8's kInt32 rule: 32
+// codes per iteration, the same steps as eltwise_q8_avx512vnni.cc on half the
+// width; its kRescale64 rule keeps the 64-bit products.
 #include <immintrin.h>
 
 #include <cstring>
@@ -38,6 +40,70 @@ inline void Store8(T* p, __m256i codes, int64_t n) {
   }
 }
 
+// ---- AddQ8, kInt32 rule (add_mul_q8.h)
+
+struct AddInt32Ymm {
+  __m256i c0, mx, mz;
+  __m128i shift;
+  __m256i zp16, lo8, hi8;
+  __m256i order;  // vpermd indices that undo the in-lane packs (see AddInt32Block)
+  explicit AddInt32Ymm(const AddInt32Span& s)
+      : c0(_mm256_set1_epi32(s.c0)),
+        mx(_mm256_set1_epi32(s.mx)),
+        mz(_mm256_set1_epi32(s.mz)),
+        shift(_mm_cvtsi32_si128(s.shift)),
+        zp16(_mm256_set1_epi16(static_cast<int16_t>(s.zero_point))),
+        lo8(_mm256_set1_epi8(static_cast<char>(s.lo))),
+        hi8(_mm256_set1_epi8(static_cast<char>(s.hi))),
+        order(_mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)) {}
+};
+
+template <class T>
+inline __m256i Widen8(const T* p) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return std::is_signed_v<T> ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+}
+
+// 32 outputs from 32 codes at x (and z). Exactness of each step: see
+// AddInt32Block in eltwise_q8_avx512vnni.cc.
+template <class T, bool kTwo>
+inline __m256i AddInt32Block(const AddInt32Ymm& c, const T* x, const T* z) {
+  __m256i r[4];
+  for (int k = 0; k < 4; ++k) {
+    __m256i acc = _mm256_add_epi32(c.c0, _mm256_mullo_epi32(Widen8(x + 8 * k), c.mx));
+    if constexpr (kTwo) acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(Widen8(z + 8 * k), c.mz));
+    r[k] = _mm256_sra_epi32(acc, c.shift);
+  }
+  const __m256i w01 = _mm256_add_epi16(_mm256_packs_epi32(r[0], r[1]), c.zp16);
+  const __m256i w23 = _mm256_add_epi16(_mm256_packs_epi32(r[2], r[3]), c.zp16);
+  // Per 128-bit lane L: dword 4L + k holds codes 8k + 4L.. and goes to dword 2k + L.
+  if constexpr (std::is_signed_v<T>) {
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w01, w23), c.order);
+    return _mm256_max_epi8(_mm256_min_epi8(b, c.hi8), c.lo8);
+  } else {
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w01, w23), c.order);
+    return _mm256_max_epu8(_mm256_min_epu8(b, c.hi8), c.lo8);
+  }
+}
+
+template <class T, bool kTwo>
+void AddInt32Loop(const AddInt32Ymm& c, const T* x, const T* z, T* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), AddInt32Block<T, kTwo>(c, x + i, kTwo ? z + i : z));
+  if (i == n) return;
+  // The tail through stack buffers (AVX2 has no masked byte loads): nothing
+  // outside the spans is read or written.
+  const size_t rest = static_cast<size_t>(n - i);
+  alignas(32) T bx[32] = {}, bz[32] = {}, by[32];
+  std::memcpy(bx, x + i, rest);
+  if constexpr (kTwo) std::memcpy(bz, z + i, rest);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(by), AddInt32Block<T, kTwo>(c, bx, bz));
+  std::memcpy(y + i, by, rest);
+}
+
+// ---- AddQ8, kRescale64 rule
+
 // MultiplyByQuantizedMultiplier((q - zp) << 20, m): no saturation possible
 // (the operand's real multiplier is <= 1/2).
 struct AddOperand {
@@ -53,7 +119,14 @@ struct AddOperand {
 }  // namespace
 
 template <class T>
-void AddAvx2(const AddQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n) {
+void AddInt32Avx2(const AddInt32Span& s, const T* x, const T* z, T* y, int64_t n) {
+  const AddInt32Ymm c(s);
+  if (z) AddInt32Loop<T, true>(c, x, z, y, n);
+  else AddInt32Loop<T, false>(c, x, z, y, n);
+}
+
+template <class T>
+void AddRescale64Avx2(const AddQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n) {
   const AddOperand fa(p.a_zero_point, p.a_multiplier), fb(p.b_zero_point, p.b_multiplier);
   const vec256::RequantConsts rq =
       vec256::MakeRequant(p.y_multiplier.multiplier, p.y_multiplier.shift, p.y_zero_point, p.y_min, p.y_max);
@@ -104,8 +177,11 @@ void LutAvx2(const LutQ8& table, const uint8_t* x, uint8_t* y, int64_t n) {
   for (; i < n; ++i) y[i] = table[x[i]];
 }
 
-template void AddAvx2<uint8_t>(const AddQ8Params&, const uint8_t*, bool, const uint8_t*, bool, uint8_t*, int64_t);
-template void AddAvx2<int8_t>(const AddQ8Params&, const int8_t*, bool, const int8_t*, bool, int8_t*, int64_t);
+template void AddInt32Avx2<uint8_t>(const AddInt32Span&, const uint8_t*, const uint8_t*, uint8_t*, int64_t);
+template void AddInt32Avx2<int8_t>(const AddInt32Span&, const int8_t*, const int8_t*, int8_t*, int64_t);
+template void AddRescale64Avx2<uint8_t>(const AddQ8Params&, const uint8_t*, bool, const uint8_t*, bool, uint8_t*,
+                                        int64_t);
+template void AddRescale64Avx2<int8_t>(const AddQ8Params&, const int8_t*, bool, const int8_t*, bool, int8_t*, int64_t);
 template void MulAvx2<uint8_t>(const MulQ8Params&, const uint8_t*, bool, const uint8_t*, bool, uint8_t*, int64_t);
 template void MulAvx2<int8_t>(const MulQ8Params&, const int8_t*, bool, const int8_t*, bool, int8_t*, int64_t);
 

@@ -1,4 +1,6 @@
 // AddQ8 / MulQ8 spans and the 256-entry byte lookup on zmm (AVX-512 F/BW).
+// AddQ8's kInt32 rule is the fast path (two vpmulld per 16 codes, 64 codes
+// per iteration); its kRescale64 rule keeps the 64-bit products.
 #include <immintrin.h>
 
 // GCC 12's avx512fintrin.h self-initializes _mm512_undefined_* (GCC bug
@@ -31,6 +33,70 @@ inline void Store16(T* p, __m512i codes, int64_t n) {
   else _mm_mask_storeu_epi8(p, static_cast<__mmask16>((1u << n) - 1), b);
 }
 
+// ---- AddQ8, kInt32 rule (add_mul_q8.h)
+
+struct AddInt32Zmm {
+  __m512i c0, mx, mz;
+  __m128i shift;
+  __m512i zp16;      // zero point in every int16 lane
+  __m512i lo8, hi8;  // clamp bounds in every byte
+  __m512i order;     // vpermd indices that undo the in-lane packs (see AddInt32Block)
+  explicit AddInt32Zmm(const AddInt32Span& s)
+      : c0(_mm512_set1_epi32(s.c0)),
+        mx(_mm512_set1_epi32(s.mx)),
+        mz(_mm512_set1_epi32(s.mz)),
+        shift(_mm_cvtsi32_si128(s.shift)),
+        zp16(_mm512_set1_epi16(static_cast<int16_t>(s.zero_point))),
+        lo8(_mm512_set1_epi8(static_cast<char>(s.lo))),
+        hi8(_mm512_set1_epi8(static_cast<char>(s.hi))),
+        order(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)) {}
+};
+
+// 16 codes -> int32 lanes; the masked form reads only the bytes in m.
+template <class T, bool kMasked>
+inline __m512i Widen16(const T* p, __mmask16 m) {
+  const __m128i b = kMasked ? _mm_maskz_loadu_epi8(m, p) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return std::is_signed_v<T> ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+}
+
+// 64 outputs (those in m when kMasked). The products and sums wrap in int32,
+// which gives the exact acc (add_mul_q8.h). With shift >= 18, |acc >> shift| <=
+// 2^13, so the packs to int16 and the + zero point are exact; the pack to 8
+// bits saturates, which the clamp to [lo, hi] (inside T's range) absorbs.
+template <class T, bool kTwo, bool kMasked>
+inline void AddInt32Block(const AddInt32Zmm& c, const T* x, const T* z, T* y, __mmask64 m) {
+  __m512i r[4];
+  for (int k = 0; k < 4; ++k) {
+    const __mmask16 mk = static_cast<__mmask16>(m >> (16 * k));
+    __m512i acc = _mm512_add_epi32(c.c0, _mm512_mullo_epi32(Widen16<T, kMasked>(x + 16 * k, mk), c.mx));
+    if constexpr (kTwo) acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(Widen16<T, kMasked>(z + 16 * k, mk), c.mz));
+    r[k] = _mm512_sra_epi32(acc, c.shift);
+  }
+  const __m512i w01 = _mm512_add_epi16(_mm512_packs_epi32(r[0], r[1]), c.zp16);
+  const __m512i w23 = _mm512_add_epi16(_mm512_packs_epi32(r[2], r[3]), c.zp16);
+  // Per 128-bit lane L the packs leave dwords r0[4L..4L+3], r1[..], r2[..], r3[..]:
+  // dword 4L + k holds codes 16k + 4L.. and goes to dword 4k + L.
+  __m512i b;
+  if constexpr (std::is_signed_v<T>) {
+    b = _mm512_permutexvar_epi32(c.order, _mm512_packs_epi16(w01, w23));
+    b = _mm512_max_epi8(_mm512_min_epi8(b, c.hi8), c.lo8);
+  } else {
+    b = _mm512_permutexvar_epi32(c.order, _mm512_packus_epi16(w01, w23));
+    b = _mm512_max_epu8(_mm512_min_epu8(b, c.hi8), c.lo8);
+  }
+  if constexpr (kMasked) _mm512_mask_storeu_epi8(y, m, b);
+  else _mm512_storeu_si512(y, b);
+}
+
+template <class T, bool kTwo>
+void AddInt32Loop(const AddInt32Zmm& c, const T* x, const T* z, T* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) AddInt32Block<T, kTwo, false>(c, x + i, kTwo ? z + i : z, y + i, ~__mmask64{0});
+  if (i < n) AddInt32Block<T, kTwo, true>(c, x + i, kTwo ? z + i : z, y + i, (__mmask64{1} << (n - i)) - 1);
+}
+
+// ---- AddQ8, kRescale64 rule
+
 // MultiplyByQuantizedMultiplier((q - zp) << 20, m) for one Add operand: the
 // operand's real multiplier is <= 1/2, so no saturation can occur.
 struct AddOperand {
@@ -50,7 +116,14 @@ struct AddOperand {
 }  // namespace
 
 template <class T>
-void AddAvx512(const AddQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n) {
+void AddInt32Avx512(const AddInt32Span& s, const T* x, const T* z, T* y, int64_t n) {
+  const AddInt32Zmm c(s);
+  if (z) AddInt32Loop<T, true>(c, x, z, y, n);
+  else AddInt32Loop<T, false>(c, x, z, y, n);
+}
+
+template <class T>
+void AddRescale64Avx512(const AddQ8Params& p, const T* a, bool a_scalar, const T* b, bool b_scalar, T* y, int64_t n) {
   // Operands in a fixed order: a scalar side becomes a constant lifted value.
   const AddOperand fa(p.a_zero_point, p.a_multiplier), fb(p.b_zero_point, p.b_multiplier);
   const vec512::RequantConsts rq =
@@ -108,8 +181,12 @@ void LutAvx512(const LutQ8& table, const uint8_t* x, uint8_t* y, int64_t n) {
   }
 }
 
-template void AddAvx512<uint8_t>(const AddQ8Params&, const uint8_t*, bool, const uint8_t*, bool, uint8_t*, int64_t);
-template void AddAvx512<int8_t>(const AddQ8Params&, const int8_t*, bool, const int8_t*, bool, int8_t*, int64_t);
+template void AddInt32Avx512<uint8_t>(const AddInt32Span&, const uint8_t*, const uint8_t*, uint8_t*, int64_t);
+template void AddInt32Avx512<int8_t>(const AddInt32Span&, const int8_t*, const int8_t*, int8_t*, int64_t);
+template void AddRescale64Avx512<uint8_t>(const AddQ8Params&, const uint8_t*, bool, const uint8_t*, bool, uint8_t*,
+                                          int64_t);
+template void AddRescale64Avx512<int8_t>(const AddQ8Params&, const int8_t*, bool, const int8_t*, bool, int8_t*,
+                                         int64_t);
 template void MulAvx512<uint8_t>(const MulQ8Params&, const uint8_t*, bool, const uint8_t*, bool, uint8_t*, int64_t);
 template void MulAvx512<int8_t>(const MulQ8Params&, const int8_t*, bool, const int8_t*, bool, int8_t*, int64_t);
 
