@@ -266,10 +266,10 @@ struct Folder {
         }
       }
     } else if (op == "Add" || op == "Mul") {
-      // The integer Add/Mul keeps one code type from inputs to output (below 8 bits the
-      // quantizer may make a sum's inputs signed and its Relu'd output unsigned).
+      // Both inputs of one code type; Mul writes that type too, Add may write the other
+      // (a Brevitas QuantReLU after a signed sum).
       if (src.size() != 2 || src[1] < 0 || !PerTensor8(q(1)) || q(1)->is_signed != q(0)->is_signed ||
-          g.values[yq].quant->is_signed != q(0)->is_signed)
+          (op == "Mul" && g.values[yq].quant->is_signed != q(0)->is_signed))
         return;
     } else if (op == "AveragePool" || op == "GlobalAveragePool") {
       // The pooling kernels read and write one code type.

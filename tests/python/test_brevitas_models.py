@@ -70,11 +70,8 @@ GAPS = {
                           "QuantizeLinear form' (inspect's reason), and conv1 (int8 x bipolar weights) feeds "
                           "a float BatchNormalization, so no Conv/MatMul has a Q after it; the fc weights' "
                           "DQ -> Transpose (constants) is not folded either and runs every inference",
-        ("mlp_res", "qonnx"): "residual Add (+Relu) runs float: int3 signed inputs (shared QuantIdentity), uint3 "
-                              "output (QuantReLU); fold-qdq's Add wants one signedness in and out (a probe with "
-                              "the output Q made int8 runs it as 'Add+Relu int3'); no reason printed. " + FLOAT_BIAS,
-        ("mlp_res", "qcdq"): "residual Add (+Relu) runs float: int3 inputs, uint3 output; no reason printed. " +
-                             FLOAT_BIAS,
+        ("mlp_res", "qonnx"): FLOAT_BIAS,
+        ("mlp_res", "qcdq"): FLOAT_BIAS,
         ("trunc_pool", "qonnx"): "everything after the first Trunc runs float: AveragePool, Trunc ('Trunc has no "
                                  "QuantizeLinear form'), conv2 Conv+Relu, Flatten, fc Gemm",
     },
@@ -290,7 +287,8 @@ INTEGER_LAYERS = {
                             ("MaxPool", "uint2"), ("Flatten", "uint2"), ("Gemm", "w8a2")],
     ("bnn", "qonnx"): [],
     # fc3 stays float: its float bias is too coarse at x_scale * w_scale (FLOAT_BIAS).
-    ("mlp_res", "qonnx"): [("Gemm+Relu", "w3a8"), ("Gemm", "w3a3")],
+    # The residual Add reads int3 and writes uint3 (QuantReLU): it runs on codes.
+    ("mlp_res", "qonnx"): [("Gemm+Relu", "w3a8"), ("Gemm", "w3a3"), ("Add+Relu", "int3")],
     ("trunc_pool", "qonnx"): [("Conv+Relu", "w4a8")],
     # The all-zero Pad before each AveragePool is removed (eliminate-identity): the pools run on codes.
     ("trunc_pool", "qcdq"): [("Conv+Relu", "w4a8"), ("AveragePool", "uint4"), ("Conv+Relu", "w4a4"),

@@ -291,6 +291,23 @@ void CheckKernels(Rng& r, int trial, int counts[2]) {
   }
 }
 
+TEST(AddQ8Reference, WritesTheOtherCodeTypeWithTheSameArithmetic) {
+  // int8 in, uint8 out (a signed sum before a QuantReLU) and the reverse: each output is
+  // AddQ8 of the pair, clamped to the output type.
+  const AddQ8Params p = MakeAddQ8Params(0.05, -3, 0.07, 4, 0.04, 0, -1000, 1000);
+  std::vector<int8_t> a(256), b(256);
+  for (int i = 0; i < 256; ++i) a[i] = static_cast<int8_t>(i - 128), b[i] = static_cast<int8_t>((i * 37) % 256 - 128);
+  std::vector<uint8_t> y(256);
+  AddQ8Reference(p, {256}, a.data(), {256}, b.data(), y.data());
+  for (int i = 0; i < 256; ++i) ASSERT_EQ(y[i], std::clamp(AddQ8(a[i], b[i], p), 0, 255)) << i;
+  const AddQ8Params q = MakeAddQ8Params(0.05, 130, 0.07, 120, 0.04, -5, -1000, 1000);
+  std::vector<uint8_t> ua(256), ub(256);
+  for (int i = 0; i < 256; ++i) ua[i] = static_cast<uint8_t>(i), ub[i] = static_cast<uint8_t>((i * 91) % 256);
+  std::vector<int8_t> sy(256);
+  AddQ8Reference(q, {256}, ua.data(), {256}, ub.data(), sy.data());
+  for (int i = 0; i < 256; ++i) ASSERT_EQ(sy[i], std::clamp(AddQ8(ua[i], ub[i], q), -128, 127)) << i;
+}
+
 TEST(X86AddQ8, BitExactWithTheReferenceBothRules) {
   Rng r(3);
   int counts[2] = {0, 0};

@@ -13,16 +13,16 @@ void CheckScales(const char* op, double a_scale, double b_scale, double y_scale)
     NIBBLE_CHECK(std::isfinite(s) && s > 0, op, "Q8: scale ", s, " is not a finite positive number");
 }
 
-template <class T, class Params, class F>
-void BroadcastQ8(Params p, const Shape& a_shape, const T* a, const Shape& b_shape, const T* b, T* y, F&& op) {
+template <class T, class TY, class Params, class F>
+void BroadcastQ8(Params p, const Shape& a_shape, const T* a, const Shape& b_shape, const T* b, TY* y, F&& op) {
   for (int32_t z : {p.a_zero_point, p.b_zero_point})
     NIBBLE_CHECK(z >= std::numeric_limits<T>::min() && z <= std::numeric_limits<T>::max(), "zero point ", z,
                  " is outside the input type");
-  IntersectWithTypeRange<T>(p.y_min, p.y_max);
+  IntersectWithTypeRange<TY>(p.y_min, p.y_max);
   const Shape out = BroadcastShapes({a_shape, b_shape});
   const std::vector<int64_t> strides[2] = {BroadcastStrides(a_shape, out), BroadcastStrides(b_shape, out)};
   ForEachBroadcast(out, strides, [&](int64_t o, const int64_t* idx) {
-    y[o] = static_cast<T>(op(static_cast<int32_t>(a[idx[0]]), static_cast<int32_t>(b[idx[1]]), p));
+    y[o] = static_cast<TY>(op(static_cast<int32_t>(a[idx[0]]), static_cast<int32_t>(b[idx[1]]), p));
   });
 }
 
@@ -84,8 +84,8 @@ MulQ8Params MakeMulQ8Params(double a_scale, int32_t a_zero_point, double b_scale
   return p;
 }
 
-template <class T>
-void AddQ8Reference(const AddQ8Params& p, const Shape& a_shape, const T* a, const Shape& b_shape, const T* b, T* y) {
+template <class T, class TY>
+void AddQ8Reference(const AddQ8Params& p, const Shape& a_shape, const T* a, const Shape& b_shape, const T* b, TY* y) {
   BroadcastQ8(p, a_shape, a, b_shape, b, y, [](int32_t qa, int32_t qb, const AddQ8Params& q) { return AddQ8(qa, qb, q); });
 }
 
@@ -94,10 +94,14 @@ void MulQ8Reference(const MulQ8Params& p, const Shape& a_shape, const T* a, cons
   BroadcastQ8(p, a_shape, a, b_shape, b, y, [](int32_t qa, int32_t qb, const MulQ8Params& q) { return MulQ8(qa, qb, q); });
 }
 
-template void AddQ8Reference<uint8_t>(const AddQ8Params&, const Shape&, const uint8_t*, const Shape&, const uint8_t*,
-                                      uint8_t*);
-template void AddQ8Reference<int8_t>(const AddQ8Params&, const Shape&, const int8_t*, const Shape&, const int8_t*,
-                                     int8_t*);
+template void AddQ8Reference<uint8_t, uint8_t>(const AddQ8Params&, const Shape&, const uint8_t*, const Shape&,
+                                               const uint8_t*, uint8_t*);
+template void AddQ8Reference<int8_t, int8_t>(const AddQ8Params&, const Shape&, const int8_t*, const Shape&,
+                                             const int8_t*, int8_t*);
+template void AddQ8Reference<uint8_t, int8_t>(const AddQ8Params&, const Shape&, const uint8_t*, const Shape&,
+                                              const uint8_t*, int8_t*);
+template void AddQ8Reference<int8_t, uint8_t>(const AddQ8Params&, const Shape&, const int8_t*, const Shape&,
+                                              const int8_t*, uint8_t*);
 template void MulQ8Reference<uint8_t>(const MulQ8Params&, const Shape&, const uint8_t*, const Shape&, const uint8_t*,
                                       uint8_t*);
 template void MulQ8Reference<int8_t>(const MulQ8Params&, const Shape&, const int8_t*, const Shape&, const int8_t*,

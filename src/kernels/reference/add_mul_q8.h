@@ -114,9 +114,11 @@ inline int32_t MulQ8(int32_t qa, int32_t qb, const MulQ8Params& p) {
   return Requantize((qa - p.a_zero_point) * (qb - p.b_zero_point), p.multiplier, p.y_zero_point, p.y_min, p.y_max);
 }
 
-// y has shape BroadcastShapes({a_shape, b_shape}). T: uint8_t or int8_t.
-template <class T>
-void AddQ8Reference(const AddQ8Params& p, const Shape& a_shape, const T* a, const Shape& b_shape, const T* b, T* y);
+// y has shape BroadcastShapes({a_shape, b_shape}). T, TY: uint8_t or int8_t.
+// An Add may write the other code type than it reads (a Brevitas QuantReLU
+// after a signed sum); its arithmetic does not depend on the output's type.
+template <class T, class TY = T>
+void AddQ8Reference(const AddQ8Params& p, const Shape& a_shape, const T* a, const Shape& b_shape, const T* b, TY* y);
 template <class T>
 void MulQ8Reference(const MulQ8Params& p, const Shape& a_shape, const T* a, const Shape& b_shape, const T* b, T* y);
 

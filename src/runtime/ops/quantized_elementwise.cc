@@ -26,8 +26,9 @@ class QAddMulKernel : public OpKernel {
     a_ = QuantOf(env, n.inputs[0], "input A");
     b_ = QuantOf(env, n.inputs[1], "input B");
     y_ = QuantOf(env, n.outputs[0], "output");
-    NIBBLE_CHECK(a_.is_signed == b_.is_signed && a_.is_signed == y_.is_signed, env.where(),
-                 ": quantized ", n.op_type, " needs inputs and output of one code type");
+    // Add may write the other code type (its arithmetic does not depend on it); Mul keeps one.
+    NIBBLE_CHECK(a_.is_signed == b_.is_signed && (!mul_ || a_.is_signed == y_.is_signed), env.where(),
+                 ": quantized ", n.op_type, " needs ", mul_ ? "inputs and output" : "both inputs", " of one code type");
     ClampRange c = OutputClamp(env, y_);
     if (mul_) mul_p_ = MakeMulQ8Params(a_.scale[0], ZeroPoint(a_), b_.scale[0], ZeroPoint(b_), y_.scale[0], ZeroPoint(y_), c.lo, c.hi);
     else add_p_ = MakeAddQ8Params(a_.scale[0], ZeroPoint(a_), b_.scale[0], ZeroPoint(b_), y_.scale[0], ZeroPoint(y_), c.lo, c.hi);
@@ -44,6 +45,18 @@ class QAddMulKernel : public OpKernel {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
     Tensor& y = ctx.output(0);
+    if (a.dtype() != y.dtype()) {
+      // Mixed code types (rare: Brevitas exports) take the reference loop.
+      DispatchCode(a.dtype(), [&](auto atag) {
+        using TA = decltype(atag);
+        DispatchCode(y.dtype(), [&](auto ytag) {
+          using TY = decltype(ytag);
+          if constexpr (!std::is_same_v<TA, TY>)
+            AddQ8Reference(add_p_, a.shape(), a.data<TA>(), b.shape(), b.data<TA>(), y.data<TY>());
+        });
+      });
+      return;
+    }
     DispatchCode(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
       if (!EltwiseQ8Vectorizes(a.shape(), b.shape())) {  // general broadcasting: the reference loop
