@@ -167,11 +167,14 @@ int Inspect(const InspectOptions& o) {
   bool quantized = false;
   for (const Value& v : g.values) quantized |= v.quant.has_value();
   bool qonnx_notes = false;
-  for (const auto& kv : g.metadata) qonnx_notes |= kv.first.rfind("nibble.qonnx-float.", 0) == 0;
+  for (const auto& kv : g.metadata)
+    qonnx_notes |= kv.first.rfind("nibble.qonnx-float.", 0) == 0 || kv.first.rfind("nibble.fold-float.", 0) == 0;
   if (quantized || qonnx_notes) {
     std::printf("quantization: %d of %zu nodes run on integer codes\n", integer, g.nodes.size());
     for (const auto& [k, v] : g.metadata)
       if (k.rfind("nibble.float.", 0) == 0) std::printf("  float by choice: %s: %s\n", k.substr(13).c_str(), v.c_str());
+      else if (k.rfind("nibble.fold-float.", 0) == 0 && HasNode(g, k.substr(18)))
+        std::printf("  float (not folded onto codes): %s: %s\n", k.substr(18).c_str(), v.c_str());
       else if (k.rfind("nibble.qonnx-float.", 0) == 0 && HasNode(g, k.substr(19)))  // not folded away since
         std::printf("  float (QONNX reference kernel): %s: %s\n", k.substr(19).c_str(), v.c_str());
       else if (k == "nibble.quantize") std::printf("  quantized with: %s\n", v.c_str());

@@ -242,7 +242,13 @@ struct Folder {
           const double exact = b.data<float>()[b.numel() == 1 ? 0 : c] / s;
           const double v = std::nearbyint(exact);
           const bool on_grid = std::fabs(exact - v) <= 1e-3;
-          if (!on_grid && s > y_step / 8) return;
+          if (!on_grid && s > y_step / 8) {
+            KeptFloat(n, int32_out ? "its float bias is not on the int32 accumulator grid (x_scale * w_scale) and "
+                                     "its output has no quantization step to absorb the rounding"
+                                   : Cat("its float bias would round at x_scale * w_scale = ", s, ", more than 1/8 of "
+                                         "the output step ", y_step));
+            return;
+          }
           if (!(std::fabs(v) < 2147483647.0)) return;
           bq.data<int32_t>()[c] = static_cast<int32_t>(v);
           bp.scale.push_back(static_cast<float>(s));
@@ -353,6 +359,14 @@ struct Folder {
   }
 
   std::vector<Node> added;  // appended after the fold loop (nodes must not move while it runs)
+
+  // Records why a node whose inputs are codes stays float, for `nibble inspect`.
+  void KeptFloat(const Node& n, const std::string& why) {
+    const std::string key = "nibble.fold-float." + n.name;
+    for (const auto& kv : g.metadata)
+      if (kv.first == key) return;
+    g.metadata.push_back({key, why});
+  }
 };
 
 // Step 0b: a per-tensor DQ of activation codes read by a pass-through op

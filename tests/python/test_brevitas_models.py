@@ -340,3 +340,10 @@ def test_inspect_float_notes_name_nodes_that_run(nibble_bin, name, form):
     shown = [node for node, _, _ in layers]
     ghosts = [n for n in notes if not any(n.split(":")[0].startswith(s) for s in shown)]
     assert not ghosts, f"notes about nodes that do not run: {ghosts}\n{out}"
+
+
+@pytest.mark.parametrize("form", ["qonnx", "qcdq"])
+def test_inspect_says_why_a_coded_layer_stays_float(nibble_bin, form):
+    out, layers, _ = inspect(nibble_bin, "mlp_res", form)
+    assert ("/fc3/Gemm", "Gemm", "float") in layers, out
+    assert "float (not folded onto codes): /fc3/Gemm: its float bias would round at x_scale * w_scale" in out, out
