@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -237,11 +238,60 @@ void EpilogueAvx512(const LowBitPacked& pk, const EpilogueRows& e, TY* y, int32_
     q = _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi), zp);
     return _mm512_cvtepi64_epi8(q);
   };
+  // Binary values cterm - 2 * mismatches (+ padding correction) stay within
+  // int32 when cterm and K are small (always, in practice): then two rows
+  // requantize together on 16 int32 lanes, their 64-bit products formed on the
+  // even and the odd lanes, with the same rounding and clamp as requant().
+  bool pairs = pk.binary && 2 * pk.k < (int64_t{1} << 29);
+  for (int l = 0; l < kLanes && pairs; ++l) pairs = std::abs(pk.const_term[q0 + l]) < (int64_t{1} << 29);
+  const __m512i even_idx = _mm512_setr_epi64(0, 2, 4, 6, 0, 2, 4, 6), odd_idx = _mm512_setr_epi64(1, 3, 5, 7, 1, 3, 5, 7);
+  const __m256i ct8 = _mm512_cvtepi64_epi32(cterm);
+  const __m512i cterm16 = _mm512_inserti64x4(_mm512_castsi256_si512(ct8), ct8, 1);
+  const __m512i mult_e = _mm512_permutexvar_epi64(even_idx, mult), mult_o = _mm512_permutexvar_epi64(odd_idx, mult);
+  const __m512i round_e = _mm512_permutexvar_epi64(even_idx, round), round_o = _mm512_permutexvar_epi64(odd_idx, round);
+  const __m512i shift_e = _mm512_permutexvar_epi64(even_idx, shift), shift_o = _mm512_permutexvar_epi64(odd_idx, shift);
+  const __m512i zp32 = _mm512_set1_epi32(pk.out_zp);
+  // Rows r and r + 1 -> 16 bytes: row r in the low 8, row r + 1 in the high 8.
+  auto requant_pair = [&](int64_t r) {
+    const __m512i dot = _mm512_loadu_si512(e.tile + r * kLanes);
+    __m512i v = _mm512_sub_epi32(cterm16, _mm512_add_epi32(dot, dot));
+    if (e.pad_count) {
+      const __mmask16 m = static_cast<__mmask16>((e.pad_count[r] > 0 ? 0x00FF : 0) | (e.pad_count[r + 1] > 0 ? 0xFF00 : 0));
+      if (m) v = _mm512_mask_add_epi32(v, m, v, _mm512_maskz_loadu_epi32(m, e.corr + r * kLanes));
+    }
+    __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, mult_e), round_e), shift_e);
+    __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), mult_o), round_o), shift_o);
+    even = _mm512_min_epi64(_mm512_max_epi64(even, vlo), vhi);
+    odd = _mm512_min_epi64(_mm512_max_epi64(odd, vlo), vhi);
+    const __m512i q = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32)), zp32);
+    return _mm512_cvtepi32_epi8(q);
+  };
   int64_t r = 0;
   if constexpr (!std::is_same_v<TY, int32_t>) {
     if (e.lane_stride != 1 && e.row_stride == 1) {
       // Conv: 8 rows (positions) x 8 lanes (channels) of bytes, transposed in
       // registers so each channel gets one 8-byte store of consecutive positions.
+      const int lanes = e.lanes;
+      const int64_t lane_stride = e.lane_stride;
+      if (pairs) {
+        // 8 rows x 8 channels in one zmm (lane i: rows 2i, 2i+1), transposed by
+        // a byte shuffle within lanes (channel c's two rows side by side) and a
+        // word permutation across them: channel c's 8 rows end at bytes 8c..8c+7.
+        const __m512i pair_bytes = _mm512_broadcast_i32x4(
+            _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+        const __m512i words = _mm512_set_epi16(31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13, 5, 28, 20, 12, 4, 27, 19, 11,
+                                               3, 26, 18, 10, 2, 25, 17, 9, 1, 24, 16, 8, 0);
+        for (; r + 8 <= e.rows; r += 8) {
+          __m512i z = _mm512_castsi128_si512(requant_pair(r));
+          z = _mm512_inserti32x4(z, requant_pair(r + 2), 1);
+          z = _mm512_inserti32x4(z, requant_pair(r + 4), 2);
+          z = _mm512_inserti32x4(z, requant_pair(r + 6), 3);
+          const __m512i t = _mm512_permutexvar_epi16(words, _mm512_shuffle_epi8(z, pair_bytes));
+          alignas(64) uint8_t out[64];
+          _mm512_store_si512(out, t);
+          for (int l = 0; l < lanes; ++l) std::memcpy(y + l * lane_stride + r, out + 8 * l, 8);
+        }
+      }
       for (; r + 8 <= e.rows; r += 8) {
         __m128i b[8];
         for (int i = 0; i < 8; ++i) b[i] = requant(r + i);
@@ -251,9 +301,9 @@ void EpilogueAvx512(const LowBitPacked& pk, const EpilogueRows& e, TY* y, int32_
         const __m128i c2 = _mm_unpacklo_epi16(a2, a3), c3 = _mm_unpackhi_epi16(a2, a3);
         const __m128i d[4] = {_mm_unpacklo_epi32(c0, c2), _mm_unpackhi_epi32(c0, c2), _mm_unpacklo_epi32(c1, c3),
                               _mm_unpackhi_epi32(c1, c3)};
-        for (int l = 0; l < e.lanes; ++l) {
+        for (int l = 0; l < lanes; ++l) {
           const __m128i src = (l & 1) ? _mm_unpackhi_epi64(d[l >> 1], d[l >> 1]) : d[l >> 1];
-          _mm_storel_epi64(reinterpret_cast<__m128i*>(y + l * e.lane_stride + r), src);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(y + l * lane_stride + r), src);
         }
       }
     }

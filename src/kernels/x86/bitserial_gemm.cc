@@ -205,6 +205,8 @@ struct Scratch {
   std::vector<int32_t> tile, row_sum, pad_taps, pad_count, corr;
   std::vector<int64_t> tap_off, word_off;
   std::vector<const uint64_t*> rows_at;  // conv: where an interior row's window starts in the image, else null
+  std::vector<int64_t> run_start;         // conv: first row of each run of in-place / panel rows, then the end
+  std::vector<int32_t> padded_rows;       // conv: rows whose window touches the padding
 };
 Scratch& ThreadScratch() {
   thread_local Scratch s;
@@ -532,6 +534,15 @@ void LowBitConvRun(const LowBitPacked& pk, const ConvQ8Params& p, const LowBitCo
       s.row_sum[r] = sum;
       s.pad_count[r] = npad;
     }
+    // Once per task, not per weight block: where the in-place and panel runs
+    // start (and the end), and which rows touch the padding.
+    s.run_start.clear();
+    s.padded_rows.clear();
+    for (int64_t r = 0; r < rows; ++r) {
+      if (r == 0 || (s.rows_at[r] != nullptr) != (s.rows_at[r - 1] != nullptr)) s.run_start.push_back(r);
+      if (s.pad_count[r] > 0) s.padded_rows.push_back(static_cast<int32_t>(r));
+    }
+    s.run_start.push_back(rows);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const BitOp op = pk.binary ? BitOp::kXor : BitOp::kAnd;
       const uint64_t* wblk = pk.planes.data() + blk * pk.words * wb * kLanes;
@@ -541,11 +552,9 @@ void LowBitConvRun(const LowBitPacked& pk, const ConvQ8Params& p, const LowBitCo
       } else {
         // Runs of interior positions read the image in place; windows that
         // touch the padding read their panel rows.
-        for (int64_t r0 = 0, r1; r0 < rows; r0 = r1) {
-          const bool inside = s.rows_at[r0] != nullptr;
-          for (r1 = r0 + 1; r1 < rows && (s.rows_at[r1] != nullptr) == inside; ++r1) {
-          }
-          if (inside)
+        for (size_t run = 0; run + 1 < s.run_start.size(); ++run) {
+          const int64_t r0 = s.run_start[run], r1 = s.run_start[run + 1];
+          if (s.rows_at[r0] != nullptr)
             bitserial::BitDotRowsGatherAvx512(op, ab, wb, s.rows_at.data() + r0, s.word_off.data(), r1 - r0, words,
                                               wblk, s.tile.data() + r0 * kLanes);
           else
@@ -557,9 +566,8 @@ void LowBitConvRun(const LowBitPacked& pk, const ConvQ8Params& p, const LowBitCo
       if (pk.binary && any_pad) {
         // Padding taps were read as -1: add back sum_c w[m, c, t] for each of them.
         const int32_t* wsum = pk.tap_wsum.data() + blk * pk.taps * kLanes;
-        for (int64_t r = 0; r < rows; ++r) {
+        for (const int32_t r : s.padded_rows) {
           const int32_t np = s.pad_count[r];
-          if (np == 0) continue;
           const int32_t* taps = s.pad_taps.data() + r * pk.taps;
           int32_t corr[kLanes] = {};
           for (int32_t i = 0; i < np; ++i)
