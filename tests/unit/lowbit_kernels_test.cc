@@ -385,6 +385,19 @@ TEST(BinaryKernels, ConvMatchesReferenceRandomGeometry) {
   }
 }
 
+// Up to 64 channels and whole 64-pixel chunks: the input packer's transposing path
+// (plus a 16-pixel tail), at every channel count that fills the 8-channel groups differently.
+TEST(BinaryKernels, ConvPackerWholeChunksUpTo64Channels) {
+  Rng r(43);
+  for (int64_t c : {1, 8, 9, 37, 63, 64})
+    for (int64_t hw : {8, 12}) {
+      const ConvShape s{2, c, 11, {hw, hw}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}};
+      CheckBinaryConvCase<uint8_t, uint8_t>(r, s);
+      CheckBinaryConvCase<int8_t, int8_t>(r, s);
+      if (HasFatalFailure()) return;
+    }
+}
+
 // Every padding case of a 3x3 window: symmetric 1 and 2, each side alone
 // (asymmetric), images smaller than the window (every tap of a corner output
 // in the padding but one), stride 2 and dilation 2 at the borders.

@@ -161,6 +161,42 @@ void PackPixelsAvx512(const PixelPackSpec& s, const T* x, int64_t pixel_lo, int6
   alignas(64) uint8_t tmp[kMaxBits][64];
   for (int64_t p0 = pixel_lo; p0 < pixel_hi; p0 += 64) {
     const int64_t np = std::min<int64_t>(64, pixel_hi - p0);
+    if (s.binarize && cw == 1 && np == 64) {
+      // Up to 64 channels, 64 pixels: each 8-channel group gives one byte per
+      // pixel (acc[g]); an 8 x 64 byte transpose (unpacks of bytes, words,
+      // dwords) turns them into the 64 pixel words, stored 16 bytes at a time.
+      __m512i a[8];
+      for (int g = 0; g < 8; ++g) {
+        a[g] = _mm512_setzero_si512();
+        for (int64_t c = 8 * g; c < std::min<int64_t>(8 * g + 8, s.channels); ++c) {
+          const __m512i v = _mm512_loadu_si512(x + c * s.pixels + p0);
+          const __mmask64 m = std::is_signed_v<T> ? _mm512_cmpge_epi8_mask(v, th) : _mm512_cmpge_epu8_mask(v, th);
+          a[g] = _mm512_or_si512(a[g], _mm512_maskz_mov_epi8(m, _mm512_set1_epi8(static_cast<char>(1 << (c & 7)))));
+        }
+      }
+      __m512i t[8], u[8];
+      for (int k = 0; k < 4; ++k) {
+        t[2 * k] = _mm512_unpacklo_epi8(a[2 * k], a[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_epi8(a[2 * k], a[2 * k + 1]);
+      }
+      // u[0..3]: groups 0-3 for pixels 0-3, 4-7, 8-11, 12-15 of each lane; u[4..7]: groups 4-7.
+      for (int h = 0; h < 2; ++h) {
+        u[4 * h + 0] = _mm512_unpacklo_epi16(t[4 * h + 0], t[4 * h + 2]);
+        u[4 * h + 1] = _mm512_unpackhi_epi16(t[4 * h + 0], t[4 * h + 2]);
+        u[4 * h + 2] = _mm512_unpacklo_epi16(t[4 * h + 1], t[4 * h + 3]);
+        u[4 * h + 3] = _mm512_unpackhi_epi16(t[4 * h + 1], t[4 * h + 3]);
+      }
+      uint64_t* d = dst + p0;
+      for (int k = 0; k < 4; ++k) {
+        // Pixels 4k, 4k+1 (lo) and 4k+2, 4k+3 (hi) of each 16-pixel lane.
+        const __m512i lo = _mm512_unpacklo_epi32(u[k], u[k + 4]), hi = _mm512_unpackhi_epi32(u[k], u[k + 4]);
+        for (int l = 0; l < 4; ++l) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16 * l + 4 * k), _mm512_extracti32x4_epi32(lo, l));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16 * l + 4 * k + 2), _mm512_extracti32x4_epi32(hi, l));
+        }
+      }
+      continue;
+    }
     const __mmask64 valid = np == 64 ? ~__mmask64{0} : ((__mmask64{1} << np) - 1);
     for (int64_t c0 = 0; c0 < s.channels; c0 += 8) {
       __m512i acc[kMaxBits];
