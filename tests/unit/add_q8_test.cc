@@ -18,6 +18,7 @@
 #include "kernels/reference/broadcast.h"
 #include "kernels/x86/eltwise_q8.h"
 #include "nibble/error.h"
+#include "test_util.h"
 
 namespace nibble {
 namespace {
@@ -36,14 +37,8 @@ struct Rng {
   double Log2Uniform(double lo, double hi) { return std::exp2(Real(lo, hi)); }
 };
 
-template <class T>
-constexpr int32_t Lo() {
-  return std::numeric_limits<T>::min();
-}
-template <class T>
-constexpr int32_t Hi() {
-  return std::numeric_limits<T>::max();
-}
+using testing::Hi;
+using testing::Lo;
 
 // Zero points across the whole range, the extremes often.
 template <class T>

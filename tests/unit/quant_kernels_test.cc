@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/reference/add_mul_q8.h"
+#include "test_util.h"
 #include "kernels/reference/broadcast.h"
 #include "kernels/reference/conv_q8.h"
 #include "kernels/reference/gemm_q8.h"
@@ -35,14 +36,8 @@ double Uniform(Rng& rng, double lo, double hi) { return std::uniform_real_distri
 // 2^u, u uniform in [lo, hi).
 double Log2Uniform(Rng& rng, double lo, double hi) { return std::exp2(Uniform(rng, lo, hi)); }
 
-template <class T>
-constexpr int32_t Lo() {
-  return std::numeric_limits<T>::min();
-}
-template <class T>
-constexpr int32_t Hi() {
-  return std::numeric_limits<T>::max();
-}
+using testing::Hi;
+using testing::Lo;
 
 // The extremes, zero and a random code: zero points across the whole range.
 template <class T>

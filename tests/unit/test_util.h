@@ -1,6 +1,8 @@
 // Helpers for building small graphs directly in tests.
 #pragma once
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "graph/graph.h"
@@ -34,6 +36,16 @@ inline Tensor RandomTensor(Shape s, uint32_t seed, float lo = -1.f, float hi = 1
   std::uniform_real_distribution<float> u(lo, hi);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
   return t;
+}
+
+// The code range of an integer type, as int32.
+template <class T>
+constexpr int32_t Lo() {
+  return std::numeric_limits<T>::min();
+}
+template <class T>
+constexpr int32_t Hi() {
+  return std::numeric_limits<T>::max();
 }
 
 // Same type, shape and bytes.
