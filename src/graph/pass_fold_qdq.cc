@@ -471,7 +471,7 @@ bool FoldQdqPass(Graph& g) {
   }
   if (!any) return false;
   // Step 2: fold, in topological order so chains fold one op at a time.
-  Folder f{g, g.Consumers(), std::vector<bool>(g.nodes.size(), false)};
+  Folder f{g, g.Consumers(), std::vector<bool>(g.nodes.size(), false), false, {}};
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (f.remove[i]) continue;
     f.Fold(static_cast<int>(i));

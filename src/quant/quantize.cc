@@ -70,12 +70,6 @@ std::string ComputeBlocker(const Graph& g, const Node& n) {
   return "no integer kernel for " + n.op_type;
 }
 
-Tensor ScalarF32(float v) {
-  Tensor t(DType::kFloat32, {});
-  *t.data<float>() = v;
-  return t;
-}
-
 // Adds QuantizeLinear/DequantizeLinear constants for params `p` and returns (scale, zero point) ids.
 std::pair<int, int> ParamConstants(Graph& g, const std::string& base, const QuantParams& p, DType zp_type) {
   Tensor s(DType::kFloat32, p.per_channel() ? Shape{static_cast<int64_t>(p.scale.size())} : Shape{});

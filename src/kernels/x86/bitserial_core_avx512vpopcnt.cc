@@ -187,12 +187,14 @@ void PackPixelsAvx512(const PixelPackSpec& s, const T* x, int64_t pixel_lo, int6
         u[4 * h + 3] = _mm512_unpackhi_epi16(t[4 * h + 1], t[4 * h + 3]);
       }
       uint64_t* d = dst + p0;
+      alignas(64) uint64_t lo_w[8], hi_w[8];
       for (int k = 0; k < 4; ++k) {
-        // Pixels 4k, 4k+1 (lo) and 4k+2, 4k+3 (hi) of each 16-pixel lane.
-        const __m512i lo = _mm512_unpacklo_epi32(u[k], u[k + 4]), hi = _mm512_unpackhi_epi32(u[k], u[k + 4]);
+        // Pixels 4k, 4k+1 (lo) and 4k+2, 4k+3 (hi) of each 16-pixel lane l (qwords 2l, 2l+1).
+        _mm512_store_si512(lo_w, _mm512_unpacklo_epi32(u[k], u[k + 4]));
+        _mm512_store_si512(hi_w, _mm512_unpackhi_epi32(u[k], u[k + 4]));
         for (int l = 0; l < 4; ++l) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16 * l + 4 * k), _mm512_extracti32x4_epi32(lo, l));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16 * l + 4 * k + 2), _mm512_extracti32x4_epi32(hi, l));
+          std::memcpy(d + 16 * l + 4 * k, lo_w + 2 * l, 16);
+          std::memcpy(d + 16 * l + 4 * k + 2, hi_w + 2 * l, 16);
         }
       }
       continue;
