@@ -83,8 +83,9 @@ std::string PlannedArena(Session& s) {
 }
 
 // "w4a8" for a Conv/Gemm/MatMul on codes (weight and input widths), "int8",
-// "uint4", ... for other ops on codes, "float" otherwise; QuantizeLinear/
-// DequantizeLinear are the conversions between the two.
+// "uint4", ... for other ops on codes ("int3->uint3" when the output's type
+// differs), "float" otherwise; QuantizeLinear/DequantizeLinear are the
+// conversions between the two.
 std::string Precision(const Graph& g, const Node& n) {
   if (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear") return "convert";
   if (n.inputs.empty() || n.inputs[0] < 0 || !g.values[n.inputs[0]].quant) return "float";
@@ -92,7 +93,12 @@ std::string Precision(const Graph& g, const Node& n) {
   if ((n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 &&
       n.inputs[1] >= 0 && g.values[n.inputs[1]].quant)
     return "w" + std::to_string(g.values[n.inputs[1]].quant->bits) + "a" + std::to_string(q.bits);
-  return std::string(q.is_signed ? "int" : "uint") + std::to_string(q.bits);
+  auto name = [](const QuantParams& p) { return std::string(p.is_signed ? "int" : "uint") + std::to_string(p.bits); };
+  // An op that writes another code type than it reads (an Add before a QuantReLU) shows both.
+  const int y = n.outputs.empty() ? -1 : n.outputs[0];
+  if (y >= 0 && g.values[y].quant && g.values[y].quant->bits <= 8 && name(*g.values[y].quant) != name(q))
+    return name(q) + "->" + name(*g.values[y].quant);
+  return name(q);
 }
 
 }  // namespace

@@ -288,11 +288,11 @@ INTEGER_LAYERS = {
     ("bnn", "qonnx"): [],
     # fc3 stays float: its float bias is too coarse at x_scale * w_scale (FLOAT_BIAS).
     # The residual Add reads int3 and writes uint3 (QuantReLU): it runs on codes.
-    ("mlp_res", "qonnx"): [("Gemm+Relu", "w3a8"), ("Gemm", "w3a3"), ("Add+Relu", "int3")],
+    ("mlp_res", "qonnx"): [("Gemm+Relu", "w3a8"), ("Gemm", "w3a3"), ("Add+Relu", "int3->uint3")],
     ("trunc_pool", "qonnx"): [("Conv+Relu", "w4a8")],
     # The all-zero Pad before each AveragePool is removed (eliminate-identity): the pools run on codes.
     ("trunc_pool", "qcdq"): [("Conv+Relu", "w4a8"), ("AveragePool", "uint4"), ("Conv+Relu", "w4a4"),
-                             ("AveragePool", "uint4"), ("Flatten", "uint8"), ("Gemm", "w4a8")],
+                             ("AveragePool", "uint4->uint8"), ("Flatten", "uint8"), ("Gemm", "w4a8")],
 }
 INTEGER_LAYERS[("cnn_w4w2", "qcdq")] = INTEGER_LAYERS[("cnn_w4w2", "qonnx")]
 INTEGER_LAYERS[("mlp_res", "qcdq")] = INTEGER_LAYERS[("mlp_res", "qonnx")]
