@@ -161,3 +161,15 @@ def parse_profile(text: str) -> dict[str, tuple[str, float]]:
         except ValueError:
             break
     return nodes
+
+
+def finish_model_args(ap, args, quick: dict, models) -> "argparse.Namespace":
+    """--quick's settings applied, --models split on commas and checked against `models`."""
+    if args.quick:
+        for k, v in quick.items():
+            setattr(args, k, v)
+    args.models = [m for m in args.models.split(",") if m]
+    bad = [m for m in args.models if m not in models]
+    if bad:
+        ap.error(f"unknown model(s) {', '.join(bad)}; choose from {', '.join(models)}")
+    return args

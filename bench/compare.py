@@ -986,15 +986,7 @@ def parse_args(argv):
                     help=f"smoke test: {', '.join(f'{k}={v}' for k, v in QUICK.items())}")
     ap.add_argument("--write-docs", type=Path, metavar="MARKDOWN",
                     help=f"replace the section between {DOC_BEGIN} and {DOC_END} in this file")
-    args = ap.parse_args(argv)
-    if args.quick:
-        for k, v in QUICK.items():
-            setattr(args, k, v)
-    args.models = [m for m in args.models.split(",") if m]
-    bad = [m for m in args.models if m not in MODELS]
-    if bad:
-        ap.error(f"unknown model(s) {', '.join(bad)}; choose from {', '.join(MODELS)}")
-    return args
+    return benchlib.finish_model_args(ap, ap.parse_args(argv), QUICK, MODELS)
 
 
 def main(argv=None) -> int:

@@ -101,14 +101,15 @@ std::map<std::string, Width> AbsorbQcdqClips(Graph& g) {
       // Weights: the codes, clamped (they normally already are), as their own constant.
       const Tensor& codes = g.values[x].constant;
       Tensor clamped(t, codes.shape());
-      bool only_pm1 = bits == 2 && narrow && t == DType::kInt8;
       for (int64_t k = 0; k < codes.numel(); ++k) {
         const int64_t v = std::clamp(codes.AsInt64(k), lo, hi);
-        only_pm1 &= v != 0;
         if (t == DType::kInt8) clamped.data<int8_t>()[k] = static_cast<int8_t>(v);
         else clamped.data<uint8_t>()[k] = static_cast<uint8_t>(v);
       }
-      if (only_pm1 && codes.numel() > 0) bits = 1, narrow = false;  // bipolar: codes -1 and +1 only
+      // Ternary bounds holding only -1 and +1: bipolar weights.
+      if (bits == 2 && narrow && t == DType::kInt8 &&
+          WidthOfSignedCodes(clamped.data<int8_t>(), clamped.numel()).bits == 1)
+        bits = 1, narrow = false;
       src = g.AddConstant(g.values[x].name + "_codes", std::move(clamped));
     } else {
       // Activations: Q -> Clip -> DQ; the Q (or the op folded into it) clamps instead.

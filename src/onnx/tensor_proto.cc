@@ -121,18 +121,30 @@ namespace {
 
 constexpr int kOnnxUInt4 = 21, kOnnxInt4 = 22;
 
+// The tensor's shape, checked: not segmented, rank within kMaxRank, no negative dimension.
+Shape CheckedShape(const onnx::TensorProto& p, const std::string& what) {
+  NIBBLE_CHECK(!p.has_segment(), what, ": segmented tensors are not supported");
+  NIBBLE_CHECK(p.dims_size() <= kMaxRank, what, ": rank ", p.dims_size(), " exceeds ", kMaxRank);
+  Shape shape(p.dims().begin(), p.dims().end());
+  for (int64_t d : shape) NIBBLE_CHECK(d >= 0, what, ": negative dimension in shape ", ShapeStr(shape));
+  return shape;
+}
+
+// The element count, failing on int64 overflow.
+int64_t ShapeNumelChecked(const Shape& shape, const std::string& what) {
+  int64_t numel = 1;
+  for (int64_t d : shape) numel = CheckedMul(numel, d, (what + ": element count").c_str());
+  return numel;
+}
+
 // INT4/UINT4: two elements per byte, element 0 in the low nibble (raw_data,
 // external data, or int32_data holding one packed byte per entry), read into
 // int8/uint8. The byte count is checked against the element count first.
 Tensor Int4FromProto(const onnx::TensorProto& p, const std::string& what, const std::string& model_dir) {
   const bool is_signed = p.data_type() == kOnnxInt4;
   const DType dtype = is_signed ? DType::kInt8 : DType::kUInt8;
-  NIBBLE_CHECK(!p.has_segment(), what, ": segmented tensors are not supported");
-  NIBBLE_CHECK(p.dims_size() <= kMaxRank, what, ": rank ", p.dims_size(), " exceeds ", kMaxRank);
-  Shape shape(p.dims().begin(), p.dims().end());
-  for (int64_t d : shape) NIBBLE_CHECK(d >= 0, what, ": negative dimension in shape ", ShapeStr(shape));
-  int64_t numel = 1;
-  for (int64_t d : shape) numel = CheckedMul(numel, d, (what + ": element count").c_str());
+  const Shape shape = CheckedShape(p, what);
+  const int64_t numel = ShapeNumelChecked(shape, what);
   const PackedFormat f = is_signed ? PackedFormat::Int(4) : PackedFormat::UInt(4);
   const int64_t packed = PackedBytes(f, 1, numel);
   NIBBLE_CHECK(numel <= MaxTensorBytes(), what, ": tensor of ", numel, " bytes exceeds the limit of ", MaxTensorBytes(),
@@ -165,12 +177,8 @@ Tensor TensorFromProto(const onnx::TensorProto& p, const std::string& what, cons
   DType dtype = DTypeFromOnnx(p.data_type());
   NIBBLE_CHECK(dtype != DType::kUndefined, what, ": tensor type ", OnnxTypeName(p.data_type()),
                " is not supported");
-  NIBBLE_CHECK(!p.has_segment(), what, ": segmented tensors are not supported");
-  NIBBLE_CHECK(p.dims_size() <= kMaxRank, what, ": rank ", p.dims_size(), " exceeds ", kMaxRank);
-  Shape shape(p.dims().begin(), p.dims().end());
-  for (int64_t d : shape) NIBBLE_CHECK(d >= 0, what, ": negative dimension in shape ", ShapeStr(shape));
-  int64_t numel = 1;
-  for (int64_t d : shape) numel = CheckedMul(numel, d, (what + ": element count").c_str());
+  const Shape shape = CheckedShape(p, what);
+  const int64_t numel = ShapeNumelChecked(shape, what);
   int64_t elem = static_cast<int64_t>(DTypeSize(dtype));
   int64_t nbytes = CheckedMul(numel, elem, (what + ": byte size").c_str());
 

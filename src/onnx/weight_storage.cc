@@ -111,16 +111,12 @@ std::vector<Site> FindSites(const Graph& g) {
   return sites;
 }
 
+// Signed codes pack at the width they need (bipolar when all are +-1): the
+// importer reads widths back from the codes, so that is all the file must hold.
 PackedFormat FormatFor(const Site& s, const Tensor& codes) {
   if (!s.is_signed) return PackedFormat::UInt(s.width.bits, s.width.narrow);
-  if (s.width.bits == 1) return PackedFormat::Bipolar();
-  if (s.width.bits == 2 && s.width.narrow) {
-    // Ternary bounds; codes of -1 and +1 only are bipolar weights: one bit each.
-    bool pm1 = codes.numel() > 0;
-    for (int64_t k = 0; k < codes.numel() && pm1; ++k) pm1 = codes.data<int8_t>()[k] != 0;
-    if (pm1) return PackedFormat::Bipolar();
-  }
-  return PackedFormat::Int(s.width.bits, s.width.narrow);
+  const CodeWidth w = WidthOfSignedCodes(codes.data<int8_t>(), codes.numel());
+  return w.bits == 1 ? PackedFormat::Bipolar() : PackedFormat::Int(w.bits, w.narrow);
 }
 
 const char* KindName(PackedFormat::Kind k) {

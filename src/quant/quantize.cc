@@ -175,18 +175,27 @@ Tensor QuantizeBias(const Tensor& b, int64_t n, const std::vector<float>& scales
   return q;
 }
 
-}  // namespace
-
-Tensor QuantizeWeights(const Tensor& w, int64_t axis, std::vector<float>& scales) {
-  const float* pw = w.data<float>();
+// w as [outer, channels, inner] around the channel axis (one channel when axis < 0).
+struct ChannelLayout {
   int64_t outer = 1, channels = 1, inner = 1;
-  if (axis >= 0) {
+  ChannelLayout(const Tensor& w, int64_t axis) {
+    if (axis < 0) {
+      inner = w.numel();
+      return;
+    }
     for (int64_t d = 0; d < axis; ++d) outer *= w.dim(d);
     channels = w.dim(axis);
     for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
-  } else {
-    inner = w.numel();
   }
+};
+
+}  // namespace
+
+
+Tensor QuantizeWeights(const Tensor& w, int64_t axis, std::vector<float>& scales) {
+  const float* pw = w.data<float>();
+  const ChannelLayout layout(w, axis);
+  const int64_t outer = layout.outer, channels = layout.channels, inner = layout.inner;
   std::vector<float> amax(channels, 0.f);
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c)
@@ -220,14 +229,8 @@ Tensor QuantizeWeightsBits(const Tensor& w, int64_t axis, int bits, std::vector<
   NIBBLE_CHECK(bits >= 1 && bits <= 8, "weight bit-width ", bits, " is outside 1..8");
   if (bits == 8) return QuantizeWeights(w, axis, scales);
   const float* pw = w.data<float>();
-  int64_t outer = 1, channels = 1, inner = 1;
-  if (axis >= 0) {
-    for (int64_t d = 0; d < axis; ++d) outer *= w.dim(d);
-    channels = w.dim(axis);
-    for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
-  } else {
-    inner = w.numel();
-  }
+  const ChannelLayout layout(w, axis);
+  const int64_t outer = layout.outer, channels = layout.channels, inner = layout.inner;
   auto index = [&](int64_t o, int64_t c, int64_t i) { return (o * channels + c) * inner + i; };
   const double qmax = bits == 1 ? 1.0 : static_cast<double>((1 << (bits - 1)) - 1);
   auto code = [&](double x, double s) {

@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
+#include <vector>
 
 namespace nibble::testing {
 
@@ -44,5 +46,13 @@ class GuardedBuffer {
   void* map_ = nullptr;
   T* data_ = nullptr;
 };
+
+// A guarded copy of v.
+template <class T>
+std::unique_ptr<GuardedBuffer<T>> Guarded(const std::vector<T>& v) {
+  auto b = std::make_unique<GuardedBuffer<T>>(v.size());
+  if (!v.empty()) b->CopyFrom(v.data());
+  return b;
+}
 
 }  // namespace nibble::testing

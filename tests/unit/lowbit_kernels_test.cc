@@ -14,6 +14,7 @@
 #include "base/thread_pool.h"
 #include "nibble/error.h"
 #include "guard_page.h"
+#include "test_util.h"
 #include "kernels/reference/conv_q8.h"
 #include "kernels/reference/gemm_q8.h"
 #include "kernels/x86/bitserial_gemm.h"
@@ -26,19 +27,8 @@ namespace {
 using bitserial::PopcountPath;
 using testing::GuardedBuffer;
 
-struct Rng {
-  std::mt19937 gen;
-  explicit Rng(uint32_t seed) : gen(seed) {}
-  int64_t Int(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(gen); }
-  bool Coin(double p = 0.5) { return std::bernoulli_distribution(p)(gen); }
-};
-
-template <class T>
-std::unique_ptr<GuardedBuffer<T>> Guarded(const std::vector<T>& v) {
-  auto b = std::make_unique<GuardedBuffer<T>>(v.size());
-  if (!v.empty()) b->CopyFrom(v.data());
-  return b;
-}
+using testing::Guarded;
+using testing::Rng;
 
 int32_t CodeMin(int bits, bool s) { return s ? -(1 << (bits - 1)) : 0; }
 int32_t CodeMax(int bits, bool s) { return s ? (1 << (bits - 1)) - 1 : (1 << bits) - 1; }
@@ -260,6 +250,38 @@ ConvQ8Params MakeConvParams(const ConvShape& s) {
   return p;
 }
 
+// The reference output: requantized, or (TY = int32) the accumulators + bias.
+template <class TX, class TY>
+std::vector<TY> ReferenceConv(const ConvQ8Params& p, const std::vector<TX>& x, const std::vector<int8_t>& w,
+                              const std::vector<int32_t>& bias) {
+  const int64_t ysize = p.batch * p.out_channels * p.geo.spatial_size_out();
+  std::vector<TY> want(ysize);
+  if constexpr (std::is_same_v<TY, int32_t>) {
+    ConvQ8Int32Reference<TX, int8_t>(p, x.data(), w.data(), want.data());
+    for (int64_t i = 0; i < ysize; ++i) want[i] += bias[(i / p.geo.spatial_size_out()) % p.out_channels];
+  } else {
+    ConvQ8Reference<TX, int8_t, TY>(p, x.data(), w.data(), bias.data(), want.data());
+  }
+  return want;
+}
+
+// Runs the packed conv on x (guarded) at every popcount path and expects `want`, bit for bit.
+template <class TX, class TY>
+void ExpectConvEveryPath(const LowBitPacked& pk, const ConvQ8Params& p, const std::vector<TX>& x,
+                         const std::vector<TY>& want, const std::string& label) {
+  auto gx = Guarded(x);
+  for (PopcountPath path : bitserial::SupportedPopcountPaths()) {
+    GuardedBuffer<TY> y(want.size());
+    LowBitConvInput in;
+    LowBitConvPrepareInput(pk, p, in);
+    LowBitConvPackInput(pk, p, gx->data(), in, 0, LowBitConvPackTaskCount(pk, p), path);
+    LowBitConvRun(pk, p, in, y.data(), 0, LowBitConvTaskCount(pk, p), path);
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_EQ(int{y[i]}, int{want[i]}) << PathLabel(path) << label << " C=" << p.in_channels
+                                         << " M=" << p.out_channels << " at " << i;
+  }
+}
+
 template <class TX, class TY>
 void CheckBitSerialConvCase(Rng& r, const BitSerialSpec& bs, const ConvShape& shape) {
   ConvQ8Params p = MakeConvParams(shape);
@@ -281,28 +303,11 @@ void CheckBitSerialConvCase(Rng& r, const BitSerialSpec& bs, const ConvShape& sh
   else for (int64_t m = 0; m < p.out_channels; ++m) p.multiplier.push_back(RandomMultiplier(r, scale));
   p.y_zero_point = RandomOutZp<TY>(r);
   RandomClamp<TY>(r, p.y_zero_point, p.y_min, p.y_max);
-  const int64_t ysize = p.batch * p.out_channels * p.geo.spatial_size_out();
-  std::vector<TY> want(ysize);
-  if constexpr (std::is_same_v<TY, int32_t>) {
-    ConvQ8Int32Reference<TX, int8_t>(p, x.data(), w.data(), want.data());
-    for (int64_t i = 0; i < ysize; ++i) want[i] += bias[(i / p.geo.spatial_size_out()) % p.out_channels];
-  } else {
-    ConvQ8Reference<TX, int8_t, TY>(p, x.data(), w.data(), bias.data(), want.data());
-  }
+  const std::vector<TY> want = ReferenceConv<TX, TY>(p, x, w, bias);
   auto gw = Guarded(w);
   auto gbias = Guarded(bias);
   const LowBitPacked pk = PackBitSerialConv(p, gw->data(), gbias->data(), bs);
-  auto gx = Guarded(x);
-  for (PopcountPath path : bitserial::SupportedPopcountPaths()) {
-    GuardedBuffer<TY> y(ysize);
-    LowBitConvInput in;
-    LowBitConvPrepareInput(pk, p, in);
-    LowBitConvPackInput(pk, p, gx->data(), in, 0, LowBitConvPackTaskCount(pk, p), path);
-    LowBitConvRun(pk, p, in, y.data(), 0, LowBitConvTaskCount(pk, p), path);
-    for (int64_t i = 0; i < ysize; ++i)
-      ASSERT_EQ(int{y[i]}, int{want[i]}) << PathLabel(path) << " W" << bs.w_bits << "A" << bs.a_bits << " C="
-                                         << p.in_channels << " M=" << p.out_channels << " at " << i;
-  }
+  ExpectConvEveryPath(pk, p, x, want, Cat(" W", bs.w_bits, "A", bs.a_bits));
 }
 
 TEST(BitSerialKernels, ConvMatchesReference) {
@@ -348,28 +353,11 @@ void CheckBinaryConvCase(Rng& r, const ConvShape& shape) {
   RandomClamp<TY>(r, p.y_zero_point, p.y_min, p.y_max);
   ConvQ8Params ref = p;
   ref.x_zero_point = 0;  // the reference on +-1 codes: padding reads real 0
-  const int64_t ysize = p.batch * p.out_channels * p.geo.spatial_size_out();
-  std::vector<TY> want(ysize);
-  if constexpr (std::is_same_v<TY, int32_t>) {
-    ConvQ8Int32Reference<int8_t, int8_t>(ref, x_pm.data(), w.data(), want.data());
-    for (int64_t i = 0; i < ysize; ++i) want[i] += bias[(i / p.geo.spatial_size_out()) % p.out_channels];
-  } else {
-    ConvQ8Reference<int8_t, int8_t, TY>(ref, x_pm.data(), w.data(), bias.data(), want.data());
-  }
+  const std::vector<TY> want = ReferenceConv<int8_t, TY>(ref, x_pm, w, bias);
   auto gw = Guarded(w);
   auto gbias = Guarded(bias);
   const LowBitPacked pk = PackBinaryConv(p, gw->data(), gbias->data());
-  auto gx = Guarded(x);
-  for (PopcountPath path : bitserial::SupportedPopcountPaths()) {
-    GuardedBuffer<TY> y(ysize);
-    LowBitConvInput in;
-    LowBitConvPrepareInput(pk, p, in);
-    LowBitConvPackInput(pk, p, gx->data(), in, 0, LowBitConvPackTaskCount(pk, p), path);
-    LowBitConvRun(pk, p, in, y.data(), 0, LowBitConvTaskCount(pk, p), path);
-    for (int64_t i = 0; i < ysize; ++i)
-      ASSERT_EQ(int{y[i]}, int{want[i]}) << PathLabel(path) << " C=" << p.in_channels << " M=" << p.out_channels
-                                         << " at " << i;
-  }
+  ExpectConvEveryPath(pk, p, x, want, "");
 }
 
 TEST(BinaryKernels, ConvMatchesReferenceRandomGeometry) {

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "guard_page.h"
+#include "test_util.h"
 #include "kernels/reference/conv_q8.h"
 #include "kernels/reference/gemm_q8.h"
 #include "kernels/x86/conv_q8_fast.h"
@@ -18,19 +19,8 @@ namespace {
 
 using testing::GuardedBuffer;
 
-struct Rng {
-  std::mt19937 gen;
-  explicit Rng(uint32_t seed) : gen(seed) {}
-  int64_t Int(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(gen); }
-  bool Coin(double p = 0.5) { return std::bernoulli_distribution(p)(gen); }
-};
-
-template <class T>
-std::unique_ptr<GuardedBuffer<T>> Guarded(const std::vector<T>& v) {
-  auto b = std::make_unique<GuardedBuffer<T>>(v.size());
-  if (!v.empty()) b->CopyFrom(v.data());
-  return b;
-}
+using testing::Guarded;
+using testing::Rng;
 
 // A multiplier over a wide range of reals: tiny, typical, and above 1.
 FixedPointMultiplier RandomMultiplier(Rng& r) {

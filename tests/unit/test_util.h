@@ -38,6 +38,14 @@ inline Tensor RandomTensor(Shape s, uint32_t seed, float lo = -1.f, float hi = 1
   return t;
 }
 
+// Seeded random integers and coin flips for randomized kernel tests.
+struct Rng {
+  std::mt19937 gen;
+  explicit Rng(uint32_t seed) : gen(seed) {}
+  int64_t Int(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(gen); }
+  bool Coin(double p = 0.5) { return std::bernoulli_distribution(p)(gen); }
+};
+
 // The code range of an integer type, as int32.
 template <class T>
 constexpr int32_t Lo() {

@@ -260,22 +260,22 @@ void EpilogueAvx512(const LowBitPacked& pk, const EpilogueRows& e, TY* y, int32_
   const __m512i vlo = _mm512_set1_epi64(int64_t{lo} - pk.out_zp), vhi = _mm512_set1_epi64(int64_t{hi} - pk.out_zp);
   const __m512i zp = _mm512_set1_epi64(pk.out_zp);
   const __mmask8 lane_mask = static_cast<__mmask8>((1u << e.lanes) - 1);
-  auto requant = [&](int64_t r) {
+  // Row r's 8 lane values (see LowBitPacked) in int64 lanes.
+  auto value = [&](int64_t r) {
     const __m512i dot =
         _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.tile + r * kLanes)));
-    __m512i v;
-    if (pk.binary) {
-      v = _mm512_sub_epi64(cterm, _mm512_add_epi64(dot, dot));
-      if (e.pad_count && e.pad_count[r] > 0)
-        v = _mm512_add_epi64(v, _mm512_cvtepi32_epi64(_mm256_loadu_si256(
-                                    reinterpret_cast<const __m256i*>(e.corr + r * kLanes))));
-    } else {
-      v = _mm512_sub_epi64(_mm512_add_epi64(dot, cterm), _mm512_mul_epi32(zu, _mm512_set1_epi64(e.row_sum[r])));
-    }
-    __m512i q = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, mult), round), shift);
-    q = _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi), zp);
-    return _mm512_cvtepi64_epi8(q);
+    if (!pk.binary)
+      return _mm512_sub_epi64(_mm512_add_epi64(dot, cterm), _mm512_mul_epi32(zu, _mm512_set1_epi64(e.row_sum[r])));
+    const __m512i v = _mm512_sub_epi64(cterm, _mm512_add_epi64(dot, dot));
+    if (!e.pad_count || e.pad_count[r] == 0) return v;
+    return _mm512_add_epi64(
+        v, _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.corr + r * kLanes))));
   };
+  auto requant_value = [&](__m512i v) {
+    const __m512i q = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, mult), round), shift);
+    return _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi), zp);
+  };
+  auto requant = [&](int64_t r) { return _mm512_cvtepi64_epi8(requant_value(value(r))); };
   // Binary values cterm - 2 * mismatches (+ padding correction) stay within
   // int32 when cterm and K are small (always, in practice): then two rows
   // requantize together on 16 int32 lanes, their 64-bit products formed on the
@@ -347,17 +347,7 @@ void EpilogueAvx512(const LowBitPacked& pk, const EpilogueRows& e, TY* y, int32_
     }
   }
   for (; r < e.rows; ++r) {
-    const __m512i dot =
-        _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.tile + r * kLanes)));
-    __m512i v;
-    if (pk.binary) {
-      v = _mm512_sub_epi64(cterm, _mm512_add_epi64(dot, dot));
-      if (e.pad_count && e.pad_count[r] > 0)
-        v = _mm512_add_epi64(v, _mm512_cvtepi32_epi64(_mm256_loadu_si256(
-                                    reinterpret_cast<const __m256i*>(e.corr + r * kLanes))));
-    } else {
-      v = _mm512_sub_epi64(_mm512_add_epi64(dot, cterm), _mm512_mul_epi32(zu, _mm512_set1_epi64(e.row_sum[r])));
-    }
+    const __m512i v = value(r);
     TY* yr = y + r * e.row_stride;
     if constexpr (std::is_same_v<TY, int32_t>) {
       const __m256i out = _mm512_cvtepi64_epi32(v);
@@ -369,9 +359,7 @@ void EpilogueAvx512(const LowBitPacked& pk, const EpilogueRows& e, TY* y, int32_
         for (int l = 0; l < e.lanes; ++l) yr[l * e.lane_stride] = tmp[l];
       }
     } else {
-      __m512i q = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, mult), round), shift);
-      q = _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi), zp);
-      const __m128i bytes = _mm512_cvtepi64_epi8(q);
+      const __m128i bytes = _mm512_cvtepi64_epi8(requant_value(v));
       if (e.lane_stride == 1) {
         _mm_mask_storeu_epi8(yr, lane_mask, bytes);
       } else {

@@ -82,6 +82,23 @@ LowBitTiming ChooseFastest(LowBitTiming t) {
   return t;
 }
 
+// Cheap codes (xorshift) for the timing runs: the values do not matter, only the widths.
+struct TimingCodes {
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  uint64_t Next() {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  }
+  template <class T>
+  void Fill(std::vector<T>& v, int32_t lo, int32_t hi) {  // uniform in [lo, hi]
+    for (auto& x : v) x = static_cast<T>(lo + static_cast<int32_t>(Next() % static_cast<uint64_t>(hi - lo + 1)));
+  }
+  template <class T>
+  void FillBipolar(std::vector<T>& v) {
+    for (auto& x : v) x = static_cast<T>((Next() >> 40) & 1 ? 1 : -1);
+  }
+};
+
 template <class TA>
 LowBitTiming Measure(const LowBitProblem& prob) {
   LowBitTiming t;
@@ -90,23 +107,13 @@ LowBitTiming Measure(const LowBitProblem& prob) {
   const bool cold = prob.m <= 4 && prob.n * prob.k > (int64_t{1} << 20);
   const int64_t m = std::min<int64_t>(prob.m, 16), n = std::min<int64_t>(prob.n, cold ? 256 : 64);
   const int64_t k = std::min<int64_t>(prob.k, 1024);
-  // Cheap codes (xorshift): the values do not matter for timing, only the widths.
-  uint64_t state = 0x9E3779B97F4A7C15ull;
-  auto next = [&state] {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    return state;
-  };
+  TimingCodes codes;
   const int ab = std::min(prob.a_bits, 8), wb = std::min(prob.w_bits, 8);
-  const int32_t alo = Lo(ab, std::is_signed_v<TA>), aspan = Hi(ab, std::is_signed_v<TA>) - alo + 1;
-  const int32_t wlo = Lo(wb, prob.w_signed), wspan = Hi(wb, prob.w_signed) - wlo + 1;
   std::vector<TA> a(m * k);
   std::vector<int8_t> b(k * n), bpm(k * n);
-  for (auto& v : a) v = static_cast<TA>(alo + static_cast<int32_t>(next() % aspan));
-  for (size_t i = 0; i < b.size(); ++i) {
-    const uint64_t r = next();
-    b[i] = static_cast<int8_t>(wlo + static_cast<int32_t>(r % wspan));
-    bpm[i] = (r >> 40) & 1 ? 1 : -1;
-  }
+  codes.Fill(a, Lo(ab, std::is_signed_v<TA>), Hi(ab, std::is_signed_v<TA>));
+  codes.Fill(b, Lo(wb, prob.w_signed), Hi(wb, prob.w_signed));
+  codes.FillBipolar(bpm);
   std::vector<uint8_t> c(m * n);
   GemmQ8Params p;
   p.m = m, p.n = n, p.k = k;
@@ -146,24 +153,18 @@ template <class TX>
 LowBitTiming MeasureConvAs(ConvQ8Params p, const LowBitProblem& prob) {
   LowBitTiming t;
   p.batch = 1;
-  uint64_t state = 0x2545F4914F6CDD1Dull;
-  auto next = [&state] {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    return state;
-  };
+  TimingCodes codes;
   const int ab = std::min(prob.a_bits, 8), wb = std::min(prob.w_bits, 8);
   constexpr bool xs = std::is_signed_v<TX>;
   // Codes over the declared width (bipolar: -1 / +1), zero points as the layer has them.
-  const int32_t alo = prob.bipolar ? -1 : Lo(ab, xs), ahi = prob.bipolar ? 1 : Hi(ab, xs);
-  const int32_t wlo = Lo(wb, prob.w_signed), wspan = Hi(wb, prob.w_signed) - wlo + 1;
   std::vector<TX> x(static_cast<size_t>(p.in_channels * p.geo.spatial_size_in()));
-  for (auto& v : x) v = static_cast<TX>(alo + static_cast<int32_t>(next() % (ahi - alo + 1)));
-  if (prob.bipolar)
-    for (auto& v : x) v = v == 0 ? TX{1} : v;
   std::vector<int8_t> w(static_cast<size_t>(p.out_channels * p.in_channels * p.geo.kernel_size()));
-  for (auto& v : w) {
-    const uint64_t r = next();
-    v = prob.bipolar ? ((r >> 40) & 1 ? 1 : -1) : static_cast<int8_t>(wlo + static_cast<int32_t>(r % wspan));
+  if (prob.bipolar) {
+    codes.FillBipolar(x);
+    codes.FillBipolar(w);
+  } else {
+    codes.Fill(x, Lo(ab, xs), Hi(ab, xs));
+    codes.Fill(w, Lo(wb, prob.w_signed), Hi(wb, prob.w_signed));
   }
   std::vector<uint8_t> y(static_cast<size_t>(p.out_channels * p.geo.spatial_size_out()));
   p.y_min = std::max(p.y_min, 0);
