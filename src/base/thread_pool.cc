@@ -64,7 +64,7 @@ void ThreadPool::WorkerLoop(int index) {
     seen = generation_.load(std::memory_order_acquire);
     auto range = ranges_[index];
     const auto* job = job_;
-    if (range.first < range.second) (*job)(index, range.first, range.second);
+    if (range.first < range.second) RunCaught(*job, index, range.first, range.second);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mu_);
       done_cv_.notify_one();
@@ -99,10 +99,27 @@ void ThreadPool::ParallelForChunks(int64_t n, const std::function<void(int, int6
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   start_cv_.notify_all();
-  fn(0, ranges[0].first, ranges[0].second);
+  RunCaught(fn, 0, ranges[0].first, ranges[0].second);
   if (!SpinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return pending_.load() == 0; });
+  }
+  // Every chunk has finished (fn and whatever it points to are no longer in
+  // use by any worker): only now may an error leave this frame.
+  std::exception_ptr error;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::swap(error, error_);
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+void ThreadPool::RunCaught(const std::function<void(int, int64_t, int64_t)>& fn, int index, int64_t lo, int64_t hi) {
+  try {
+    fn(index, lo, hi);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_) error_ = std::current_exception();
   }
 }
 

@@ -1,10 +1,14 @@
 // A fixed pool of worker threads. ParallelFor splits [0, n) into contiguous
 // chunks, one per thread (the caller's thread takes the first), and returns
-// when all are done. With one thread everything runs inline.
+// when all are done. With one thread everything runs inline. If a chunk
+// throws, the call still waits for every other chunk, then rethrows the first
+// error on the caller's thread (a worker must never outlive the job it runs,
+// and an exception must never escape a worker: that would terminate).
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -28,6 +32,8 @@ class ThreadPool {
 
  private:
   void WorkerLoop(int index);
+  // Runs one chunk; an exception is kept in error_ (the first one wins).
+  void RunCaught(const std::function<void(int, int64_t, int64_t)>& fn, int index, int64_t lo, int64_t hi);
   int num_threads_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -38,6 +44,7 @@ class ThreadPool {
   std::atomic<int> pending_{0};
   bool stop_ = false;
   std::atomic<bool> stop_flag_{false};
+  std::exception_ptr error_;  // guarded by mu_
 };
 
 // Threads to use when the user says 0 ("all"): the machine's hardware threads.
