@@ -40,6 +40,25 @@ TEST(MaxPool2dRows, MatchesReferenceExactly) {
   EXPECT_GT(checked, 300);
 }
 
+// An axis of size 0 with padding still has outputs (ONNX: 0 + 2 + 2 - 3 + 1 =
+// 2 rows), but no input row to start a window from: the fuzzer found the rows
+// kernel reading one. The general reference handles it.
+TEST(MaxPool2dRows, DoesNotApplyToAnEmptyInputAxis) {
+  PoolParams p;
+  p.kind = PoolKind::kMax;
+  p.planes = 3;
+  p.geo.kernel = {3, 3};
+  p.geo.stride = {1, 1};
+  p.geo.dilation = {1, 1};
+  p.geo.in = {0, 28};
+  ComputeWindow(p.geo, {2, 2, 2, 2}, "NOTSET", false);
+  ASSERT_EQ(p.geo.out, (std::vector<int64_t>{2, 30}));
+  EXPECT_FALSE(MaxPool2dRowsApplies(p));
+  p.geo.in = {28, 0};
+  ComputeWindow(p.geo, {2, 2, 2, 2}, "NOTSET", false);
+  EXPECT_FALSE(MaxPool2dRowsApplies(p));
+}
+
 TEST(Sgemm, MatchesNaiveProductWithStridesAndTransposes) {
   std::mt19937 rng(3);
   for (int trial = 0; trial < 60; ++trial) {

@@ -10,6 +10,9 @@ bool MaxPool2dRowsApplies(const PoolParams& p) {
   if (p.kind != PoolKind::kMax || g.in.size() != 2) return false;
   for (int d = 0; d < 2; ++d) {
     if (g.dilation[d] != 1) return false;
+    // An empty input (a 0-sized axis with padding still has outputs) has no
+    // row to start a window from.
+    if (g.in[d] < 1 || g.out[d] < 1) return false;
     // The last window must still overlap the input (ceil_mode can push it out).
     if ((g.out[d] - 1) * g.stride[d] - g.pad_begin[d] >= g.in[d]) return false;
     if (g.kernel[d] <= g.pad_begin[d]) return false;
