@@ -2,11 +2,39 @@
 
 #include <dnnl.h>
 #include <omp.h>
+#include <signal.h>
 
 #include "kernels/blas/blas_threads.h"
 #include "nibble/error.h"
 
 namespace nibble {
+namespace {
+
+// Keeps asynchronous signals pending on this thread while oneDNN runs.
+// oneDNN 2.6's JIT SGEMM kernels (Debian 12's libdnnl) point rsp into a heap
+// workspace while they run (oneDNN issue 4845, fixed in 3.11): a signal
+// handler would push its frame there and corrupt the heap (seen as ASan
+// reports under libFuzzer's timer and as "double free or corruption" in
+// sgemm_signal_test). Signals that a fault raises synchronously stay
+// unblocked: blocking them would not delay them, only change how they kill.
+// Costs two sigprocmask calls (well under a microsecond) per GEMM.
+class AsyncSignalsBlocked {
+ public:
+  AsyncSignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&all, sig);
+    pthread_sigmask(SIG_BLOCK, &all, &old_);
+  }
+  ~AsyncSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  AsyncSignalsBlocked(const AsyncSignalsBlocked&) = delete;
+  AsyncSignalsBlocked& operator=(const AsyncSignalsBlocked&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+}  // namespace
 
 // oneDNN's JIT SGEMM (row-major API). On this project's AVX-512 machines it
 // runs the GEMM shapes of CNN layers about twice as fast as OpenBLAS 0.3.21
@@ -22,7 +50,11 @@ void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   // OpenMP's thread count is per calling thread, and pool workers call this too.
   static thread_local bool single = (omp_set_num_threads(1), true);
   (void)single;
-  dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  dnnl_status_t st;
+  {
+    AsyncSignalsBlocked blocked;
+    st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
   NIBBLE_CHECK(st == dnnl_success, "SGEMM ", m, "x", n, "x", k, " failed in oneDNN (status ", static_cast<int>(st), ")");
 }
 
