@@ -25,7 +25,7 @@ volatile sig_atomic_t g_ticks = 0;
 void OnTimer(int) {
   volatile char frame[512];
   for (int i = 0; i < 512; i += 64) frame[i] = static_cast<char>(i);
-  g_ticks = g_ticks + 1;
+  g_ticks = g_ticks + 1 + (frame[64] & 0);
 }
 
 TEST(Sgemm, SignalsDuringTheJitKernelCorruptNothing) {

@@ -108,6 +108,7 @@ void ConvF32Im2col(const ConvParams& p, const float* x, const float* w, const fl
   if (!pointwise) scratch.resize(static_cast<size_t>(threads * kdim * tile_n));
   const int64_t jobs = p.batch * p.group * n_tiles * m_chunks;
   pool.ParallelForChunks(jobs, [&](int chunk, int64_t lo, int64_t hi) {
+    const AsyncSignalsBlocked blocked;  // once for all of this chunk's Sgemm calls
     float* col = pointwise ? nullptr : scratch.data() + chunk * kdim * tile_n;
     int64_t built = -1;  // the (image, group, tile) whose columns `col` holds
     for (int64_t j = lo; j < hi; ++j) {

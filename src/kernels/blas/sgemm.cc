@@ -2,39 +2,25 @@
 
 #include <dnnl.h>
 #include <omp.h>
-#include <signal.h>
 
 #include "kernels/blas/blas_threads.h"
 #include "nibble/error.h"
 
 namespace nibble {
-namespace {
 
-// Keeps asynchronous signals pending on this thread while oneDNN runs.
-// oneDNN 2.6's JIT SGEMM kernels (Debian 12's libdnnl) point rsp into a heap
-// workspace while they run (oneDNN issue 4845, fixed in 3.11): a signal
-// handler would push its frame there and corrupt the heap (seen as ASan
-// reports under libFuzzer's timer and as "double free or corruption" in
-// sgemm_signal_test). Signals that a fault raises synchronously stay
-// unblocked: blocking them would not delay them, only change how they kill.
-// Costs two sigprocmask calls (well under a microsecond) per GEMM.
-class AsyncSignalsBlocked {
- public:
-  AsyncSignalsBlocked() {
-    sigset_t all;
-    sigfillset(&all);
-    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&all, sig);
-    pthread_sigmask(SIG_BLOCK, &all, &old_);
-  }
-  ~AsyncSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  AsyncSignalsBlocked(const AsyncSignalsBlocked&) = delete;
-  AsyncSignalsBlocked& operator=(const AsyncSignalsBlocked&) = delete;
+thread_local int AsyncSignalsBlocked::depth_ = 0;
 
- private:
-  sigset_t old_;
-};
+AsyncSignalsBlocked::AsyncSignalsBlocked() {
+  if (depth_++ > 0) return;
+  sigset_t all;
+  sigfillset(&all);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&all, sig);
+  pthread_sigmask(SIG_BLOCK, &all, &old_);
+}
 
-}  // namespace
+AsyncSignalsBlocked::~AsyncSignalsBlocked() {
+  if (--depth_ == 0) pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
 
 // oneDNN's JIT SGEMM (row-major API). On this project's AVX-512 machines it
 // runs the GEMM shapes of CNN layers about twice as fast as OpenBLAS 0.3.21
