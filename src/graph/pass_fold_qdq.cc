@@ -146,6 +146,54 @@ std::map<std::string, Width> AbsorbQcdqClips(Graph& g) {
   return widths;
 }
 
+// Step 0c: DQ(constant codes) -> Transpose becomes DQ(transposed codes).
+// Brevitas and torch export a Linear layer as MatMul(x, Transpose(W)); the
+// Transpose of the dequantized weights would otherwise run (in float) on
+// every inference, and keep the MatMul from reading codes.
+void TransposeConstantCodes(Graph& g, std::map<std::string, Width>& widths) {
+  auto consumers = g.Consumers();
+  bool changed = false;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& t = g.nodes[i];
+    if (t.op_type != "Transpose" || !t.domain.empty() || t.inputs.size() != 1 || t.outputs.size() != 1 ||
+        t.inputs[0] < 0 || t.outputs[0] < 0)
+      continue;
+    const int x = t.inputs[0];
+    if (g.values[x].producer < 0 || consumers[x].size() != 1 || g.IsGraphOutput(x)) continue;
+    const Node d = g.nodes[g.values[x].producer];
+    if (d.op_type != "DequantizeLinear" || !d.domain.empty() || !IsConst(g, d.inputs[0])) continue;
+    const Tensor codes = g.values[d.inputs[0]].constant;  // a handle
+    if (codes.rank() != 2 || (codes.dtype() != DType::kInt8 && codes.dtype() != DType::kUInt8)) continue;
+    if (t.attrs.GetInts("perm", {1, 0}) != std::vector<int64_t>{1, 0}) continue;
+    auto p = NodeParams(g, d);
+    if (!p) continue;
+    Node dq = d;
+    if (p->per_channel()) {
+      const int64_t axis = p->axis < 0 ? p->axis + 2 : p->axis;
+      if (axis < 0 || axis > 1) continue;
+      dq.attrs.SetInt("axis", 1 - axis);
+    }
+    const int64_t rows = codes.dim(0), cols = codes.dim(1);
+    Tensor tr(codes.dtype(), {cols, rows});
+    const auto* src = static_cast<const uint8_t*>(codes.raw());
+    auto* dst = static_cast<uint8_t*>(tr.raw());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+    const std::string old_name = g.values[d.inputs[0]].name;
+    const int cv = g.AddConstant(g.UniqueName(old_name + "_transposed"), std::move(tr));
+    if (widths.count(old_name)) widths[g.values[cv].name] = widths[old_name];
+    dq.name = g.UniqueName(t.name + "_dq");
+    dq.inputs[0] = cv;
+    dq.outputs = {t.outputs[0]};
+    g.nodes[i] = std::move(dq);  // in place of the Transpose: its output keeps one producer
+    changed = true;
+  }
+  if (!changed) return;
+  g.RebuildIndex();
+  DeadNodeEliminationPass(g);  // the DQ before the Transpose
+  g.TopologicalSort();
+}
+
 struct Folder {
   Graph& g;
   std::vector<std::vector<int>> consumers;
@@ -443,32 +491,45 @@ bool ResizeRunsOnCodes(const Graph& g, const Node& n) {
 
 bool FoldQdqPass(Graph& g) {
   // Step 0: QCDQ clips become widths.
-  const std::map<std::string, Width> widths = AbsorbQcdqClips(g);
-  bool any = !widths.empty();
+  std::map<std::string, Width> widths = AbsorbQcdqClips(g);
+  const size_t nodes_before = g.nodes.size();
+  TransposeConstantCodes(g, widths);
+  bool any = !widths.empty() || g.nodes.size() != nodes_before;
   std::vector<std::pair<std::string, std::string>> moved;
   any |= CommuteDequantize(g, moved);
-  // Step 1: parameters onto quantized values.
-  for (const Node& n : g.nodes) {
-    if (!n.domain.empty() || (n.op_type != "QuantizeLinear" && n.op_type != "DequantizeLinear")) continue;
-    auto p = NodeParams(g, n);
-    if (!p) continue;
-    int v = n.op_type == "DequantizeLinear" ? n.inputs[0] : n.outputs[0];
-    if (v < 0) continue;
-    Value& val = g.values[v];
-    if (!val.quant) {
-      val.quant = *p;
-      any = true;
+  // Step 1: parameters onto quantized values (again after each rewrite below).
+  auto attach_params = [&] {
+    for (const Node& n : g.nodes) {
+      if (!n.domain.empty() || (n.op_type != "QuantizeLinear" && n.op_type != "DequantizeLinear")) continue;
+      auto p = NodeParams(g, n);
+      if (!p) continue;
+      int v = n.op_type == "DequantizeLinear" ? n.inputs[0] : n.outputs[0];
+      if (v < 0) continue;
+      Value& val = g.values[v];
+      if (!val.quant) {
+        val.quant = *p;
+        any = true;
+      }
     }
-  }
-  for (const auto& [name, w] : widths) {
-    const int v = g.FindValue(name);
-    if (v < 0 || !g.values[v].quant) continue;
-    g.values[v].quant->bits = w.bits;
-    g.values[v].quant->narrow = w.narrow;
-  }
-  for (const auto& [in, out] : moved) {
-    const int a = g.FindValue(in), b = g.FindValue(out);
-    if (a >= 0 && b >= 0 && g.values[a].quant) g.values[b].quant = g.values[a].quant;  // incl. the width
+    for (const auto& [name, w] : widths) {
+      const int v = g.FindValue(name);
+      if (v < 0 || !g.values[v].quant) continue;
+      g.values[v].quant->bits = w.bits;
+      g.values[v].quant->narrow = w.narrow;
+    }
+    for (const auto& [in, out] : moved) {
+      const int a = g.FindValue(in), b = g.FindValue(out);
+      if (a >= 0 && b >= 0 && g.values[a].quant) g.values[b].quant = g.values[a].quant;  // incl. the width
+    }
+  };
+  attach_params();
+  // Step 1b: binarized layers (Conv [-> BatchNormalization] -> BipolarQuant)
+  // become thresholds on the accumulator, one layer deeper each round: the
+  // next layer's codes reach it once their DQ has moved behind MaxPool & co.
+  for (int round = 0; round < 1000 && FoldBipolarThresholds(g); ++round) {
+    any = true;
+    CommuteDequantize(g, moved);
+    attach_params();
   }
   if (!any) return false;
   // Step 2: fold, in topological order so chains fold one op at a time.

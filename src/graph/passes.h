@@ -15,6 +15,10 @@ bool FoldBatchNormPass(Graph& g);
 // DQ -> op -> Q patterns become ops over quantized values (Value::quant set),
 // which the runtime runs with integer kernels. See pass_fold_qdq.cc.
 bool FoldQdqPass(Graph& g);
+// fold-qdq's step for binarized layers: DQ -> Conv [-> BatchNormalization] ->
+// BipolarQuant becomes Conv -> int32 accumulators -> MultiThreshold -> bipolar
+// codes -> DQ. See pass_fold_bipolar_threshold.cc.
+bool FoldBipolarThresholds(Graph& g);
 // Whether a Resize can run on codes (fold-qdq and the quantizer agree on it):
 // nearest, or linear with constant scales that leave all but the last two axes
 // alone (the integer kernel mixes H and W only).

@@ -66,10 +66,6 @@ GAPS = {
     "exact": {},
     # Layers that stay float although their inputs are integer codes, as `nibble inspect` shows them.
     "float_layers": {
-        ("bnn", "qonnx"): "everything but the weight DQs runs float: BipolarQuant on activations 'has no "
-                          "QuantizeLinear form' (inspect's reason), and conv1 (int8 x bipolar weights) feeds "
-                          "a float BatchNormalization, so no Conv/MatMul has a Q after it; the fc weights' "
-                          "DQ -> Transpose (constants) is not folded either and runs every inference",
         ("mlp_res", "qonnx"): FLOAT_BIAS,
         ("mlp_res", "qcdq"): FLOAT_BIAS,
         ("trunc_pool", "qonnx"): "everything after the first Trunc runs float: AveragePool, Trunc ('Trunc has no "
@@ -285,7 +281,11 @@ INTEGER_LAYERS = {
     # The last Gemm's float output has no Q: it runs on codes into int32 accumulators, then a DQ.
     ("cnn_w4w2", "qonnx"): [("Conv+Relu", "w4a8"), ("MaxPool", "uint4"), ("Conv+Relu", "w2a4"),
                             ("MaxPool", "uint2"), ("Flatten", "uint2"), ("Gemm", "w8a2")],
-    ("bnn", "qonnx"): [],
+    # FINN-style: each Conv -> BatchNormalization -> BipolarQuant becomes int32 accumulators and a
+    # MultiThreshold writing -1/+1 codes; the fc's Transpose(DQ(W)) becomes DQ(W^T), so it reads codes.
+    ("bnn", "qonnx"): [("Conv", "w1a8"), ("MultiThreshold", "int32->int1"), ("MaxPool", "int1"),
+                       ("Conv", "w1a1"), ("MultiThreshold", "int32->int1"), ("MaxPool", "int1"),
+                       ("Flatten", "int1"), ("MatMul", "w1a1")],
     # fc3 stays float: its float bias is too coarse at x_scale * w_scale (FLOAT_BIAS).
     # The residual Add reads int3 and writes uint3 (QuantReLU): it runs on codes.
     ("mlp_res", "qonnx"): [("Gemm+Relu", "w3a8"), ("Gemm", "w3a3"), ("Add+Relu", "int3->uint3")],
@@ -297,12 +297,7 @@ INTEGER_LAYERS = {
 INTEGER_LAYERS[("cnn_w4w2", "qcdq")] = INTEGER_LAYERS[("cnn_w4w2", "qonnx")]
 INTEGER_LAYERS[("mlp_res", "qcdq")] = INTEGER_LAYERS[("mlp_res", "qonnx")]
 # The reasons inspect must keep giving for what stays float by design.
-REASONS = {
-    ("bnn", "qonnx"): ["/act1/act_quant/export_handler/BipolarQuant: BipolarQuant on activations (codes -1/+1, "
-                       "no zero) has no QuantizeLinear form",
-                       "/act2/act_quant/export_handler/BipolarQuant: BipolarQuant on activations (codes -1/+1, "
-                       "no zero) has no QuantizeLinear form"],
-}
+REASONS: dict = {}
 
 
 def inspect(nibble_bin, name, form):

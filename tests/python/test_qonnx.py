@@ -10,6 +10,10 @@
   c. A Conv/Relu/MaxPool/Flatten/MatMul QONNX model with 4-bit per-channel weights and 4-bit
      unsigned activations runs integer-only in nibble (`nibble inspect`: no float compute
      node) and matches qonnx within 1 LSB on >= 99.9% of outputs.
+  e. A binarized network (Conv -> BatchNormalization -> BipolarQuant, FINN's pattern, with
+     negative and zero BN gammas and float conv biases) runs integer-only: thresholds on the
+     int32 accumulator (MultiThreshold), bipolar codes between layers; it matches qonnx. And
+     QONNX's MultiThreshold itself (float, NCHW and NHWC) matches qonnx exactly.
   d. `nibble quantize --bits w4a4` -> `nibble convert --to qonnx` -> qonnx executes the file
      and agrees with `nibble run` of the QDQ model (and nibble's run of the QONNX file).
 
@@ -280,6 +284,85 @@ def test_qonnx_cnn_runs_integer_only_and_matches(nibble_bin, workdir):
     print(f"int_cnn: {frac:.5f} of {lsb.size} outputs within 1 LSB of qonnx, max {lsb.max():.2f} LSB, "
           f"{float(np.mean(lsb < 1e-3)):.4f} identical")
     assert frac >= 0.999
+
+
+# ---- e. binarized layers: thresholds on the accumulator; MultiThreshold -------------------------
+
+def binarized_net(rng, batchnorm_gammas) -> onnx.ModelProto:
+    """Quant(x, 8b) -> Conv(BipolarQuant W1) + bias -> BN -> BipolarQuant -> MaxPool
+    -> Conv(BipolarQuant W2) + bias -> BipolarQuant (no BN) -> Flatten -> MatMul(., Transpose(BipolarQuant W3))."""
+    c1, c2 = len(batchnorm_gammas), 6
+    w1 = rng.standard_normal((c1, 2, 3, 3)).astype(np.float32)
+    w2 = rng.standard_normal((c2, c1, 3, 3)).astype(np.float32)
+    w3 = rng.standard_normal((10, c2 * 3 * 3)).astype(np.float32)
+    inits = [f32("sx", 3.0 / 127), f32("z0", 0), f32("b8", 8), f32("w1", w1), f32("ws1", np.abs(w1).mean()),
+             f32("cb1", rng.standard_normal(c1) * 0.3), f32("g", batchnorm_gammas),
+             f32("beta", rng.standard_normal(c1) * 0.5), f32("mean", rng.standard_normal(c1) * 0.5),
+             f32("var", rng.uniform(0.5, 2.0, c1)), f32("s1", 0.8), f32("w2", w2),
+             f32("ws2", np.abs(w2).mean(axis=(1, 2, 3)).reshape(c2, 1, 1, 1)), f32("cb2", rng.standard_normal(c2)),
+             f32("s2", 1.5), f32("w3", w3), f32("ws3", np.abs(w3).mean())]
+    nodes = [
+        helper.make_node("Quant", ["x", "sx", "z0", "b8"], ["xq"], domain=DOMAIN, signed=1, narrow=0, rounding_mode="ROUND"),
+        helper.make_node("BipolarQuant", ["w1", "ws1"], ["w1b"], domain=DOMAIN),
+        helper.make_node("Conv", ["xq", "w1b", "cb1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c1", "g", "beta", "mean", "var"], ["n1"], epsilon=1e-5),
+        helper.make_node("BipolarQuant", ["n1", "s1"], ["a1"], domain=DOMAIN),
+        helper.make_node("MaxPool", ["a1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("BipolarQuant", ["w2", "ws2"], ["w2b"], domain=DOMAIN),
+        helper.make_node("Conv", ["p1", "w2b", "cb2"], ["c2"]),
+        helper.make_node("BipolarQuant", ["c2", "s2"], ["a2"], domain=DOMAIN),
+        helper.make_node("Flatten", ["a2"], ["f"], axis=1),
+        helper.make_node("BipolarQuant", ["w3", "ws3"], ["w3b"], domain=DOMAIN),
+        helper.make_node("Transpose", ["w3b"], ["w3t"], perm=[1, 0]),
+        helper.make_node("MatMul", ["f", "w3t"], ["y"]),
+    ]
+    return make_model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 10, 10])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], "binarized")
+
+
+def test_binarized_net_runs_integer_only_and_matches_qonnx(nibble_bin, workdir):
+    rng = np.random.default_rng(12)
+    # Negative gammas flip a channel's comparison (fold-qdq negates its weights); a zero gamma
+    # makes the channel constant (sign of beta).
+    gammas = np.array([1.2, -0.7, 0.0, 0.9, -1.5, 0.0, 2.0, -0.3], np.float32)
+    path = workdir / "binarized.onnx"
+    onnx.save(binarized_net(rng, gammas), str(path))
+    r = run_cli([nibble_bin, "inspect", path], TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    layers = r.stdout.split("layers:")[1].split("total:")[0]
+    print("\n" + layers)
+    rows = [ln.split() for ln in layers.strip().splitlines()[1:]]
+    assert not [row for row in rows if row[2] == "float"], f"a node runs in float:\n{layers}"
+    assert [row[2] for row in rows if row[1] in ("Conv", "MatMul")] == ["w1a8", "w1a1", "w1a1"], layers
+    assert [row[1] for row in rows].count("MultiThreshold") == 2, layers
+    x = rng.standard_normal((256, 2, 10, 10)).astype(np.float32)
+    got = nibble_run(nibble_bin, path, x, workdir / "binarized_out")["y"]
+    want = qonnx_run(path, x, infer_shapes=True)["y"]
+    # y = int32 accumulator of -1/+1 codes times ws3 * s2: equal up to float summation order,
+    # unless a sign upstream flipped (a BN output within float rounding of 0: vanishingly rare).
+    same = np.all(np.abs(got - want) <= 1e-4 * (1 + np.abs(want)), axis=1)
+    print(f"binarized: {same.mean():.4f} of {len(same)} samples identical")
+    assert same.mean() >= 0.99
+    assert np.abs(want).max() > 0  # the net does compute something
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_multithreshold_matches_qonnx(nibble_bin, workdir, layout):
+    rng = np.random.default_rng(13)
+    shape = [3, 4, 5, 6] if layout == "NCHW" else [3, 5, 6, 4]
+    thr = np.sort(rng.standard_normal((4, 7)), axis=1).astype(np.float32)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x[0, 0, 0, :3] = thr[0, :3] if layout == "NCHW" else x[0, 0, 0, :3]  # ties count as reached
+    node = helper.make_node("MultiThreshold", ["x", "thr"], ["y"], domain=DOMAIN, out_scale=0.5, out_bias=-1.5,
+                            out_dtype="FLOAT32", data_layout=layout)
+    m = make_model([node], [f32("thr", thr)], [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], "mt")
+    path = workdir / f"multithreshold_{layout}.onnx"
+    onnx.save(m, str(path))
+    got = nibble_run(nibble_bin, path, x, workdir / f"mt_{layout}_out")["y"]
+    want = qonnx_run(path, x)["y"]
+    assert np.array_equal(got, want)
+    assert len(np.unique(got)) > 4
 
 
 # ---- d. nibble quantize -> QONNX -> qonnx --------------------------------------------------------

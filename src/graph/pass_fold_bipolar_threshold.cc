@@ -1,0 +1,235 @@
+// fold-qdq's bipolar step: a binarized layer becomes integer-only, as FINN's
+// streamlining makes it (thresholds on the accumulator).
+//
+//   DQ(xq) -> Conv(., DQ(wq) [, bias]) [-> BatchNormalization] -> BipolarQuant(., s) -> z
+//   becomes
+//   Conv(xq, wq') -> acc (int32) -> MultiThreshold(acc, t) -> codes (-1/+1) -> DQ(s) -> z
+//
+// BipolarQuant writes +s where its input is >= 0, else -s. Its input is an
+// affine function of the exact integer accumulator per output channel c:
+//   A_c * acc + B_c,  A_c = a_c * x_scale * w_scale[c],
+//                     B_c = a_c * (bias[c] - mean[c]) + beta[c],  a_c = gamma[c] / sqrt(var[c] + eps)
+// (no BatchNormalization: A_c = x_scale * w_scale[c], B_c = bias[c]), so the
+// sign is a comparison of acc with one integer threshold per channel:
+//   A_c > 0: +1 iff acc >= ceil(-B_c / A_c);
+//   A_c < 0: +1 iff acc <= -B_c / A_c, i.e. iff -acc >= ceil(B_c / A_c): the
+//            channel's weight codes are negated, so every channel compares >=;
+//   A_c = 0: a constant, a threshold beyond every reachable accumulator.
+// The float graph computes the same sign up to float rounding, which can only
+// differ where A_c * acc + B_c lies within a few ulps of 0.
+// MultiThreshold (QONNX's op, as FINN writes it) with out_scale 2 and
+// out_bias -1 maps "acc >= t" to +1 and the rest to -1: bipolar codes, which
+// the next layer's binary kernel reads.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "base/qonnx_quant.h"
+#include "graph/passes.h"
+
+namespace nibble {
+namespace {
+
+bool IsConst(const Graph& g, int v) { return v >= 0 && g.values[v].is_constant(); }
+
+// The quantized value read by the DequantizeLinear that produces `v`, or -1.
+int CodesBehind(const Graph& g, int v) {
+  if (v < 0 || g.values[v].producer < 0) return -1;
+  const Node& d = g.nodes[g.values[v].producer];
+  if (d.op_type != "DequantizeLinear" || !d.domain.empty() || d.inputs.empty() || d.inputs[0] < 0) return -1;
+  return g.values[d.inputs[0]].quant ? d.inputs[0] : -1;
+}
+
+// A constant float vector of n values (or one, broadcast), as doubles.
+bool FloatVector(const Graph& g, int v, int64_t n, std::vector<double>& out) {
+  if (!IsConst(g, v)) return false;
+  const Tensor& t = g.values[v].constant;
+  if (t.dtype() != DType::kFloat32 || (t.numel() != n && t.numel() != 1)) return false;
+  out.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[i] = t.data<float>()[t.numel() == 1 ? 0 : i];
+  for (double d : out)
+    if (!std::isfinite(d)) return false;
+  return true;
+}
+
+// The conv's bias as float values: a float constant, or int32 codes behind a DQ.
+bool BiasValues(const Graph& g, const Node& conv, int64_t channels, std::vector<double>& bias) {
+  bias.assign(static_cast<size_t>(channels), 0.0);
+  if (conv.inputs.size() < 3 || conv.inputs[2] < 0) return true;
+  if (FloatVector(g, conv.inputs[2], channels, bias)) return true;
+  const int bq = CodesBehind(g, conv.inputs[2]);
+  if (bq < 0 || !IsConst(g, bq)) return false;
+  const Tensor& codes = g.values[bq].constant;
+  const QuantParams& p = *g.values[bq].quant;
+  if (codes.dtype() != DType::kInt32 || codes.numel() != channels) return false;
+  for (int64_t c = 0; c < channels; ++c) {
+    const size_t k = p.scale.size() == 1 ? 0 : static_cast<size_t>(c);
+    if (k >= p.scale.size() || k >= p.zero_point.size()) return false;
+    bias[c] = (static_cast<double>(codes.data<int32_t>()[c]) - p.zero_point[k]) * p.scale[k];
+  }
+  return true;
+}
+
+struct Match {
+  int conv = -1, bn = -1, bq = -1;  // nodes
+  int xq = -1, wq = -1;             // codes
+  double s = 0;                     // BipolarQuant's scale
+};
+
+// Conv [-> BN] -> BipolarQuant, each the only reader of the one before.
+bool FindChain(const Graph& g, const std::vector<std::vector<int>>& consumers, int ci, Match& m) {
+  const Node& conv = g.nodes[ci];
+  if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 || conv.inputs.size() < 2 ||
+      conv.fused.kind != Activation::Kind::kNone)
+    return false;
+  auto sole_reader = [&](int v) {
+    return v >= 0 && !g.IsGraphOutput(v) && consumers[v].size() == 1 ? consumers[v][0] : -1;
+  };
+  m.conv = ci;
+  int v = conv.outputs[0];
+  int next = sole_reader(v);
+  if (next < 0) return false;
+  if (g.nodes[next].op_type == "BatchNormalization" && g.nodes[next].domain.empty()) {
+    const Node& b = g.nodes[next];
+    if (b.inputs.size() != 5 || b.inputs[0] != v || b.outputs.empty() || b.attrs.GetInt("training_mode", 0) != 0)
+      return false;
+    for (size_t o = 1; o < b.outputs.size(); ++o)
+      if (b.outputs[o] >= 0) return false;
+    m.bn = next;
+    v = b.outputs[0];
+    next = sole_reader(v);
+    if (next < 0) return false;
+  }
+  const Node& q = g.nodes[next];
+  if (q.op_type != "BipolarQuant" || !qonnx::IsQonnxDomain(q.domain) || q.inputs.size() != 2 || q.inputs[0] != v ||
+      q.outputs.size() != 1 || q.outputs[0] < 0 || !IsConst(g, q.inputs[1]))
+    return false;
+  const Tensor& st = g.values[q.inputs[1]].constant;
+  if (st.numel() != 1 || !(std::isfinite(st.AsDouble(0)) && st.AsDouble(0) > 0)) return false;
+  m.bq = next;
+  m.s = st.AsDouble(0);
+  m.xq = CodesBehind(g, conv.inputs[0]);
+  m.wq = CodesBehind(g, conv.inputs[1]);
+  if (m.xq < 0 || m.wq < 0 || !IsConst(g, m.wq)) return false;
+  const QuantParams& xp = *g.values[m.xq].quant;
+  const QuantParams& wp = *g.values[m.wq].quant;
+  const Tensor& w = g.values[m.wq].constant;
+  if (xp.bits > 8 || xp.per_channel() || xp.scale.size() != 1) return false;
+  if (w.dtype() != DType::kInt8 || w.rank() < 3 || !wp.is_signed || wp.bits > 8) return false;
+  if (wp.per_channel() && (wp.axis != 0 || static_cast<int64_t>(wp.scale.size()) != w.dim(0))) return false;
+  for (int32_t z : wp.zero_point)
+    if (z != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+bool FoldBipolarThresholds(Graph& g) {
+  const auto consumers = g.Consumers();
+  bool changed = false;
+  const size_t count = g.nodes.size();
+  for (size_t i = 0; i < count; ++i) {
+    Match m;
+    if (!FindChain(g, consumers, static_cast<int>(i), m)) continue;
+    const Tensor w = g.values[m.wq].constant;  // a handle: g.values grows below
+    const QuantParams xp = *g.values[m.xq].quant, wp = *g.values[m.wq].quant;
+    const int64_t channels = w.dim(0), per = w.numel() / channels;
+    std::vector<double> bias, gamma(channels, 1.0), beta(channels, 0.0), mean(channels, 0.0), var(channels, 0.0);
+    double eps = 0;
+    if (!BiasValues(g, g.nodes[i], channels, bias)) continue;
+    if (m.bn >= 0) {
+      const Node& b = g.nodes[m.bn];
+      if (!FloatVector(g, b.inputs[1], channels, gamma) || !FloatVector(g, b.inputs[2], channels, beta) ||
+          !FloatVector(g, b.inputs[3], channels, mean) || !FloatVector(g, b.inputs[4], channels, var))
+        continue;
+      eps = b.attrs.GetFloat("epsilon", 1e-5f);
+    }
+    // Every reachable accumulator lies within +-bound; thresholds are kept
+    // inside +-(bound + 1), where float32 holds them exactly.
+    int64_t x_reach = 0;
+    for (int32_t code : {xp.qmin(), xp.qmax()}) x_reach = std::max<int64_t>(x_reach, std::abs(code - xp.zero_point[0]));
+    Tensor codes(DType::kInt8, w.shape());
+    Tensor thresholds(DType::kFloat32, {channels, 1});
+    QuantParams acc;
+    acc.bits = 32;
+    acc.axis = 1;
+    bool ok = true;
+    for (int64_t c = 0; c < channels && ok; ++c) {
+      const int8_t* wc = w.data<int8_t>() + c * per;
+      int64_t wsum = 0;
+      for (int64_t k = 0; k < per; ++k) wsum += std::abs(static_cast<int64_t>(wc[k]));
+      const int64_t bound = x_reach * wsum;
+      const double scale = static_cast<double>(xp.scale[0]) * wp.scale[wp.scale.size() == 1 ? 0 : c];
+      const double a = m.bn >= 0 ? gamma[c] / std::sqrt(var[c] + eps) : 1.0;
+      const double A = a * scale, B = m.bn >= 0 ? a * (bias[c] - mean[c]) + beta[c] : bias[c];
+      if (!std::isfinite(A) || !std::isfinite(B) || bound >= (int64_t{1} << 23)) {
+        ok = false;
+        break;
+      }
+      double t = A > 0 ? std::ceil(-B / A) : A < 0 ? std::ceil(B / A) : (B >= 0 ? -HUGE_VAL : HUGE_VAL);
+      t = std::clamp(t, -static_cast<double>(bound + 1), static_cast<double>(bound + 1));
+      thresholds.data<float>()[c] = static_cast<float>(t);
+      for (int64_t k = 0; k < per; ++k) {
+        if (A < 0 && wc[k] == -128) ok = false;  // no int8 negation
+        codes.data<int8_t>()[c * per + k] = static_cast<int8_t>(A < 0 ? -wc[k] : wc[k]);
+      }
+      acc.scale.push_back(static_cast<float>(scale));
+      acc.zero_point.push_back(0);
+    }
+    if (!ok) continue;
+
+    const std::string conv_name = g.nodes[i].name;
+    const int z = g.nodes[m.bq].outputs[0];
+    const std::string base = conv_name.empty() ? g.values[z].name : conv_name;
+    const int wv = g.AddConstant(g.UniqueName(base + "_threshold_weights"), std::move(codes));
+    g.values[wv].quant = wp;
+    const int av = g.AddValue(g.UniqueName(base + "_accumulators"));
+    g.values[av].dtype = DType::kInt32;
+    g.values[av].quant = acc;
+    const int tv = g.AddConstant(g.UniqueName(base + "_thresholds"), std::move(thresholds));
+    const int cv = g.AddValue(g.UniqueName(g.values[z].name + "_codes"));
+    g.values[cv].dtype = DType::kInt8;
+    QuantParams bip;
+    bip.bits = 1;
+    bip.is_signed = true;
+    bip.scale = {static_cast<float>(m.s)};
+    bip.zero_point = {0};
+    g.values[cv].quant = bip;
+    Tensor s_t(DType::kFloat32, {});
+    s_t.data<float>()[0] = static_cast<float>(m.s);
+    const int sv = g.AddConstant(g.UniqueName(base + "_threshold_scale"), std::move(s_t));
+    const int zv = g.AddConstant(g.UniqueName(base + "_threshold_zero_point"), Tensor(DType::kInt8, {}));
+
+    g.nodes[i].inputs = {m.xq, wv};
+    g.nodes[i].outputs = {av};
+    Node mt;
+    mt.op_type = "MultiThreshold";
+    mt.domain = qonnx::kDomain;
+    mt.name = base + "_threshold";
+    mt.inputs = {av, tv};
+    mt.outputs = {cv};
+    mt.attrs.SetFloat("out_scale", 2.f);
+    mt.attrs.SetFloat("out_bias", -1.f);
+    mt.attrs.SetString("out_dtype", "BIPOLAR");
+    mt.attrs.SetString("data_layout", "NCHW");
+    Node dq;
+    dq.op_type = "DequantizeLinear";
+    dq.name = base + "_threshold_dq";
+    dq.inputs = {cv, sv, zv};
+    dq.outputs = {z};
+    // In place of the BatchNormalization and the BipolarQuant (no value
+    // changes producer twice), or appended when there is no BatchNormalization.
+    g.nodes[m.bq] = std::move(dq);
+    if (m.bn >= 0) g.nodes[m.bn] = std::move(mt);
+    else g.AddNode(std::move(mt));
+    changed = true;
+  }
+  if (!changed) return false;
+  g.RebuildIndex();
+  g.TopologicalSort();
+  g.RemoveNodes(std::vector<bool>(g.nodes.size(), false));  // drops the constants nothing reads now
+  g.RebuildIndex();
+  return true;
+}
+
+}  // namespace nibble
