@@ -341,10 +341,6 @@ struct Folder {
       if (op == "Resize" && !ResizeRunsOnCodes(g, n)) return;
       if (op == "MaxPool" && n.outputs.size() > 1) return;
     }
-    if (q(0)->is_signed != g.values[yq].quant->is_signed && (compute && op != "Concat")) {
-      // Mixed signedness in/out is fine for the integer kernels; nothing to check.
-    }
-
     // Rewrite.
     for (size_t i = 0; i < n.inputs.size(); ++i)
       if (src[i] >= 0) n.inputs[i] = src[i];

@@ -9,6 +9,9 @@ if [ -z "$(ls -A "$corpus")" ]; then
            batchnorm_example softmax_axis_1 concat_2d_axis_0 slice; do
     [ -f "$data/test_$t/model.onnx" ] && cp "$data/test_$t/model.onnx" "$corpus/$t.onnx"
   done
+  # Small QONNX models (written by tests/python/test_qonnx.py): the lowering,
+  # fold-qdq's bipolar thresholds and MultiThreshold.
+  cp "$(dirname "$0")"/seeds/*.onnx "$corpus/"
 fi
 # -timeout=0: libFuzzer's per-unit timeout is a SIGALRM whose handler runs on
 # the interrupted stack, and oneDNN 2.6's JIT SGEMM kernels (Debian 12) point

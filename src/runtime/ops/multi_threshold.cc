@@ -60,6 +60,7 @@ class MultiThresholdKernel : public OpKernel {
     const Tensor& t = ctx.input(1);
     Tensor& y = ctx.output(0);
     const Shape& s = x.shape();
+    if (x.numel() == 0) return;
     const int64_t channels = channels_last_ ? s.back() : s[1];
     const int64_t inner = channels_last_ ? 1 : x.numel() / (s[0] * channels);
     const int64_t rows = t.dim(0), nt = t.dim(1);
