@@ -1,25 +1,28 @@
-// fold-qdq's bipolar step: a binarized layer becomes integer-only, as FINN's
-// streamlining makes it (thresholds on the accumulator).
+// fold-qdq's bipolar step: a binarized layer becomes an ordinary integer
+// layer, as FINN's streamlining makes it (a threshold on the accumulator).
 //
 //   DQ(xq) -> Conv(., DQ(wq) [, bias]) [-> BatchNormalization] -> BipolarQuant(., s) -> z
 //   becomes
-//   Conv(xq, wq') -> acc (int32) -> MultiThreshold(acc, t) -> codes (-1/+1) -> DQ(s) -> z
+//   Conv(xq, w', b') -> codes (-1/+1) -> DQ(s) -> z
 //
 // BipolarQuant writes +s where its input is >= 0, else -s. Its input is an
 // affine function of the exact integer accumulator per output channel c:
 //   A_c * acc + B_c,  A_c = a_c * x_scale * w_scale[c],
 //                     B_c = a_c * (bias[c] - mean[c]) + beta[c],  a_c = gamma[c] / sqrt(var[c] + eps)
 // (no BatchNormalization: A_c = x_scale * w_scale[c], B_c = bias[c]), so the
-// sign is a comparison of acc with one integer threshold per channel:
-//   A_c > 0: +1 iff acc >= ceil(-B_c / A_c);
-//   A_c < 0: +1 iff acc <= -B_c / A_c, i.e. iff -acc >= ceil(B_c / A_c): the
-//            channel's weight codes are negated, so every channel compares >=;
-//   A_c = 0: a constant, a threshold beyond every reachable accumulator.
+// sign is a comparison of acc with one integer threshold t_c:
+//   A_c > 0: +1 iff acc >= t_c = ceil(-B_c / A_c);
+//   A_c < 0: +1 iff acc <= -B_c / A_c, i.e. iff -acc >= t_c = ceil(B_c / A_c);
+//   A_c = 0: a constant.
+// An integer conv computes exactly that with doubled weights: w'_c = 2 w_c
+// (-2 w_c when A_c < 0, 0 when A_c = 0) and bias b'_c = 1 - 2 t_c (+1 or -1
+// for a constant) give acc' + b'_c = 2 (+-acc - t_c) + 1, odd, so never 0 and
+// positive exactly when the channel writes +1. With w_scale' = s / x_scale the
+// requantization multiplier is 1 and the output clamp of bipolar codes,
+// [-1, 1], turns it into the code. No new operator: the layer runs on the
+// int8 (or low-bit) conv kernels, and the next layer reads -1/+1 codes.
 // The float graph computes the same sign up to float rounding, which can only
 // differ where A_c * acc + B_c lies within a few ulps of 0.
-// MultiThreshold (QONNX's op, as FINN writes it) with out_scale 2 and
-// out_bias -1 maps "acc >= t" to +1 and the rest to -1: bipolar codes, which
-// the next layer's binary kernel reads.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -127,6 +130,7 @@ bool FindChain(const Graph& g, const std::vector<std::vector<int>>& consumers, i
 bool FoldBipolarThresholds(Graph& g) {
   const auto consumers = g.Consumers();
   bool changed = false;
+  std::vector<bool> remove(g.nodes.size(), false);
   const size_t count = g.nodes.size();
   for (size_t i = 0; i < count; ++i) {
     Match m;
@@ -144,15 +148,12 @@ bool FoldBipolarThresholds(Graph& g) {
         continue;
       eps = b.attrs.GetFloat("epsilon", 1e-5f);
     }
-    // Every reachable accumulator lies within +-bound; thresholds are kept
-    // inside +-(bound + 1), where float32 holds them exactly.
+    // Every reachable accumulator lies within +-bound; thresholds beyond it
+    // are clamped to +-(bound + 1) (the comparison is constant there).
     int64_t x_reach = 0;
     for (int32_t code : {xp.qmin(), xp.qmax()}) x_reach = std::max<int64_t>(x_reach, std::abs(code - xp.zero_point[0]));
     Tensor codes(DType::kInt8, w.shape());
-    Tensor thresholds(DType::kFloat32, {channels, 1});
-    QuantParams acc;
-    acc.bits = 32;
-    acc.axis = 1;
+    Tensor bias_codes(DType::kInt32, {channels});
     bool ok = true;
     for (int64_t c = 0; c < channels && ok; ++c) {
       const int8_t* wc = w.data<int8_t>() + c * per;
@@ -162,73 +163,65 @@ bool FoldBipolarThresholds(Graph& g) {
       const double scale = static_cast<double>(xp.scale[0]) * wp.scale[wp.scale.size() == 1 ? 0 : c];
       const double a = m.bn >= 0 ? gamma[c] / std::sqrt(var[c] + eps) : 1.0;
       const double A = a * scale, B = m.bn >= 0 ? a * (bias[c] - mean[c]) + beta[c] : bias[c];
-      if (!std::isfinite(A) || !std::isfinite(B) || bound >= (int64_t{1} << 23)) {
+      if (!std::isfinite(A) || !std::isfinite(B) || bound >= (int64_t{1} << 28)) {
         ok = false;
         break;
       }
-      double t = A > 0 ? std::ceil(-B / A) : A < 0 ? std::ceil(B / A) : (B >= 0 ? -HUGE_VAL : HUGE_VAL);
+      const int factor = A > 0 ? 2 : A < 0 ? -2 : 0;
+      double t = A > 0 ? std::ceil(-B / A) : A < 0 ? std::ceil(B / A) : 0;
       t = std::clamp(t, -static_cast<double>(bound + 1), static_cast<double>(bound + 1));
-      thresholds.data<float>()[c] = static_cast<float>(t);
+      bias_codes.data<int32_t>()[c] = factor == 0 ? (B >= 0 ? 1 : -1) : 1 - 2 * static_cast<int32_t>(t);
       for (int64_t k = 0; k < per; ++k) {
-        if (A < 0 && wc[k] == -128) ok = false;  // no int8 negation
-        codes.data<int8_t>()[c * per + k] = static_cast<int8_t>(A < 0 ? -wc[k] : wc[k]);
+        if (std::abs(static_cast<int>(wc[k])) > 63) ok = false;  // 2 w must fit int8
+        codes.data<int8_t>()[c * per + k] = static_cast<int8_t>(factor * wc[k]);
       }
-      acc.scale.push_back(static_cast<float>(scale));
-      acc.zero_point.push_back(0);
     }
     if (!ok) continue;
 
     const std::string conv_name = g.nodes[i].name;
     const int z = g.nodes[m.bq].outputs[0];
     const std::string base = conv_name.empty() ? g.values[z].name : conv_name;
-    const int wv = g.AddConstant(g.UniqueName(base + "_threshold_weights"), std::move(codes));
-    g.values[wv].quant = wp;
-    const int av = g.AddValue(g.UniqueName(base + "_accumulators"));
-    g.values[av].dtype = DType::kInt32;
-    g.values[av].quant = acc;
-    const int tv = g.AddConstant(g.UniqueName(base + "_thresholds"), std::move(thresholds));
-    const int cv = g.AddValue(g.UniqueName(g.values[z].name + "_codes"));
-    g.values[cv].dtype = DType::kInt8;
+    QuantParams wq2;  // multiplier x_scale * w_scale' / s = 1
+    const CodeWidth width = WidthOfSignedCodes(codes.data<int8_t>(), codes.numel());
+    wq2.bits = std::max(2, width.bits);  // doubled codes are even: never bipolar
+    wq2.narrow = width.bits > 1 && width.narrow;
+    wq2.scale = {static_cast<float>(m.s / xp.scale[0])};
+    wq2.zero_point = {0};
+    QuantParams bq2;
+    bq2.bits = 32;
+    bq2.scale = {static_cast<float>(static_cast<double>(xp.scale[0]) * wq2.scale[0])};
+    bq2.zero_point = {0};
     QuantParams bip;
     bip.bits = 1;
-    bip.is_signed = true;
     bip.scale = {static_cast<float>(m.s)};
     bip.zero_point = {0};
+    const int wv = g.AddConstant(g.UniqueName(base + "_threshold_weights"), std::move(codes));
+    g.values[wv].quant = wq2;
+    const int bv = g.AddConstant(g.UniqueName(base + "_threshold_bias"), std::move(bias_codes));
+    g.values[bv].quant = bq2;
+    const int cv = g.AddValue(g.UniqueName(g.values[z].name + "_codes"));
+    g.values[cv].dtype = DType::kInt8;
     g.values[cv].quant = bip;
     Tensor s_t(DType::kFloat32, {});
     s_t.data<float>()[0] = static_cast<float>(m.s);
     const int sv = g.AddConstant(g.UniqueName(base + "_threshold_scale"), std::move(s_t));
     const int zv = g.AddConstant(g.UniqueName(base + "_threshold_zero_point"), Tensor(DType::kInt8, {}));
 
-    g.nodes[i].inputs = {m.xq, wv};
-    g.nodes[i].outputs = {av};
-    Node mt;
-    mt.op_type = "MultiThreshold";
-    mt.domain = qonnx::kDomain;
-    mt.name = base + "_threshold";
-    mt.inputs = {av, tv};
-    mt.outputs = {cv};
-    mt.attrs.SetFloat("out_scale", 2.f);
-    mt.attrs.SetFloat("out_bias", -1.f);
-    mt.attrs.SetString("out_dtype", "BIPOLAR");
-    mt.attrs.SetString("data_layout", "NCHW");
+    g.nodes[i].inputs = {m.xq, wv, bv};
+    g.nodes[i].outputs = {cv};
     Node dq;
     dq.op_type = "DequantizeLinear";
     dq.name = base + "_threshold_dq";
     dq.inputs = {cv, sv, zv};
     dq.outputs = {z};
-    // In place of the BatchNormalization and the BipolarQuant (no value
-    // changes producer twice), or appended when there is no BatchNormalization.
-    g.nodes[m.bq] = std::move(dq);
-    if (m.bn >= 0) g.nodes[m.bn] = std::move(mt);
-    else g.AddNode(std::move(mt));
+    g.nodes[m.bq] = std::move(dq);  // in place: z keeps one producer
+    if (m.bn >= 0) remove[m.bn] = true;
     changed = true;
   }
   if (!changed) return false;
+  g.RemoveNodes(remove);  // also drops the constants nothing reads now
   g.RebuildIndex();
   g.TopologicalSort();
-  g.RemoveNodes(std::vector<bool>(g.nodes.size(), false));  // drops the constants nothing reads now
-  g.RebuildIndex();
   return true;
 }
 

@@ -16,8 +16,8 @@ bool FoldBatchNormPass(Graph& g);
 // which the runtime runs with integer kernels. See pass_fold_qdq.cc.
 bool FoldQdqPass(Graph& g);
 // fold-qdq's step for binarized layers: DQ -> Conv [-> BatchNormalization] ->
-// BipolarQuant becomes Conv -> int32 accumulators -> MultiThreshold -> bipolar
-// codes -> DQ. See pass_fold_bipolar_threshold.cc.
+// BipolarQuant becomes an integer Conv writing -1/+1 codes (its threshold
+// folded into doubled weights and a bias) -> DQ. See pass_fold_bipolar_threshold.cc.
 bool FoldBipolarThresholds(Graph& g);
 // Whether a Resize can run on codes (fold-qdq and the quantizer agree on it):
 // nearest, or linear with constant scales that leave all but the last two axes

@@ -281,10 +281,10 @@ INTEGER_LAYERS = {
     # The last Gemm's float output has no Q: it runs on codes into int32 accumulators, then a DQ.
     ("cnn_w4w2", "qonnx"): [("Conv+Relu", "w4a8"), ("MaxPool", "uint4"), ("Conv+Relu", "w2a4"),
                             ("MaxPool", "uint2"), ("Flatten", "uint2"), ("Gemm", "w8a2")],
-    # FINN-style: each Conv -> BatchNormalization -> BipolarQuant becomes int32 accumulators and a
-    # MultiThreshold writing -1/+1 codes; the fc's Transpose(DQ(W)) becomes DQ(W^T), so it reads codes.
-    ("bnn", "qonnx"): [("Conv", "w1a8"), ("MultiThreshold", "int32->int1"), ("MaxPool", "int1"),
-                       ("Conv", "w1a1"), ("MultiThreshold", "int32->int1"), ("MaxPool", "int1"),
+    # FINN-style: each Conv -> BatchNormalization -> BipolarQuant is an integer Conv writing -1/+1 codes
+    # (its threshold in doubled weights and a bias: 2-bit weights, never bipolar); the fc's
+    # Transpose(DQ(W)) becomes DQ(W^T), so the MatMul reads codes.
+    ("bnn", "qonnx"): [("Conv", "w3a8"), ("MaxPool", "int1"), ("Conv", "w3a1"), ("MaxPool", "int1"),
                        ("Flatten", "int1"), ("MatMul", "w1a1")],
     # fc3 stays float: its float bias is too coarse at x_scale * w_scale (FLOAT_BIAS).
     # The residual Add reads int3 and writes uint3 (QuantReLU): it runs on codes.

@@ -113,14 +113,6 @@ class QConvKernel : public ConvKernel {
       NIBBLE_CHECK(bias_ && bias_->dtype() == DType::kInt32 && bias_->numel() == w_->dim(0), where_q_,
                    ": quantized bias must be a constant int32 vector of ", w_->dim(0), " values");
     }
-    // A 32-bit output is the accumulators themselves, for the thresholds of a
-    // binarized layer after it (fold-qdq's bipolar step).
-    accumulators_ = y_.bits == 32;
-    if (accumulators_) {
-      NIBBLE_CHECK(!bias_ && env.node.fused.kind == Activation::Kind::kNone, where_q_,
-                   ": an int32 accumulator output takes no bias and no fused activation");
-      return;
-    }
     multipliers_ = ChannelMultipliers(env, x_, w_params_, y_);
     clamp_ = OutputClamp(env, y_);
   }
@@ -135,7 +127,7 @@ class QConvKernel : public ConvKernel {
     }
     Shape y = {p.batch, p.out_channels};
     y.insert(y.end(), p.geo.out.begin(), p.geo.out.end());
-    ctx.set_output(0, accumulators_ ? DType::kInt32 : CodeType(y_), y);
+    ctx.set_output(0, CodeType(y_), y);
   }
 
   void Run(RunContext& ctx) override {
@@ -155,15 +147,6 @@ class QConvKernel : public ConvKernel {
     const int32_t* b = bias_ ? bias_->data<int32_t>() : nullptr;
     Tensor& y = ctx.output(0);
     const int8_t* w = w_->data<int8_t>();
-    if (accumulators_) {
-      // Binarized layers of small models (FINN-style): the exact reference loop.
-      path_ = Path::kReference;
-      DispatchCode(x.dtype(), [&](auto xtag) {
-        using TX = decltype(xtag);
-        ConvQ8Int32Reference<TX, int8_t>(p, x.data<TX>(), w, y.data<int32_t>());
-      });
-      return;
-    }
     DispatchCode(x.dtype(), [&](auto xtag) {
       using TX = decltype(xtag);
       DispatchCode(y.dtype(), [&](auto ytag) {
@@ -195,7 +178,7 @@ class QConvKernel : public ConvKernel {
       case Path::kDepthwise: return std::string("dwconv_q8_") + (dw_.fast ? IsaName(dw_.isa) : "generic");
       case Path::kGemm:
         return std::string("conv_q8_gemm_") + IsaName(gemm_.isa) + (lowbit_choice_.empty() ? "" : " (" + lowbit_choice_ + ")");
-      case Path::kReference: return accumulators_ ? "conv_q8_int32_accumulators_reference" : "conv_q8_im2col_reference";
+      case Path::kReference: return "conv_q8_im2col_reference";
       case Path::kUnprepared: break;
     }
     return "";
@@ -279,7 +262,6 @@ class QConvKernel : public ConvKernel {
   std::vector<int8_t> col_s8_;
   std::vector<int32_t> acc_;
   Path path_ = Path::kUnprepared;
-  bool accumulators_ = false;
   std::vector<int64_t> packed_in_, packed_pad_begin_, packed_pad_end_;  // the window the packing is for
   DwConvQ8Packed dw_;
   ConvQ8Packed gemm_;
