@@ -182,6 +182,8 @@ struct Lowerer {
         return "per-channel scale does not match the weights";
       int64_t inner = 1;
       for (int64_t d = l.axis + 1; l.axis >= 0 && d < w.rank(); ++d) inner *= w.dim(d);
+      for (int64_t k = 0; k < w.numel(); ++k)
+        if (!std::isfinite(w.data<float>()[k])) return "a weight is not a finite number";
       Tensor codes(ct, w.shape());
       const float fbits = static_cast<float>(bits);
       for (int64_t k = 0; k < w.numel(); ++k) {
