@@ -61,6 +61,7 @@ int Bench(const BenchOptions& o) {
   SessionOptions so;
   so.threads = o.threads;
   so.profile = o.profile;
+  so.disabled_passes = o.disabled_passes;
   auto session = Session::Load(o.model, so);
   std::mt19937 rng(42);
   std::vector<std::pair<std::string, Tensor>> inputs;

@@ -29,6 +29,7 @@ struct BenchOptions {
   int runs = 50;
   int warmup = 5;
   bool profile = false;
+  std::vector<std::string> disabled_passes;
 };
 int Bench(const BenchOptions& o);
 

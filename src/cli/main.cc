@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   bench->add_option("--runs", bo.runs, "timed runs")->check(CLI::Range(1, 1000000));
   bench->add_option("--warmup", bo.warmup, "untimed runs first")->check(CLI::Range(0, 1000000));
   bench->add_flag("--profile", bo.profile, "also print time per op type and per node (warm-up runs excluded)");
+  bench->add_option("--disable-pass", bo.disabled_passes,
+                    "skip a graph pass by name (fold-qdq: time a quantized model as float fake quantization)")
+      ->delimiter(',');
   isa_option(bench);
 
   ConvertOptions co;

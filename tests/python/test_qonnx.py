@@ -346,6 +346,16 @@ def test_binarized_net_runs_integer_only_and_matches_qonnx(nibble_bin, workdir):
     assert np.abs(want).max() > 0  # the net does compute something
 
 
+def test_bench_times_the_float_fake_quantization_too(nibble_bin, workdir):
+    path = workdir / "binarized_bench.onnx"
+    onnx.save(binarized_net(np.random.default_rng(12), np.ones(4, np.float32)), str(path))
+    for extra in ([], ["--disable-pass", "fold-qdq"]):
+        r = run_cli([nibble_bin, "bench", path, "--runs", "3", "--warmup", "1", *extra], TIMEOUT_S)
+        assert r.returncode == 0 and "median_ms=" in r.stdout, f"{r.command_line}\n{r.stderr}"
+    r = run_cli([nibble_bin, "bench", path, "--disable-pass", "no-such-pass"], TIMEOUT_S)
+    assert r.returncode == 1 and "unknown pass 'no-such-pass'" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_multithreshold_matches_qonnx(nibble_bin, workdir, layout):
     rng = np.random.default_rng(13)
