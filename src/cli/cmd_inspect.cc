@@ -35,7 +35,7 @@ int64_t NodeMacs(const Graph& g, const Node& n) {
   int64_t out = ShapeNumel(y.shape);
   if (n.op_type == "Conv" && n.inputs.size() > 1 && StaticShape(g.values[n.inputs[1]])) {
     const Shape& w = g.values[n.inputs[1]].shape;
-    return out * ShapeNumel(w) / w[0];
+    return w.empty() || w[0] == 0 ? 0 : out * ShapeNumel(w) / w[0];  // a file may declare 0 output channels
   }
   if ((n.op_type == "Gemm" || n.op_type == "MatMul") && StaticShape(g.values[n.inputs[0]])) {
     const Shape& a = g.values[n.inputs[0]].shape;

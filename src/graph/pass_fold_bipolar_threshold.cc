@@ -118,7 +118,8 @@ bool FindChain(const Graph& g, const std::vector<std::vector<int>>& consumers, i
   const QuantParams& wp = *g.values[m.wq].quant;
   const Tensor& w = g.values[m.wq].constant;
   if (xp.bits > 8 || xp.per_channel() || xp.scale.size() != 1) return false;
-  if (w.dtype() != DType::kInt8 || w.rank() < 3 || !wp.is_signed || wp.bits > 8) return false;
+  if (w.dtype() != DType::kInt8 || w.rank() < 3 || w.numel() == 0 || !wp.is_signed || wp.bits > 8) return false;
+  if (xp.zero_point.size() != 1) return false;
   if (wp.per_channel() && (wp.axis != 0 || static_cast<int64_t>(wp.scale.size()) != w.dim(0))) return false;
   for (int32_t z : wp.zero_point)
     if (z != 0) return false;

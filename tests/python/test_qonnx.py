@@ -346,6 +346,28 @@ def test_binarized_net_runs_integer_only_and_matches_qonnx(nibble_bin, workdir):
     assert np.abs(want).max() > 0  # the net does compute something
 
 
+def test_binarized_layer_without_output_channels_is_refused_cleanly(nibble_bin, workdir):
+    """A Conv with 0 output channels before BN -> BipolarQuant: a clear error or a run, never a crash
+    (fold-qdq's bipolar step divides by the channel count)."""
+    inits = [f32("sx", 0.1), f32("z0", 0), f32("b8", 8), f32("w", np.zeros((0, 2, 3, 3))), f32("ws", 0.5),
+             f32("e", np.zeros(0)), f32("one", np.ones(0)), f32("s", 1.0)]
+    nodes = [
+        helper.make_node("Quant", ["x", "sx", "z0", "b8"], ["xq"], domain=DOMAIN, signed=1, narrow=0, rounding_mode="ROUND"),
+        helper.make_node("BipolarQuant", ["w", "ws"], ["wb"], domain=DOMAIN),
+        helper.make_node("Conv", ["xq", "wb"], ["c"]),
+        helper.make_node("BatchNormalization", ["c", "one", "e", "e", "one"], ["n"]),
+        helper.make_node("BipolarQuant", ["n", "s"], ["y"], domain=DOMAIN),
+    ]
+    m = make_model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 5])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 0, 3, 3])], "empty_binarized")
+    path = workdir / "empty_binarized.onnx"
+    onnx.save(m, str(path))
+    for cmd in (["inspect", path], ["bench", path, "--runs", "1", "--warmup", "0"]):
+        r = run_cli([nibble_bin, *cmd], TIMEOUT_S)
+        assert r.returncode in (0, 1), f"{r.command_line}: exit {r.returncode}\n{r.stderr}"
+        assert r.returncode == 0 or r.stderr.startswith("nibble: error: "), r.stderr
+
+
 def test_bench_times_the_float_fake_quantization_too(nibble_bin, workdir):
     path = workdir / "binarized_bench.onnx"
     onnx.save(binarized_net(np.random.default_rng(12), np.ones(4, np.float32)), str(path))
