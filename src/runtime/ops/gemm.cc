@@ -125,6 +125,7 @@ class MatMulKernel : public OpKernel {
       const T* pa = a.data<T>();
       const T* pb = b.data<T>();
       T* py = ctx.output(0).data<T>();
+      const AsyncSignalsBlocked blocked;  // the signal mask set once for all the batch's Sgemm calls
       for (size_t i = 0; i < pairs.size(); ++i) {
         if constexpr (std::is_same_v<T, float>)
           Sgemm(false, false, g.m, g.n, g.k, 1.f, pa + pairs[i].first * mk, g.k, pb + pairs[i].second * kn, g.n, 0.f,
