@@ -1,32 +1,10 @@
 #include <cmath>
 
+#include "graph/batchnorm_affine.h"
 #include "graph/passes.h"
 
 namespace nibble {
 namespace {
-
-// Per-channel scale s = gamma / sqrt(var + eps) and shift t = beta - mean * s,
-// or false when BN's parameters are not constant float vectors of length c.
-bool BatchNormAffine(const Graph& g, const Node& bn, int64_t c, std::vector<float>& s, std::vector<float>& t) {
-  if (bn.inputs.size() != 5 || bn.outputs.size() != 1) return false;  // training mode has more outputs
-  if (bn.attrs.GetInt("training_mode", 0) != 0) return false;
-  const Tensor* p[4];
-  for (int i = 0; i < 4; ++i) {
-    int v = bn.inputs[i + 1];
-    if (v < 0 || !g.values[v].is_constant()) return false;
-    p[i] = &g.values[v].constant;
-    if (p[i]->dtype() != DType::kFloat32 || p[i]->numel() != c) return false;
-  }
-  float eps = bn.attrs.GetFloat("epsilon", 1e-5f);
-  s.resize(c);
-  t.resize(c);
-  for (int64_t k = 0; k < c; ++k) {
-    double sc = p[0]->data<float>()[k] / std::sqrt(static_cast<double>(p[3]->data<float>()[k]) + eps);
-    s[k] = static_cast<float>(sc);
-    t[k] = static_cast<float>(p[1]->data<float>()[k] - p[2]->data<float>()[k] * sc);
-  }
-  return true;
-}
 
 bool FoldIntoConv(Graph& g, Node& conv, const std::vector<float>& s, const std::vector<float>& t) {
   const Tensor& w = g.values[conv.inputs[1]].constant;
@@ -91,15 +69,23 @@ bool FoldBatchNormPass(Graph& g) {
     if (!w.is_constant() || w.constant.dtype() != DType::kFloat32) continue;
     bool has_bias = prod.inputs.size() > 2 && prod.inputs[2] >= 0;
     if (has_bias && !g.values[prod.inputs[2]].is_constant()) continue;
+    // The float weights take BN's scale and shift rounded to float.
+    std::vector<double> sd, td;
+    auto affine = [&](int64_t c, std::vector<float>& s, std::vector<float>& t) {
+      if (!BatchNormAffine(g, bn, c, sd, td)) return false;
+      s.assign(sd.begin(), sd.end());
+      t.assign(td.begin(), td.end());
+      return true;
+    };
     std::vector<float> s, t;
     bool folded = false;
     if (prod.op_type == "Conv" && w.constant.rank() >= 3) {
-      if (BatchNormAffine(g, bn, w.constant.dim(0), s, t)) folded = FoldIntoConv(g, prod, s, t);
+      if (affine(w.constant.dim(0), s, t)) folded = FoldIntoConv(g, prod, s, t);
     } else if (prod.op_type == "Gemm" && w.constant.rank() == 2) {
       int64_t n = prod.attrs.GetInt("transB", 0) ? w.constant.dim(0) : w.constant.dim(1);
       bool c_ok = !has_bias || g.values[prod.inputs[2]].constant.numel() == 1 ||
                   (g.values[prod.inputs[2]].constant.numel() == n && g.values[prod.inputs[2]].constant.rank() <= 2);
-      if (c_ok && g.values[prod.inputs[2 - !has_bias]].dtype == DType::kFloat32 && BatchNormAffine(g, bn, n, s, t))
+      if (c_ok && g.values[prod.inputs[2 - !has_bias]].dtype == DType::kFloat32 && affine(n, s, t))
         folded = FoldIntoGemm(g, prod, s, t);
     }
     if (!folded) continue;

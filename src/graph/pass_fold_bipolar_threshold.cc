@@ -7,9 +7,9 @@
 //
 // BipolarQuant writes +s where its input is >= 0, else -s. Its input is an
 // affine function of the exact integer accumulator per output channel c:
-//   A_c * acc + B_c,  A_c = a_c * x_scale * w_scale[c],
-//                     B_c = a_c * (bias[c] - mean[c]) + beta[c],  a_c = gamma[c] / sqrt(var[c] + eps)
-// (no BatchNormalization: A_c = x_scale * w_scale[c], B_c = bias[c]), so the
+//   A_c * acc + B_c,  A_c = a_c * x_scale * w_scale[c],  B_c = a_c * bias[c] + shift_c,
+// with BN's a_c = gamma[c] / sqrt(var[c] + eps), shift_c = beta[c] - mean[c] * a_c
+// (no BatchNormalization: a_c = 1, shift_c = 0), so the
 // sign is a comparison of acc with one integer threshold t_c:
 //   A_c > 0: +1 iff acc >= t_c = ceil(-B_c / A_c);
 //   A_c < 0: +1 iff acc <= -B_c / A_c, i.e. iff -acc >= t_c = ceil(B_c / A_c);
@@ -28,6 +28,7 @@
 #include <cstdlib>
 
 #include "base/qonnx_quant.h"
+#include "graph/batchnorm_affine.h"
 #include "graph/passes.h"
 
 namespace nibble {
@@ -43,7 +44,7 @@ int CodesBehind(const Graph& g, int v) {
   return g.values[d.inputs[0]].quant ? d.inputs[0] : -1;
 }
 
-// A constant float vector of n values (or one, broadcast), as doubles.
+// A constant float vector of n values (or one, broadcast), as doubles: the bias.
 bool FloatVector(const Graph& g, int v, int64_t n, std::vector<double>& out) {
   if (!IsConst(g, v)) return false;
   const Tensor& t = g.values[v].constant;
@@ -93,11 +94,8 @@ bool FindChain(const Graph& g, const std::vector<std::vector<int>>& consumers, i
   int next = sole_reader(v);
   if (next < 0) return false;
   if (g.nodes[next].op_type == "BatchNormalization" && g.nodes[next].domain.empty()) {
-    const Node& b = g.nodes[next];
-    if (b.inputs.size() != 5 || b.inputs[0] != v || b.outputs.empty() || b.attrs.GetInt("training_mode", 0) != 0)
-      return false;
-    for (size_t o = 1; o < b.outputs.size(); ++o)
-      if (b.outputs[o] >= 0) return false;
+    const Node& b = g.nodes[next];  // its parameters: BatchNormAffine, by the caller
+    if (b.inputs.empty() || b.inputs[0] != v || b.outputs.empty()) return false;
     m.bn = next;
     v = b.outputs[0];
     next = sole_reader(v);
@@ -139,16 +137,10 @@ bool FoldBipolarThresholds(Graph& g) {
     const Tensor w = g.values[m.wq].constant;  // a handle: g.values grows below
     const QuantParams xp = *g.values[m.xq].quant, wp = *g.values[m.wq].quant;
     const int64_t channels = w.dim(0), per = w.numel() / channels;
-    std::vector<double> bias, gamma(channels, 1.0), beta(channels, 0.0), mean(channels, 0.0), var(channels, 0.0);
-    double eps = 0;
+    // BN (or none: scale 1, shift 0) after the conv's bias.
+    std::vector<double> bias, bn_scale(channels, 1.0), bn_shift(channels, 0.0);
     if (!BiasValues(g, g.nodes[i], channels, bias)) continue;
-    if (m.bn >= 0) {
-      const Node& b = g.nodes[m.bn];
-      if (!FloatVector(g, b.inputs[1], channels, gamma) || !FloatVector(g, b.inputs[2], channels, beta) ||
-          !FloatVector(g, b.inputs[3], channels, mean) || !FloatVector(g, b.inputs[4], channels, var))
-        continue;
-      eps = b.attrs.GetFloat("epsilon", 1e-5f);
-    }
+    if (m.bn >= 0 && !BatchNormAffine(g, g.nodes[m.bn], channels, bn_scale, bn_shift)) continue;
     // Every reachable accumulator lies within +-bound; thresholds beyond it
     // are clamped to +-(bound + 1) (the comparison is constant there).
     int64_t x_reach = 0;
@@ -162,8 +154,7 @@ bool FoldBipolarThresholds(Graph& g) {
       for (int64_t k = 0; k < per; ++k) wsum += std::abs(static_cast<int64_t>(wc[k]));
       const int64_t bound = x_reach * wsum;
       const double scale = static_cast<double>(xp.scale[0]) * wp.scale[wp.scale.size() == 1 ? 0 : c];
-      const double a = m.bn >= 0 ? gamma[c] / std::sqrt(var[c] + eps) : 1.0;
-      const double A = a * scale, B = m.bn >= 0 ? a * (bias[c] - mean[c]) + beta[c] : bias[c];
+      const double A = bn_scale[c] * scale, B = bn_scale[c] * bias[c] + bn_shift[c];
       if (!std::isfinite(A) || !std::isfinite(B) || bound >= (int64_t{1} << 28)) {
         ok = false;
         break;

@@ -149,8 +149,9 @@ std::map<std::string, Width> AbsorbQcdqClips(Graph& g) {
 // Step 0c: DQ(constant codes) -> Transpose becomes DQ(transposed codes).
 // Brevitas and torch export a Linear layer as MatMul(x, Transpose(W)); the
 // Transpose of the dequantized weights would otherwise run (in float) on
-// every inference, and keep the MatMul from reading codes.
-void TransposeConstantCodes(Graph& g, std::map<std::string, Width>& widths) {
+// every inference, and keep the MatMul from reading codes. Returns whether it
+// changed the graph.
+bool TransposeConstantCodes(Graph& g, std::map<std::string, Width>& widths) {
   auto consumers = g.Consumers();
   bool changed = false;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -188,10 +189,11 @@ void TransposeConstantCodes(Graph& g, std::map<std::string, Width>& widths) {
     g.nodes[i] = std::move(dq);  // in place of the Transpose: its output keeps one producer
     changed = true;
   }
-  if (!changed) return;
+  if (!changed) return false;
   g.RebuildIndex();
   DeadNodeEliminationPass(g);  // the DQ before the Transpose
   g.TopologicalSort();
+  return true;
 }
 
 struct Folder {
@@ -488,9 +490,8 @@ bool ResizeRunsOnCodes(const Graph& g, const Node& n) {
 bool FoldQdqPass(Graph& g) {
   // Step 0: QCDQ clips become widths.
   std::map<std::string, Width> widths = AbsorbQcdqClips(g);
-  const size_t nodes_before = g.nodes.size();
-  TransposeConstantCodes(g, widths);
-  bool any = !widths.empty() || g.nodes.size() != nodes_before;
+  bool any = !widths.empty();
+  any |= TransposeConstantCodes(g, widths);
   std::vector<std::pair<std::string, std::string>> moved;
   any |= CommuteDequantize(g, moved);
   // Step 1: parameters onto quantized values (again after each rewrite below).

@@ -191,7 +191,6 @@ struct ChannelLayout {
 
 }  // namespace
 
-
 Tensor QuantizeWeights(const Tensor& w, int64_t axis, std::vector<float>& scales) {
   const float* pw = w.data<float>();
   const ChannelLayout layout(w, axis);

@@ -348,7 +348,7 @@ def test_binarized_net_runs_integer_only_and_matches_qonnx(nibble_bin, workdir):
 
 def test_binarized_layer_without_output_channels_is_refused_cleanly(nibble_bin, workdir):
     """A Conv with 0 output channels before BN -> BipolarQuant: a clear error or a run, never a crash
-    (fold-qdq's bipolar step divides by the channel count)."""
+    (`nibble inspect` divided by the channel count for its MAC column)."""
     inits = [f32("sx", 0.1), f32("z0", 0), f32("b8", 8), f32("w", np.zeros((0, 2, 3, 3))), f32("ws", 0.5),
              f32("e", np.zeros(0)), f32("one", np.ones(0)), f32("s", 1.0)]
     nodes = [
@@ -384,7 +384,11 @@ def test_multithreshold_matches_qonnx(nibble_bin, workdir, layout):
     shape = [3, 4, 5, 6] if layout == "NCHW" else [3, 5, 6, 4]
     thr = np.sort(rng.standard_normal((4, 7)), axis=1).astype(np.float32)
     x = rng.standard_normal(shape).astype(np.float32)
-    x[0, 0, 0, :3] = thr[0, :3] if layout == "NCHW" else x[0, 0, 0, :3]  # ties count as reached
+    # Ties count as reached: three inputs equal to a threshold of their own channel.
+    if layout == "NCHW":
+        x[0, 0, 0, :3] = thr[0, :3]
+    else:
+        x[0, 0, 0, :3] = thr[[0, 1, 2], [0, 1, 2]]
     node = helper.make_node("MultiThreshold", ["x", "thr"], ["y"], domain=DOMAIN, out_scale=0.5, out_bias=-1.5,
                             out_dtype="FLOAT32", data_layout=layout)
     m = make_model([node], [f32("thr", thr)], [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],

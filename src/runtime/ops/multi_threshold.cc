@@ -5,9 +5,6 @@
 // axis 1) or NHWC (channel axis last); float32 in and out, as qonnx runs it.
 // (fold-qdq's own thresholds for binarized layers need no such node: see
 // pass_fold_bipolar_threshold.cc.)
-#include <algorithm>
-#include <cmath>
-
 #include "base/qonnx_quant.h"
 #include "runtime/op_registry.h"
 

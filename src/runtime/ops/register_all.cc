@@ -12,7 +12,7 @@ void RegisterNnOps(OpRegistry& r);
 void RegisterQuantizedElementwiseOps(OpRegistry& r);  // integer Add/Mul/LUT/pool/Concat over quantized codes
 void RegisterQuantOps(OpRegistry& r);   // ONNX quantization ops: Q/DQ, QLinearConv/MatMul, *Integer
 void RegisterQonnxOps(OpRegistry& r);   // QONNX Quant, BipolarQuant, Trunc (float reference kernels)
-void RegisterMultiThreshold(OpRegistry& r);  // QONNX MultiThreshold (FINN), float or codes out
+void RegisterMultiThreshold(OpRegistry& r);  // QONNX MultiThreshold (FINN), float
 
 void RegisterAllOps(OpRegistry& r) {
   RegisterElementwiseBinaryOps(r);
