@@ -316,11 +316,32 @@ TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
   }
 }
 
+// The row tiles of lanes-are-channels mode read in place: balanced runs within
+// output rows, or none when they would take more tiles than plain runs of mr.
+TEST(QuantX86Kernels, ConvRowRunsSplitOutputRowsEvenly) {
+  std::vector<std::pair<int64_t, int>> runs;
+  ASSERT_TRUE(ConvQ8RowRuns(0, 49, 7, 8, runs));  // 7x7: 7 tiles of 7, not 6 of 8 and 1 of 1
+  ASSERT_EQ(runs.size(), 7u);
+  for (size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i], std::make_pair(int64_t(7 * i), 7));
+  ASSERT_TRUE(ConvQ8RowRuns(0, 60, 30, 8, runs));  // rows of 30: 8 + 8 + 7 + 7, twice
+  const std::vector<std::pair<int64_t, int>> want30 = {{0, 8},  {8, 8},  {16, 7}, {23, 7},
+                                                       {30, 8}, {38, 8}, {46, 7}, {53, 7}};
+  EXPECT_EQ(runs, want30);
+  ASSERT_TRUE(ConvQ8RowRuns(3, 10, 7, 8, runs));  // a task starting mid-row: 4 + 6
+  const std::vector<std::pair<int64_t, int>> want_mid = {{3, 4}, {7, 6}};
+  EXPECT_EQ(runs, want_mid);
+  EXPECT_FALSE(ConvQ8RowRuns(0, 4, 1, 8, runs));   // a 4x1 map: 4 tiles of 1 against 1 of 4
+  EXPECT_FALSE(ConvQ8RowRuns(0, 56, 14, 8, runs));  // rows of 14 in 7 + 7: 8 tiles against 7
+}
+
 // Lanes-are-channels mode (small output maps, deep K: positions as rows,
 // channels as lanes, transposed store): channel counts around the tile and
 // vector edges, position counts around the row tile, 1x1 and 3x3, stride 2,
-// batch and groups (several channel blocks and position blocks).
+// batch and groups (several channel blocks and position blocks); output rows
+// from 1 to 40 wide, so the row tiles are read in place from the tap buffer
+// (ConvQ8RowRuns) in some shapes and copied in others.
 TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
+  int in_place = 0, copied = 0;
   for (Isa isa : SupportedIsas()) {
     Rng r(131 + static_cast<int>(isa));
     const int trials = isa == Isa::kScalar ? 8 : 24;
@@ -334,16 +355,28 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
       const int64_t st = r.Coin(0.3) ? 2 : 1, k = one ? 1 : 3;
       const int64_t side = (k - 1) + 1 + r.Int(0, 8) * st;
       s.in = {side, r.Int(k, 8)};
+      if (trial % 3 == 2) s.in = {k + r.Int(0, 1) * st, k - 1 + r.Int(9, 40) * st};  // 1 or 2 wide rows
+
       s.kernel = {k, k};
       s.stride = {st, st};
       s.dilation = {1, 1};
       s.pads = one ? std::vector<int64_t>{0, 0, 0, 0} : std::vector<int64_t>{1, r.Int(0, 1), r.Int(0, 1), 1};
+      {  // which row-tile path the shape takes (pads: begin H, begin W, end H, end W)
+        const int64_t oh = (s.in[0] + s.pads[0] + s.pads[2] - k) / st + 1;
+        const int64_t ow = (s.in[1] + s.pads[1] + s.pads[3] - k) / st + 1;
+        const q8::KernelTable& kt = q8::KernelsFor(isa);
+        std::vector<std::pair<int64_t, int>> runs;
+        if (!kt.wide && oh * ow <= 64 && s.cg * k * k >= 256)
+          ++(ConvQ8RowRuns(0, oh * ow, ow, kt.mr, runs) ? in_place : copied);
+      }
       const bool extreme = trial % 5 == 4;
       if (trial % 2 == 0) CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme);
       else CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme);
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
+  EXPECT_GT(in_place, 10);
+  EXPECT_GT(copied, 10);
 }
 
 // ResNet-18 / MobileNetV2 shapes (scaled where the reference would be slow):

@@ -448,27 +448,46 @@ const uint8_t* PackQuadsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0,
   return panel.data();
 }
 
-// Lanes-are-channels mode: the broadcast operand, positions as rows:
-// [row tile][k4][mr][4] for the np positions (rows past np left as they are).
-const uint8_t* PackPositionRows(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
+// Lanes-are-channels mode: one micro-kernel row tile, `n` output positions
+// from `pos`; row r of step s at a + (offsets ? offsets[s] : s * mr * 4) + 4 r.
+struct RowTile {
+  int64_t pos;
+  int n;
+  const uint8_t* a;
+};
+
+// The broadcast operand, positions as rows: read in place from the tap buffer
+// where ConvQ8RowRuns allows (the positions of a run of one output row are
+// consecutive 4-byte lanes of it at every step; *offsets = its k_off), else
+// copied into [row tile][k4][mr][4] (*offsets = null).
+void PositionRowTiles(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, std::vector<RowTile>& tiles,
+                      const int64_t*& offsets) {
   const ConvQ8Packed& pk = *c.pk;
-  const int64_t mr = pk.mr, k4 = pk.k4, tiles = (np + mr - 1) / mr;
+  const int64_t mr = pk.mr, k4 = pk.k4, ow = c.geo.ow, packed_tiles = (np + mr - 1) / mr;
   const TapView v = BuildTaps(c, xg, pos0, np);
+  thread_local std::vector<std::pair<int64_t, int>> runs;
+  tiles.clear();
+  if (ConvQ8RowRuns(pos0, np, ow, pk.mr, runs)) {
+    for (const auto& [p, n] : runs) tiles.push_back({p, n, v.t + v.PosOff(p)});
+    offsets = v.k_off;
+    return;
+  }
+  offsets = nullptr;
   thread_local std::vector<uint8_t> rows;
   thread_local std::vector<int64_t> off;
-  const size_t need = static_cast<size_t>(tiles * k4 * mr * 4);
+  const size_t need = static_cast<size_t>(packed_tiles * k4 * mr * 4);
   if (rows.size() < need) rows.resize(need);
   off.resize(mr);
-  for (int64_t rt = 0; rt < tiles; ++rt) {
+  for (int64_t rt = 0; rt < packed_tiles; ++rt) {
     const int64_t n = std::min(mr, np - rt * mr);
     for (int64_t r = 0; r < n; ++r) off[r] = v.PosOff(pos0 + rt * mr + r);
     uint8_t* dst = rows.data() + rt * k4 * mr * 4;
+    tiles.push_back({pos0 + rt * mr, static_cast<int>(n), dst});
     for (int64_t s = 0; s < k4; ++s, dst += mr * 4) {
       const uint8_t* src = v.t + v.k_off[s];
       for (int64_t r = 0; r < n; ++r) std::memcpy(dst + 4 * r, src + off[r], 4);
     }
   }
-  return rows.data();
 }
 
 // One task in lanes-are-channels mode: rows = the task's positions (gathered
@@ -482,11 +501,14 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   const ConvQ8Packed& pk = *c.pk;
   const ConvPlan& pl = *c.pl;
   const int mr = pk.mr, nr = pk.nr;
-  const int64_t k4 = pk.k4, row_tiles = (np + mr - 1) / mr;
-  const uint8_t* rows = PackPositionRows(c, xg, pos0, np);
+  const int64_t k4 = pk.k4;
+  thread_local std::vector<RowTile> tiles;
+  const int64_t* offsets = nullptr;
+  PositionRowTiles(c, xg, pos0, np, tiles, offsets);
   TY tile[8 * 64];  // mr x nr of every level fits
   q8::MicroArgs g;
   g.a_stride = mr * 4;
+  g.a_off = offsets;
   g.b_stride = nr * 4;
   g.k4 = k4;
   g.per_lane = true;
@@ -509,14 +531,13 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
     g.bias = bias + m0;
     g.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
     g.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
-    for (int64_t rt = 0; rt < row_tiles; ++rt) {
-      const int n = static_cast<int>(std::min<int64_t>(mr, np - rt * mr));
-      g.a = rows + rt * k4 * mr * 4;
-      g.rows = n;
+    for (const RowTile& rt : tiles) {
+      g.a = rt.a;
+      g.rows = rt.n;
       fn(g);
-      TY* out = yn + m0 * pl.out_sz + pos0 + rt * mr;
+      TY* out = yn + m0 * pl.out_sz + rt.pos;
       for (int j = 0; j < lanes; ++j, out += pl.out_sz)
-        for (int r = 0; r < n; ++r) out[r] = tile[r * nr + j];
+        for (int r = 0; r < rt.n; ++r) out[r] = tile[r * nr + j];
     }
   }
 }
@@ -636,6 +657,21 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   pk.y_min = p.y_min;
   pk.y_max = p.y_max;
   return pk;
+}
+
+bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std::pair<int64_t, int>>& runs) {
+  runs.clear();
+  const int64_t limit = (np + mr - 1) / mr;
+  for (int64_t p = pos0, end = pos0 + np; p < end;) {
+    const int64_t len = std::min(end, (p / ow + 1) * ow) - p, pieces = (len + mr - 1) / mr;
+    if (static_cast<int64_t>(runs.size()) + pieces > limit) return false;
+    for (int64_t i = 0; i < pieces; ++i) {
+      const int n = static_cast<int>(len / pieces + (i < len % pieces ? 1 : 0));
+      runs.emplace_back(p, n);
+      p += n;
+    }
+  }
+  return true;
 }
 
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {

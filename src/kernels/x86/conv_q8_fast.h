@@ -23,6 +23,7 @@
 // only grows, so the hot path does not allocate after warm-up.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "kernels/reference/conv_q8.h"
@@ -52,8 +53,9 @@ struct ConvQ8Packed {
   // from p.geo, runs correctly for any size): the roles swap, output positions
   // are the micro-kernel's rows and output channels its lanes (fc mode, so a
   // 7x7 map does not leave most of a 16-lane vector empty). Weights then pack
-  // as [group][m_tiles][k4][nr][4] with m_tiles = ceil(mg / nr). Quads only,
-  // not with `wide`.
+  // as [group][m_tiles][k4][nr][4] with m_tiles = ceil(mg / nr); the rows are
+  // broadcast in place from the tap buffer (MicroArgs::a_off) in runs of one
+  // output row where ConvQ8RowRuns allows. Quads only, not with `wide`.
   bool lanes_channels = false;
   std::vector<int8_t> w8;    // [group][m_tiles][k4][mr][4], zero padded
   std::vector<int16_t> w16;  // same, when wide
@@ -82,6 +84,15 @@ bool ConvQ8FastSupports(const ConvQ8Params& p, const int8_t* w, const int32_t* b
 // geo.kernel, zero points, multipliers and clamp; geo.in/out/stride/pads and
 // batch are read at run time, so one packing serves every input size.
 ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* bias, Isa isa);
+
+// Lanes-are-channels mode, the row tiles of a task's output positions
+// [pos0, pos0 + np) when they are read in place from its tap buffer: runs
+// within one output row (width ow), each row's run split into balanced pieces
+// of at most mr positions (a 7x7 map: 7 tiles of 7, where plain runs of 8
+// leave a tile of 1). Fills `runs` with (first position, count) and returns
+// true, or returns false when that takes more tiles than ceil(np / mr) (narrow
+// maps: the task then copies its positions into plain runs of mr).
+bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std::pair<int64_t, int>>& runs);
 
 // Independent tasks for running p (same node as packed, any batch / input size).
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);

@@ -35,6 +35,11 @@ namespace nibble::q8 {
 struct MicroArgs {
   const void* a = nullptr;  // row r of step k4 at a + k4 * a_stride + r * 4 elements
   int64_t a_stride = 0;     // bytes per k4 step
+  // fc mode at the u8 levels (not `wide`; ignored in conv mode): when set,
+  // step k4 of A starts at a + a_off[k4] bytes instead (a_stride unused), so
+  // the conv driver can broadcast output positions straight out of its tap
+  // buffer, whose steps (kernel taps) are not evenly spaced.
+  const int64_t* a_off = nullptr;
   const void* b = nullptr;  // lane j of step k4 at b + k4 * b_stride + j * 4 elements
   int64_t b_stride = 0;     // bytes per k4 step
   int64_t k4 = 0;           // depth in steps of 4 (K padded with zero weights)

@@ -118,7 +118,7 @@ inline void StoreClamped(TC* c, __mmask16 k, __m512i y, __m512i lo32, __m512i hi
 
 inline __mmask16 TailMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
-template <bool kConv, class TC, int R, int V>
+template <bool kConv, class TC, int R, int V, bool kOffsets>
 void Tile(const MicroArgs& g) {
   __m512i acc[R][V];
 #pragma GCC unroll 8
@@ -127,19 +127,21 @@ void Tile(const MicroArgs& g) {
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
   const uint8_t* a = static_cast<const uint8_t*>(g.a);
   const uint8_t* b = static_cast<const uint8_t*>(g.b);
+  const int64_t* off = g.a_off;
   for (int64_t s = g.k4; s > 0; --s) {
+    const uint8_t* as = kOffsets ? a + *off++ : a;
     __m512i bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const __m512i av = _mm512_set1_epi32(Load32(a + 4 * r));
+      const __m512i av = _mm512_set1_epi32(Load32(as + 4 * r));
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v)
         // vpdpbusd: unsigned bytes from the second operand, signed from the third.
         acc[r][v] = kConv ? _mm512_dpbusd_epi32(acc[r][v], bv[v], av) : _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
     }
-    a += g.a_stride;
+    if constexpr (!kOffsets) a += g.a_stride;
     b += g.b_stride;
   }
   // Spill the tile once, with constant indices only: any run-time index into
@@ -191,27 +193,34 @@ void Tile(const MicroArgs& g) {
   }
 }
 
-template <bool kConv, class TC, int R>
+template <bool kConv, class TC, int R, bool kOffsets>
 void ByLanes(const MicroArgs& g) {
   switch ((g.lanes + 15) / 16) {
-    case 1: return Tile<kConv, TC, R, 1>(g);
-    case 2: return Tile<kConv, TC, R, 2>(g);
-    default: return Tile<kConv, TC, R, 3>(g);
+    case 1: return Tile<kConv, TC, R, 1, kOffsets>(g);
+    case 2: return Tile<kConv, TC, R, 2, kOffsets>(g);
+    default: return Tile<kConv, TC, R, 3, kOffsets>(g);
+  }
+}
+
+template <bool kConv, class TC, bool kOffsets>
+void ByRows(const MicroArgs& g) {
+  switch (g.rows) {
+    case 1: return ByLanes<kConv, TC, 1, kOffsets>(g);
+    case 2: return ByLanes<kConv, TC, 2, kOffsets>(g);
+    case 3: return ByLanes<kConv, TC, 3, kOffsets>(g);
+    case 4: return ByLanes<kConv, TC, 4, kOffsets>(g);
+    case 5: return ByLanes<kConv, TC, 5, kOffsets>(g);
+    case 6: return ByLanes<kConv, TC, 6, kOffsets>(g);
+    case 7: return ByLanes<kConv, TC, 7, kOffsets>(g);
+    default: return ByLanes<kConv, TC, 8, kOffsets>(g);
   }
 }
 
 template <bool kConv, class TC>
 void Micro(const MicroArgs& g) {
-  switch (g.rows) {
-    case 1: return ByLanes<kConv, TC, 1>(g);
-    case 2: return ByLanes<kConv, TC, 2>(g);
-    case 3: return ByLanes<kConv, TC, 3>(g);
-    case 4: return ByLanes<kConv, TC, 4>(g);
-    case 5: return ByLanes<kConv, TC, 5>(g);
-    case 6: return ByLanes<kConv, TC, 6>(g);
-    case 7: return ByLanes<kConv, TC, 7>(g);
-    default: return ByLanes<kConv, TC, 8>(g);
-  }
+  if constexpr (!kConv)
+    if (g.a_off) return ByRows<kConv, TC, true>(g);
+  ByRows<kConv, TC, false>(g);
 }
 
 void RequantizeZmm(const int32_t* acc, const int32_t* mult, const int32_t* shift, int64_t n, int32_t zp, int32_t lo,
