@@ -531,9 +531,15 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
     g.bias = bias + m0;
     g.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
     g.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
+    // Spread the prefetch of the next weight tile over this one's row tiles.
+    const int8_t* next = pk.w8.data() + (grp * pk.m_tiles + mt + 1) * k4 * nr * 4;
+    const int64_t pf_chunk = (k4 * nr * 4 + tiles.size() - 1) / tiles.size();
+    const bool pf_ok = offsets && mt + 1 < pk.m_tiles && (mt + 1) * nr < c_hi;
+    int64_t ti = 0;
     for (const RowTile& rt : tiles) {
       g.a = rt.a;
       g.rows = rt.n;
+      g.pf = pf_ok ? next + std::min<int64_t>(ti++ * pf_chunk, k4 * nr * 4 - 64) : nullptr;
       fn(g);
       TY* out = yn + m0 * pl.out_sz + rt.pos;
       for (int j = 0; j < lanes; ++j, out += pl.out_sz)

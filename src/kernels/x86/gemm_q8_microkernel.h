@@ -40,6 +40,10 @@ struct MicroArgs {
   // the conv driver can broadcast output positions straight out of its tap
   // buffer, whose steps (kernel taps) are not evenly spaced.
   const int64_t* a_off = nullptr;
+  // Optional (zmm level, fc mode with a_off): one cache line at pf + s * 64 is
+  // prefetched into L2 at step s, so the next weight tile streams in from
+  // memory while this one computes. A hint only: any address is safe.
+  const void* pf = nullptr;
   const void* b = nullptr;  // lane j of step k4 at b + k4 * b_stride + j * 4 elements
   int64_t b_stride = 0;     // bytes per k4 step
   int64_t k4 = 0;           // depth in steps of 4 (K padded with zero weights)

@@ -128,8 +128,15 @@ void Tile(const MicroArgs& g) {
   const uint8_t* a = static_cast<const uint8_t*>(g.a);
   const uint8_t* b = static_cast<const uint8_t*>(g.b);
   const int64_t* off = g.a_off;
+  const char* pf = static_cast<const char*>(g.pf);
   for (int64_t s = g.k4; s > 0; --s) {
     const uint8_t* as = kOffsets ? a + *off++ : a;
+    if constexpr (kOffsets) {
+      if (pf) {
+        _mm_prefetch(pf, _MM_HINT_T1);
+        pf += 64;
+      }
+    }
     __m512i bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
