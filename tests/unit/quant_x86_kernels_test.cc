@@ -11,6 +11,7 @@
 #include "kernels/reference/conv_q8.h"
 #include "kernels/reference/gemm_q8.h"
 #include "kernels/x86/conv_q8_fast.h"
+#include "kernels/x86/conv_q8_pack_kernels.h"
 #include "kernels/x86/gemm_q8_fast.h"
 #include "kernels/x86/gemm_q8_microkernel.h"
 
@@ -317,7 +318,8 @@ TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
 }
 
 // The row tiles of lanes-are-channels mode read in place: balanced runs within
-// output rows, or none when they would take more tiles than plain runs of mr.
+// output rows, refused when some run is shorter than 3/4 of mr and the runs
+// take more tiles than plain runs of mr would.
 TEST(QuantX86Kernels, ConvRowRunsSplitOutputRowsEvenly) {
   std::vector<std::pair<int64_t, int>> runs;
   ASSERT_TRUE(ConvQ8RowRuns(0, 49, 7, 8, runs));  // 7x7: 7 tiles of 7, not 6 of 8 and 1 of 1
@@ -331,7 +333,39 @@ TEST(QuantX86Kernels, ConvRowRunsSplitOutputRowsEvenly) {
   const std::vector<std::pair<int64_t, int>> want_mid = {{3, 4}, {7, 6}};
   EXPECT_EQ(runs, want_mid);
   EXPECT_FALSE(ConvQ8RowRuns(0, 4, 1, 8, runs));   // a 4x1 map: 4 tiles of 1 against 1 of 4
-  EXPECT_FALSE(ConvQ8RowRuns(0, 56, 14, 8, runs));  // rows of 14 in 7 + 7: 8 tiles against 7
+  EXPECT_TRUE(ConvQ8RowRuns(0, 56, 14, 8, runs));   // rows of 14 in 7 + 7: 8 tiles against 7, all nearly full
+  EXPECT_EQ(runs.size(), 8u);
+  EXPECT_FALSE(ConvQ8RowRuns(0, 50, 10, 8, runs));  // rows of 10 in 5 + 5: 10 tiles against 7
+  EXPECT_TRUE(ConvQ8RowRuns(0, 40, 6, 4, runs));    // mr 4 (scalar): 3 + 3 is 3/4 full
+  EXPECT_FALSE(ConvQ8RowRuns(0, 40, 5, 4, runs));   // 3 + 2 is not
+}
+
+// The transposed store of lanes-are-channels tiles writes exactly the
+// rows x lanes bytes it is asked for (the bytes around them belong to other
+// tasks), at every run length and output stride, in both versions.
+TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
+  const bool zmm = q8::KernelsFor(BestIsa()).isa == Isa::kAvx512Vnni;
+  Rng r(77);
+  std::vector<uint8_t> tile(8 * 48 + 16);
+  for (auto& v : tile) v = static_cast<uint8_t>(r.Int(0, 255));
+  for (int version = 0; version < (zmm ? 2 : 1); ++version)
+    for (int rows = 1; rows <= 8; ++rows)
+      for (int lanes : {1, 2, 15, 16, 17, 31, 47, 48})
+        for (int64_t stride : {int64_t{rows}, int64_t{9}, int64_t{49}, int64_t{196}}) {
+          if (stride < rows) continue;
+          const int64_t pad = 64, size = pad + (lanes - 1) * stride + rows + pad;
+          GuardedBuffer<uint8_t> out(size);
+          std::fill(out.data(), out.data() + size, uint8_t{0xA5});
+          auto fn = version == 0 ? q8::StoreTransposedPortable : q8::StoreTransposedAvx512;
+          fn(tile.data(), 48, rows, lanes, out.data() + pad, stride);
+          for (int64_t i = 0; i < size; ++i) {
+            const int64_t o = i - pad, j = o >= 0 ? o / stride : -1, rr = o >= 0 ? o % stride : -1;
+            const bool written = o >= 0 && j < lanes && rr < rows;
+            const int want = written ? tile[rr * 48 + j] : 0xA5;
+            ASSERT_EQ(int{out[i]}, want) << "version " << version << " rows " << rows << " lanes " << lanes
+                                          << " stride " << stride << " at " << o;
+          }
+        }
 }
 
 // Lanes-are-channels mode (small output maps, deep K: positions as rows,
@@ -356,6 +390,7 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
       const int64_t side = (k - 1) + 1 + r.Int(0, 8) * st;
       s.in = {side, r.Int(k, 8)};
       if (trial % 3 == 2) s.in = {k + r.Int(0, 1) * st, k - 1 + r.Int(9, 40) * st};  // 1 or 2 wide rows
+      if (trial % 4 == 3) s.in = {k - 1 + r.Int(9, 16) * st, k - 1 + r.Int(9, 16) * st};  // up to 16x16: blocks of rows
 
       s.kernel = {k, k};
       s.stride = {st, st};
@@ -366,7 +401,7 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
         const int64_t ow = (s.in[1] + s.pads[1] + s.pads[3] - k) / st + 1;
         const q8::KernelTable& kt = q8::KernelsFor(isa);
         std::vector<std::pair<int64_t, int>> runs;
-        if (!kt.wide && oh * ow <= 64 && s.cg * k * k >= 256)
+        if (!kt.wide && oh * ow <= 256 && s.cg * k * k >= 16)
           ++(ConvQ8RowRuns(0, oh * ow, ow, kt.mr, runs) ? in_place : copied);
       }
       const bool extreme = trial % 5 == 4;

@@ -33,10 +33,16 @@ constexpr int64_t kChannelsPerTask = 256;
 constexpr int64_t kMinTasks = 4;
 constexpr int64_t kMinChannelsPerTask = 128;
 // Lanes-are-channels mode (ConvQ8Packed::lanes_channels): up to this many
-// output positions, from this depth on (below it the transposing store costs
-// more than the empty lanes it saves).
-constexpr int64_t kLanesChannelsMaxPositions = 64;
-constexpr int64_t kLanesChannelsMinDepth = 256;
+// output positions (14x14 and 16x16 maps), from this depth on. Measured
+// against the lanes-are-positions mode (bench/nibble_bench_qgemm, network
+// runs): it wins on every map up to 14x14 (ResNet-18 layer3 3x3 0.635 ->
+// 0.542 ms, MobileNetV2 1x1 192->64@14 0.024 -> 0.017 ms, whole MobileNetV2
+// about 6%) and loses from 28x28 on (layer2 3x3 0.583 -> 0.598 ms, layer1
+// 0.658 -> 0.719 ms), where the position panel is no longer the cost.
+constexpr int64_t kLanesChannelsMaxPositions = 256;
+constexpr int64_t kLanesChannelsMinDepth = 16;
+// Output positions per task in that mode (whole output rows where they fit).
+constexpr int64_t kLanesChannelsBlock = 128;
 
 // 1-D convolutions are 2-D ones with H = 1.
 struct Geo2 {
@@ -64,10 +70,20 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   if (pk.lanes_channels) {
     // Positions (rows) in blocks of up to 128, channel tiles (lanes) split
     // until there are enough tasks; each task gathers its rows once.
-    const int64_t row_tiles = std::max<int64_t>(1, (pl.out_sz + pk.mr - 1) / pk.mr);
-    const int64_t per = std::max<int64_t>(1, 128 / pk.mr);
-    pl.pos_blocks = (row_tiles + per - 1) / per;
-    pl.positions = (row_tiles + pl.pos_blocks - 1) / pl.pos_blocks * pk.mr;
+    const int64_t ow = std::max<int64_t>(1, p.geo.out.back());
+    if (ow <= kLanesChannelsBlock) {
+      // Blocks of whole output rows, so the row tiles are runs of one row.
+      const int64_t oh = std::max<int64_t>(1, pl.out_sz / ow);
+      int64_t rows = std::max<int64_t>(1, kLanesChannelsBlock / ow);
+      pl.pos_blocks = (oh + rows - 1) / rows;
+      rows = (oh + pl.pos_blocks - 1) / pl.pos_blocks;
+      pl.positions = rows * ow;
+    } else {
+      const int64_t row_tiles = std::max<int64_t>(1, (pl.out_sz + pk.mr - 1) / pk.mr);
+      const int64_t per = std::max<int64_t>(1, kLanesChannelsBlock / pk.mr);
+      pl.pos_blocks = (row_tiles + per - 1) / per;
+      pl.positions = (row_tiles + pl.pos_blocks - 1) / pl.pos_blocks * pk.mr;
+    }
     pl.pos_blocks = std::max<int64_t>(1, (pl.out_sz + pl.positions - 1) / pl.positions);
     // Channel blocks of whole 16-lane vectors (tiles_per_block counts
     // channels here). Every task re-gathers its rows (deep K: a large share
@@ -288,6 +304,12 @@ void TapRowPortable(const TapRowArgs& a) {
   Interleave4(tmp.data(), ns, a.n, a.flip, a.out);
 }
 
+void StoreTransposedPortable(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
+                             int64_t out_stride) {
+  for (int j = 0; j < lanes; ++j, out += out_stride)
+    for (int r = 0; r < rows; ++r) out[r] = tile[r * tile_stride + j];
+}
+
 void PanelCopyPortable(const PanelCopyArgs& a) {
   for (int64_t s = 0; s < a.steps; ++s) {
     const uint8_t* src = a.t + a.k_off[s];
@@ -321,6 +343,7 @@ struct TaskCtx {
   uint8_t zp_code, flip;
   void (*tap_row)(const q8::TapRowArgs&);
   void (*panel_copy)(const q8::PanelCopyArgs&);
+  void (*store_transposed)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);
 };
 
 // The task's tap buffer: step s of output position p (pos0 <= p < pos0 + np)
@@ -505,7 +528,7 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   thread_local std::vector<RowTile> tiles;
   const int64_t* offsets = nullptr;
   PositionRowTiles(c, xg, pos0, np, tiles, offsets);
-  TY tile[8 * 64];  // mr x nr of every level fits
+  TY tile[8 * 64 + 16];  // mr x nr of every level fits, + the slack StoreTransposed* reads
   q8::MicroArgs g;
   g.a_stride = mr * 4;
   g.a_off = offsets;
@@ -541,9 +564,8 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
       g.rows = rt.n;
       g.pf = pf_ok ? next + std::min<int64_t>(ti++ * pf_chunk, k4 * nr * 4 - 64) : nullptr;
       fn(g);
-      TY* out = yn + m0 * pl.out_sz + rt.pos;
-      for (int j = 0; j < lanes; ++j, out += pl.out_sz)
-        for (int r = 0; r < rt.n; ++r) out[r] = tile[r * nr + j];
+      c.store_transposed(reinterpret_cast<const uint8_t*>(tile), nr, rt.n, lanes,
+                         reinterpret_cast<uint8_t*>(yn + m0 * pl.out_sz + rt.pos), pl.out_sz);
     }
   }
 }
@@ -667,17 +689,18 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
 
 bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std::pair<int64_t, int>>& runs) {
   runs.clear();
-  const int64_t limit = (np + mr - 1) / mr;
+  const int full = (3 * mr + 3) / 4;  // tiles this tall cost about what full ones do per position
+  int smallest = mr;
   for (int64_t p = pos0, end = pos0 + np; p < end;) {
     const int64_t len = std::min(end, (p / ow + 1) * ow) - p, pieces = (len + mr - 1) / mr;
-    if (static_cast<int64_t>(runs.size()) + pieces > limit) return false;
     for (int64_t i = 0; i < pieces; ++i) {
       const int n = static_cast<int>(len / pieces + (i < len % pieces ? 1 : 0));
       runs.emplace_back(p, n);
+      smallest = std::min(smallest, n);
       p += n;
     }
   }
-  return true;
+  return smallest >= full || static_cast<int64_t>(runs.size()) <= (np + mr - 1) / mr;
 }
 
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {
@@ -724,6 +747,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     const bool zmm = pk.isa == Isa::kAvx512Vnni;
     ctx.tap_row = zmm ? q8::TapRowAvx512 : q8::TapRowPortable;
     ctx.panel_copy = zmm ? q8::PanelCopyAvx512 : q8::PanelCopyPortable;
+    ctx.store_transposed = zmm ? q8::StoreTransposedAvx512 : q8::StoreTransposedPortable;
   } else {
     if (panel.size() < static_cast<size_t>(P * k4 * 4)) panel.resize(P * k4 * 4);
     if (rows.size() < static_cast<size_t>(P * 4)) rows.resize(P * 4);

@@ -49,13 +49,15 @@ struct ConvQ8Packed {
   // index = (c * kh + ky) * kw + kx in plain steps of 4, gathered row by row.
   bool quads = false;
   int64_t taps = 0, quads_n = 0;
-  // Small output maps (a few dozen positions, deep K; chosen at pack time
-  // from p.geo, runs correctly for any size): the roles swap, output positions
-  // are the micro-kernel's rows and output channels its lanes (fc mode, so a
-  // 7x7 map does not leave most of a 16-lane vector empty). Weights then pack
-  // as [group][m_tiles][k4][nr][4] with m_tiles = ceil(mg / nr); the rows are
-  // broadcast in place from the tap buffer (MicroArgs::a_off) in runs of one
-  // output row where ConvQ8RowRuns allows. Quads only, not with `wide`.
+  // Small output maps (up to 16x16; chosen at pack time from p.geo, runs
+  // correctly for any size): the roles swap, output positions are the
+  // micro-kernel's rows and output channels its lanes (fc mode: a 7x7 map
+  // does not leave most of a 16-lane vector empty, and no position panel is
+  // copied). Weights then pack as [group][m_tiles][k4][nr][4] with m_tiles =
+  // ceil(mg / nr); tasks take whole output rows, and the rows are broadcast
+  // in place from the tap buffer (MicroArgs::a_off) in runs of one output row
+  // where ConvQ8RowRuns allows; the tiles are stored transposed into NCHW.
+  // Quads only, not with `wide`.
   bool lanes_channels = false;
   std::vector<int8_t> w8;    // [group][m_tiles][k4][mr][4], zero padded
   std::vector<int16_t> w16;  // same, when wide

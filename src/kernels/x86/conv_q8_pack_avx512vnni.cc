@@ -109,4 +109,38 @@ void PanelCopyAvx512(const PanelCopyArgs& a) {
   }
 }
 
+// 8 rows x 16 lanes per block: unpacking bytes, words and dwords leaves
+// lanes 2i and 2i + 1 (all 8 rows each) in the low and high halves of g[i];
+// each half is stored with a mask of `rows` bytes.
+void StoreTransposedAvx512(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
+                           int64_t out_stride) {
+  const __mmask16 lo_mask = static_cast<__mmask16>((1u << rows) - 1), hi_mask = static_cast<__mmask16>(lo_mask << 8);
+  for (int j0 = 0; j0 < lanes; j0 += 16) {
+    __m128i x[8];
+    for (int r = 0; r < 8; ++r)
+      x[r] = r < rows ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + r * tile_stride + j0))
+                      : _mm_setzero_si128();
+    const __m128i a0 = _mm_unpacklo_epi8(x[0], x[1]), a1 = _mm_unpackhi_epi8(x[0], x[1]);
+    const __m128i b0 = _mm_unpacklo_epi8(x[2], x[3]), b1 = _mm_unpackhi_epi8(x[2], x[3]);
+    const __m128i c0 = _mm_unpacklo_epi8(x[4], x[5]), c1 = _mm_unpackhi_epi8(x[4], x[5]);
+    const __m128i d0 = _mm_unpacklo_epi8(x[6], x[7]), d1 = _mm_unpackhi_epi8(x[6], x[7]);
+    // Rows 0-3 (e) and 4-7 (f) of lanes 4q .. 4q + 3 as 4-byte groups.
+    const __m128i e[4] = {_mm_unpacklo_epi16(a0, b0), _mm_unpackhi_epi16(a0, b0), _mm_unpacklo_epi16(a1, b1),
+                          _mm_unpackhi_epi16(a1, b1)};
+    const __m128i f[4] = {_mm_unpacklo_epi16(c0, d0), _mm_unpackhi_epi16(c0, d0), _mm_unpacklo_epi16(c1, d1),
+                          _mm_unpackhi_epi16(c1, d1)};
+    for (int q = 0; q < 4; ++q) {
+      const __m128i g[2] = {_mm_unpacklo_epi32(e[q], f[q]), _mm_unpackhi_epi32(e[q], f[q])};
+      for (int h = 0; h < 2; ++h) {
+        const int j = j0 + 4 * q + 2 * h;
+        uint8_t* o = out + j * out_stride;
+        if (j < lanes) _mm_mask_storeu_epi8(o, lo_mask, g[h]);
+        // The high half holds lane j + 1 in bytes 8..15: store it 8 bytes early, masked to those.
+        if (j + 1 < lanes)
+          _mm_mask_storeu_epi8(reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(o + out_stride) - 8), hi_mask, g[h]);
+      }
+    }
+  }
+}
+
 }  // namespace nibble::q8

@@ -39,6 +39,15 @@ struct PanelCopyArgs {
   int64_t dst_stride;
 };
 
+// Lanes-are-channels store: out[j * out_stride + r] = tile[r * tile_stride + j]
+// for r < rows (<= 8) and j < lanes; nothing else of out is written (the
+// bytes past a short run belong to another task). tile must be readable for
+// 8 rows of tile_stride bytes plus 16 (the vector version loads whole blocks).
+void StoreTransposedPortable(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
+                             int64_t out_stride);
+void StoreTransposedAvx512(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
+                           int64_t out_stride);
+
 void TapRowPortable(const TapRowArgs& a);
 void PanelCopyPortable(const PanelCopyArgs& a);
 void TapRowAvx512(const TapRowArgs& a);
