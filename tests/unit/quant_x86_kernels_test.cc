@@ -401,7 +401,7 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
         const int64_t ow = (s.in[1] + s.pads[1] + s.pads[3] - k) / st + 1;
         const q8::KernelTable& kt = q8::KernelsFor(isa);
         std::vector<std::pair<int64_t, int>> runs;
-        if (!kt.wide && oh * ow <= 256 && s.cg * k * k >= 16)
+        if (!kt.wide && (oh * ow <= 256 || (k > 1 && s.cg >= 8)) && s.cg * k * k >= 16)
           ++(ConvQ8RowRuns(0, oh * ow, ow, kt.mr, runs) ? in_place : copied);
       }
       const bool extreme = trial % 5 == 4;

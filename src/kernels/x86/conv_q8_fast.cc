@@ -32,17 +32,21 @@ constexpr int64_t kChannelsPerTask = 256;
 // (each one re-gathers its halo rows).
 constexpr int64_t kMinTasks = 4;
 constexpr int64_t kMinChannelsPerTask = 128;
-// Lanes-are-channels mode (ConvQ8Packed::lanes_channels): up to this many
-// output positions (14x14 and 16x16 maps), from this depth on. Measured
-// against the lanes-are-positions mode (bench/nibble_bench_qgemm, network
-// runs): it wins on every map up to 14x14 (ResNet-18 layer3 3x3 0.635 ->
-// 0.542 ms, MobileNetV2 1x1 192->64@14 0.024 -> 0.017 ms, whole MobileNetV2
-// about 6%) and loses from 28x28 on (layer2 3x3 0.583 -> 0.598 ms, layer1
-// 0.658 -> 0.719 ms), where the position panel is no longer the cost.
+// Lanes-are-channels mode (ConvQ8Packed::lanes_channels), measured against
+// the lanes-are-positions mode (bench/nibble_bench_qgemm, network runs):
+// * every conv with up to this many output positions (14x14 and 16x16 maps)
+//   from this depth on: ResNet-18 layer3 3x3 0.635 -> 0.542 ms, MobileNetV2
+//   1x1 192->64@14 0.024 -> 0.017 ms, whole MobileNetV2 about 6%;
+// * on larger maps only convs with a spatial kernel and at least 8 input
+//   channels (ResNet-18 layer1 3x3 0.645 -> 0.594 ms, layer2 0.579 -> 0.553):
+//   a 1x1 stride-1 conv reads the tap buffer as its panel in the other mode
+//   (MobileNetV2 1x1 24->144@56 0.116 ms there, 0.176 here), and conv1's 3
+//   channels gain nothing.
 constexpr int64_t kLanesChannelsMaxPositions = 256;
 constexpr int64_t kLanesChannelsMinDepth = 16;
-// Output positions per task in that mode (whole output rows where they fit).
-constexpr int64_t kLanesChannelsBlock = 128;
+// Output positions per task in that mode, in whole output rows where they fit
+// (each block gathers (kernel height - 1) halo rows more into its tap buffer).
+constexpr int64_t kLanesChannelsBlock = 256;
 
 // 1-D convolutions are 2-D ones with H = 1.
 struct Geo2 {
@@ -620,8 +624,8 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   pk.k4 = pk.quads ? pk.quads_n * pk.taps : (pk.k + 3) / 4;
   const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();
   const int64_t out_sz = geo_known ? p.geo.spatial_size_out() : 0;
-  pk.lanes_channels = pk.quads && !kt.wide && out_sz > 0 && out_sz <= kLanesChannelsMaxPositions &&
-                      pk.k >= kLanesChannelsMinDepth;
+  pk.lanes_channels = pk.quads && !kt.wide && out_sz > 0 && pk.k >= kLanesChannelsMinDepth &&
+                      (out_sz <= kLanesChannelsMaxPositions || (pk.taps > 1 && pk.cg >= 8));
   const int unit = pk.lanes_channels ? kt.nr : kt.mr;
   pk.m_tiles = (pk.mg + unit - 1) / unit;
   const int64_t k = pk.k, taps = pk.taps, cg = pk.cg;
