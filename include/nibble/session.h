@@ -16,7 +16,7 @@ namespace nibble {
 struct SessionOptions {
   int threads = 1;          // worker threads (0: all hardware threads)
   bool optimize = true;     // run the graph passes (folding, fusion, ...)
-  std::vector<std::string> disabled_passes;  // by name, to bisect a problem
+  std::vector<std::string> disabled_passes{};  // by name, to bisect a problem
   bool profile = false;     // time every step (see Session::profile())
 };
 
