@@ -72,8 +72,8 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   pl.in_sz = p.geo.spatial_size_in();
   const int64_t outer = std::max<int64_t>(1, p.batch * pk.group);
   if (pk.lanes_channels) {
-    // Positions (rows) in blocks of up to 128, channel tiles (lanes) split
-    // until there are enough tasks; each task gathers its rows once.
+    // Positions (rows) in blocks of about kLanesChannelsBlock, channel tiles
+    // (lanes) split until there are enough tasks; each task gathers its rows once.
     const int64_t ow = std::max<int64_t>(1, p.geo.out.back());
     if (ow <= kLanesChannelsBlock) {
       // Blocks of whole output rows, so the row tiles are runs of one row.
@@ -558,15 +558,18 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
     g.bias = bias + m0;
     g.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
     g.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
-    // Spread the prefetch of the next weight tile over this one's row tiles.
-    const int8_t* next = pk.w8.data() + (grp * pk.m_tiles + mt + 1) * k4 * nr * 4;
-    const int64_t pf_chunk = (k4 * nr * 4 + tiles.size() - 1) / tiles.size();
-    const bool pf_ok = offsets && mt + 1 < pk.m_tiles && (mt + 1) * nr < c_hi;
+    // Spread the prefetch of the next weight tile (in this block) over this
+    // one's row tiles.
+    const int64_t tile_bytes = k4 * nr * 4;
+    const int64_t pf_chunk = (tile_bytes + static_cast<int64_t>(tiles.size()) - 1) / static_cast<int64_t>(tiles.size());
+    // (mt + 1) * nr < c_hi <= mg: tile mt + 1 exists in this group.
+    const int8_t* next =
+        offsets && (mt + 1) * nr < c_hi ? pk.w8.data() + (grp * pk.m_tiles + mt + 1) * tile_bytes : nullptr;
     int64_t ti = 0;
     for (const RowTile& rt : tiles) {
       g.a = rt.a;
       g.rows = rt.n;
-      g.pf = pf_ok ? next + std::min<int64_t>(ti++ * pf_chunk, k4 * nr * 4 - 64) : nullptr;
+      g.pf = next ? next + std::clamp<int64_t>(ti++ * pf_chunk, 0, std::max<int64_t>(0, tile_bytes - 64)) : nullptr;
       fn(g);
       c.store_transposed(reinterpret_cast<const uint8_t*>(tile), nr, rt.n, lanes,
                          reinterpret_cast<uint8_t*>(yn + m0 * pl.out_sz + rt.pos), pl.out_sz);
