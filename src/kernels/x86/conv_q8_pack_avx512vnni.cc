@@ -43,8 +43,10 @@ inline __m512i Load64(const TapRowArgs& a, int t, int64_t i0, __m512i fill) {
   return _mm512_mask_loadu_epi8(fill, m, At(a.row[t], i0));
 }
 
-// 64 lanes of 4 rows -> 256 bytes [lane][4] at out (a 4x4 transpose of 128-bit blocks after the unpacks).
-inline void Interleave64(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i flip, uint8_t* out) {
+// 64 lanes of 4 rows -> 256 bytes [lane][4] at out (a 4x4 transpose of
+// 128-bit blocks after the unpacks); only the first `vecs` 64-byte vectors
+// (16 lanes each) are stored.
+inline void Interleave64(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i flip, uint8_t* out, int vecs = 4) {
   const __m512i ab_lo = _mm512_unpacklo_epi8(r0, r1), ab_hi = _mm512_unpackhi_epi8(r0, r1);
   const __m512i cd_lo = _mm512_unpacklo_epi8(r2, r3), cd_hi = _mm512_unpackhi_epi8(r2, r3);
   // Per 128-bit block b (lanes 16b..16b+15): q0 = lanes 0-3, q1 = 4-7, q2 = 8-11, q3 = 12-15.
@@ -60,9 +62,9 @@ inline void Interleave64(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i
   const __m512i o2 = _mm512_shuffle_i64x2(t2, t3, 0x88);
   const __m512i o3 = _mm512_shuffle_i64x2(t2, t3, 0xDD);
   _mm512_storeu_si512(out, _mm512_xor_si512(o0, flip));
-  _mm512_storeu_si512(out + 64, _mm512_xor_si512(o1, flip));
-  _mm512_storeu_si512(out + 128, _mm512_xor_si512(o2, flip));
-  _mm512_storeu_si512(out + 192, _mm512_xor_si512(o3, flip));
+  if (vecs > 1) _mm512_storeu_si512(out + 64, _mm512_xor_si512(o1, flip));
+  if (vecs > 2) _mm512_storeu_si512(out + 128, _mm512_xor_si512(o2, flip));
+  if (vecs > 3) _mm512_storeu_si512(out + 192, _mm512_xor_si512(o3, flip));
 }
 
 }  // namespace
@@ -71,8 +73,7 @@ void TapRowAvx512(const TapRowArgs& a) {
   if (a.step != 1 && a.step != 2) return TapRowPortable(a);
   const __m512i fill = _mm512_set1_epi8(static_cast<char>(a.fill));
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(a.flip));
-  // 64 output lanes per step; the last step writes up to 63 lanes (252 bytes) of slack...
-  // which the contract bounds at 63 bytes: finish the tail 16 lanes at a time.
+  // 64 output lanes per step.
   int64_t j = 0;
   __m512i r[4];
   for (; j < a.n; j += 64) {
@@ -85,15 +86,9 @@ void TapRowAvx512(const TapRowArgs& a) {
         r[t] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(lo)), _mm512_cvtepi16_epi8(hi), 1);
       }
     }
-    if (a.n - j >= 64) {
-      Interleave64(r[0], r[1], r[2], r[3], flip, a.out + 4 * j);
-    } else {
-      alignas(64) uint8_t tmp[256];
-      Interleave64(r[0], r[1], r[2], r[3], flip, tmp);
-      const int64_t bytes = ((a.n - j) * 4 + 63) / 64 * 64;  // at most 60 bytes of slack
-      for (int64_t b = 0; b < bytes; b += 64)
-        _mm512_storeu_si512(a.out + 4 * j + b, _mm512_load_si512(tmp + b));
-    }
+    // The last step stores whole vectors of 16 lanes: at most 60 bytes of slack.
+    const int vecs = static_cast<int>(std::min<int64_t>(4, (a.n - j + 15) / 16));
+    Interleave64(r[0], r[1], r[2], r[3], flip, a.out + 4 * j, vecs);
   }
 }
 
