@@ -102,6 +102,38 @@ inline __m512i RequantNarrow(__m512i x, const ReqN& p) {
   return _mm512_mask_blend_epi32(0xAAAA, e, o);
 }
 
+// RequantNarrow with a multiplier and shift per lane (fc mode: per output
+// channel). False when some lane's shift is outside [32, 45].
+struct ReqNL {
+  __m512i me, mo, re, ro, se, so;
+};
+
+inline bool ReqNarrowLanes(const int32_t* m, const int32_t* s, int stride, __mmask16 k, int32_t zp, ReqNL& p) {
+  const __m512i mv = stride == 0 ? _mm512_set1_epi32(m[0]) : _mm512_maskz_loadu_epi32(k, m);
+  __m512i sv = stride == 0 ? _mm512_set1_epi32(s[0]) : _mm512_maskz_loadu_epi32(k, s);
+  sv = _mm512_mask_mov_epi32(_mm512_set1_epi32(32), k, sv);  // lanes past the tile: any valid shift
+  if (_mm512_cmplt_epi32_mask(sv, _mm512_set1_epi32(32)) | _mm512_cmpgt_epi32_mask(sv, _mm512_set1_epi32(45)))
+    return false;
+  const __m512i one = _mm512_set1_epi64(1), zp64 = _mm512_set1_epi64(zp);
+  const __m512i se = _mm512_and_si512(sv, _mm512_set1_epi64(0xffffffff)), so = _mm512_srli_epi64(sv, 32);
+  p.me = mv;
+  p.mo = _mm512_srli_epi64(mv, 32);
+  // (1 << (s - 1)) + zp * 2^s per lane, as in ReqNarrow; odd lanes shift by s - 32.
+  p.re = _mm512_add_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(se, one)), _mm512_sllv_epi64(zp64, se));
+  p.ro = _mm512_add_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(so, one)), _mm512_sllv_epi64(zp64, so));
+  p.se = se;
+  p.so = _mm512_sub_epi64(so, _mm512_set1_epi64(32));
+  return true;
+}
+
+inline __m512i RequantNarrowLanes(__m512i x, const ReqNL& p) {
+  __m512i e = _mm512_mul_epi32(x, p.me);
+  __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), p.mo);
+  e = _mm512_srav_epi64(_mm512_add_epi64(e, p.re), p.se);
+  o = _mm512_srav_epi64(_mm512_add_epi64(o, p.ro), p.so);
+  return _mm512_mask_blend_epi32(0xAAAA, e, o);
+}
+
 // Stores clamp(y, lo, hi) as bytes. When hi is the type's maximum the
 // saturating down-conversion does the upper clamp (for u8 after max(y, lo)
 // with lo >= 0 the lanes are non-negative, so unsigned saturation is min(y, 255)).
@@ -188,10 +220,20 @@ void Tile(const MicroArgs& g) {
     return;
   }
   // fc: bias and multipliers per lane (column), shared by all rows.
+  const __m512i lo32 = _mm512_set1_epi32(g.lo), hi32 = _mm512_set1_epi32(g.hi);
+  const bool sat_hi = std::is_same_v<TC, uint8_t> ? (g.hi == 255 && g.lo >= 0) : g.hi == 127;
   for (int v = 0; v < V; ++v) {
     const int j0 = 16 * v;
     const __mmask16 k = TailMask(g.lanes - j0);
     const __m512i bias = _mm512_maskz_loadu_epi32(k, g.bias + j0);
+    ReqNL pn;
+    if (g.narrow && ReqNarrowLanes(g.mult + j0 * g.mult_stride, g.shift + j0 * g.mult_stride, g.mult_stride, k, g.zp, pn)) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+        StoreClamped(static_cast<TC*>(g.c) + r * g.ldc + j0, k, RequantNarrowLanes(_mm512_add_epi32(out[r][v], bias), pn),
+                     lo32, hi32, sat_hi);
+      continue;
+    }
     const Req p = g.mult_stride == 0 ? ReqBroadcast(g.mult[0], g.shift[0]) : ReqLanes(g.mult + j0, g.shift + j0, k);
     for (int r = 0; r < R; ++r) {
       const __m512i y = Requant(_mm512_add_epi32(out[r][v], bias), p, lo64, hi64, zp32);
