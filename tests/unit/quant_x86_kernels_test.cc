@@ -164,8 +164,14 @@ ConvShape RandomConvShape(Rng& r) {
   return s;
 }
 
+// Row-tile paths of lanes-are-channels convs that CheckConv ran, judged over
+// the whole map as one task (ConvQ8RowRuns): read in place, or copied.
+struct RowTilePaths {
+  int in_place = 0, copied = 0;
+};
+
 template <class TX, class TY>
-void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme) {
+void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, RowTilePaths* paths = nullptr) {
   ConvQ8Params p;
   p.batch = s.batch;
   p.group = s.group;
@@ -203,6 +209,11 @@ void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme) {
   std::vector<TY> want(p.batch * p.out_channels * p.geo.spatial_size_out());
   ConvQ8Reference(p, gx->data(), gw->data(), bp, want.data());
   const ConvQ8Packed pk = PackConvQ8(p, gw->data(), bp, isa);
+  if (paths && pk.lanes_channels) {
+    std::vector<std::pair<int64_t, int>> runs;
+    const int64_t out_sz = p.geo.spatial_size_out();
+    ++(ConvQ8RowRuns(0, out_sz, p.geo.out.back(), pk.mr, runs) ? paths->in_place : paths->copied);
+  }
   GuardedBuffer<TY> got(want.size());
   const int64_t tasks = ConvQ8FastTaskCount(pk, p);
   const int64_t split = r.Int(0, tasks);
@@ -375,7 +386,7 @@ TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
 // from 1 to 40 wide, so the row tiles are read in place from the tap buffer
 // (ConvQ8RowRuns) in some shapes and copied in others.
 TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
-  int in_place = 0, copied = 0;
+  RowTilePaths paths;
   for (Isa isa : SupportedIsas()) {
     Rng r(131 + static_cast<int>(isa));
     const int trials = isa == Isa::kScalar ? 8 : 24;
@@ -396,22 +407,14 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
       s.stride = {st, st};
       s.dilation = {1, 1};
       s.pads = one ? std::vector<int64_t>{0, 0, 0, 0} : std::vector<int64_t>{1, r.Int(0, 1), r.Int(0, 1), 1};
-      {  // which row-tile path the shape takes (pads: begin H, begin W, end H, end W)
-        const int64_t oh = (s.in[0] + s.pads[0] + s.pads[2] - k) / st + 1;
-        const int64_t ow = (s.in[1] + s.pads[1] + s.pads[3] - k) / st + 1;
-        const q8::KernelTable& kt = q8::KernelsFor(isa);
-        std::vector<std::pair<int64_t, int>> runs;
-        if (!kt.wide && (oh * ow <= 256 || (k > 1 && s.cg >= 8)) && s.cg * k * k >= 16)
-          ++(ConvQ8RowRuns(0, oh * ow, ow, kt.mr, runs) ? in_place : copied);
-      }
       const bool extreme = trial % 5 == 4;
-      if (trial % 2 == 0) CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme);
-      else CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme);
+      if (trial % 2 == 0) CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme, &paths);
+      else CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme, &paths);
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
-  EXPECT_GT(in_place, 10);
-  EXPECT_GT(copied, 10);
+  EXPECT_GT(paths.in_place, 10);
+  EXPECT_GT(paths.copied, 10);
 }
 
 // ResNet-18 / MobileNetV2 shapes (scaled where the reference would be slow):
