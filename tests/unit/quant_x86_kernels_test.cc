@@ -387,6 +387,7 @@ TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
 // (ConvQ8RowRuns) in some shapes and copied in others.
 TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   RowTilePaths paths;
+  const int64_t reuses0 = ConvQ8TapBufferReuses();
   for (Isa isa : SupportedIsas()) {
     Rng r(131 + static_cast<int>(isa));
     const int trials = isa == Isa::kScalar ? 8 : 24;
@@ -415,6 +416,43 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   }
   EXPECT_GT(paths.in_place, 10);
   EXPECT_GT(paths.copied, 10);
+  // Split channel blocks of one position block run in one call: the later
+  // tasks take the first one's tap buffer.
+  EXPECT_GT(ConvQ8TapBufferReuses() - reuses0, 10);
+}
+
+// A tap buffer is reused only within one ConvQ8FastRun call: the same input
+// buffer with new contents (the arena reuses addresses between runs) and the
+// same plan must not take the previous call's gather.
+TEST(QuantX86Kernels, ConvTapBufferNotReusedAcrossCalls) {
+  for (Isa isa : SupportedIsas()) {
+    Rng r(17);
+    ConvQ8Params p;
+    p.batch = 1, p.group = 1, p.in_channels = 40, p.out_channels = 96;
+    p.geo.in = {9, 9};
+    p.geo.kernel = {3, 3};
+    p.geo.stride = {1, 1};
+    p.geo.dilation = {1, 1};
+    ComputeWindow(p.geo, {1, 1, 1, 1}, "NOTSET", false);
+    p.x_zero_point = 3;
+    p.y_zero_point = 7;
+    p.multiplier.push_back(RandomMultiplier(r));
+    std::vector<uint8_t> x(p.in_channels * 81);
+    std::vector<int8_t> w(p.out_channels * p.in_channels * 9);
+    for (auto& v : w) v = static_cast<int8_t>(r.Int(-128, 127));
+    const ConvQ8Packed pk = PackConvQ8(p, w.data(), nullptr, isa);
+    const int64_t tasks = ConvQ8FastTaskCount(pk, p);
+    std::vector<uint8_t> want(p.out_channels * 81), got(want.size());
+    const int64_t reuses0 = ConvQ8TapBufferReuses();
+    for (int run = 0; run < 3; ++run) {
+      for (auto& v : x) v = static_cast<uint8_t>(r.Int(0, 255));  // same address, new data
+      ConvQ8Reference(p, x.data(), w.data(), nullptr, want.data());
+      ConvQ8FastRun(pk, p, x.data(), got.data(), 0, tasks);
+      ASSERT_EQ(got, want) << Label(isa) << " run " << run;
+    }
+    // The shape splits its channels (a small map): the reuse path ran.
+    if (pk.lanes_channels) EXPECT_GT(ConvQ8TapBufferReuses(), reuses0) << Label(isa);
+  }
 }
 
 // ResNet-18 / MobileNetV2 shapes (scaled where the reference would be slow):

@@ -348,15 +348,21 @@ struct TaskCtx {
   void (*tap_row)(const q8::TapRowArgs&);
   void (*panel_copy)(const q8::PanelCopyArgs&);
   void (*store_transposed)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);
+  uint64_t call = 0;  // which ConvQ8FastRun call (a tap buffer is reused within one call only)
 };
+
+// Counts ConvQ8FastRun calls on this thread: a tap buffer built in one call is
+// never taken for another (same pointers, new data).
+thread_local uint64_t tls_run_calls = 0;
+thread_local int64_t tls_tap_reuses = 0;
 
 // The task's tap buffer: step s of output position p (pos0 <= p < pos0 + np)
 // is the 4 bytes at t + k_off[s] + PosOff(p).
 struct TapView {
-  const uint8_t* t;
-  const int64_t* k_off;
-  bool direct;
-  int64_t pos0, oy_a, ow, s_rr, lanes;  // lanes: direct buffer row length (positions, a multiple of nr)
+  const uint8_t* t = nullptr;
+  const int64_t* k_off = nullptr;
+  bool direct = false;
+  int64_t pos0 = 0, oy_a = 0, ow = 0, s_rr = 0, lanes = 0;  // lanes: direct buffer row length (positions, a multiple of nr)
   int64_t PosOff(int64_t p) const { return direct ? (p - pos0) * 4 : (p / ow - oy_a) * s_rr + (p % ow) * 4; }
 };
 
@@ -366,6 +372,18 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   const int64_t in_sz = c.pl->in_sz, nr = pk.nr, k4 = pk.k4;
   thread_local std::vector<uint8_t> tbuf;
   thread_local std::vector<int64_t> k_off;
+  // The last view built on this thread and what it was built for.
+  struct Last {
+    uint64_t call = 0;
+    const uint8_t* xg = nullptr;
+    int64_t pos0 = 0, np = 0;
+    TapView v;
+  };
+  thread_local Last last;
+  if (last.call == c.call && last.xg == xg && last.pos0 == pos0 && last.np == np) {
+    ++tls_tap_reuses;
+    return last.v;
+  }
   if (k_off.size() < static_cast<size_t>(k4)) k_off.resize(k4);
   TapView v;
   v.direct = c.direct;
@@ -396,6 +414,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
     }
     v.t = tbuf.data();
     v.oy_a = 0, v.s_rr = 0, v.lanes = lanes;
+    last = {c.call, xg, pos0, np, v};
     return v;
   }
   const int64_t oy_a = pos0 / g.ow, oy_b = (pos0 + np - 1) / g.ow;
@@ -432,6 +451,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
       }
   v.t = tbuf.data();
   v.oy_a = oy_a, v.s_rr = tb.s_rr, v.lanes = 0;
+  last = {c.call, xg, pos0, np, v};
   return v;
 }
 
@@ -710,6 +730,8 @@ bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std
   return smallest >= full || static_cast<int64_t>(runs.size()) <= (np + mr - 1) / mr;
 }
 
+int64_t ConvQ8TapBufferReuses() { return tls_tap_reuses; }
+
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   const ConvPlan pl = MakePlan(pk, p);
   if (pl.out_sz == 0 || p.batch == 0) return 0;
@@ -762,12 +784,15 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     for (int64_t kx = 0; kx < geo.kw; ++kx) cols[kx] = ColsOfTap(geo, kx);
   }
 
+  // Channel blocks vary fastest: consecutive tasks of one thread share their
+  // position block, so BuildTaps gathers it once for all of them.
+  ctx.call = ++tls_run_calls;
   for (int64_t t = task_lo; t < task_hi; ++t) {
     int64_t rest = t;
-    const int64_t pb = rest % pl.pos_blocks;
-    rest /= pl.pos_blocks;
     const int64_t mb = rest % pl.m_blocks;
     rest /= pl.m_blocks;
+    const int64_t pb = rest % pl.pos_blocks;
+    rest /= pl.pos_blocks;
     const int64_t grp = rest % pk.group, n = rest / pk.group;
     const uint8_t* xg = reinterpret_cast<const uint8_t*>(x + (n * pk.in_channels + grp * pk.cg) * pl.in_sz);
     const int64_t pos0 = pb * P, np = std::min(P, pl.out_sz - pos0);

@@ -99,6 +99,11 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
 // maps: the task then copies its positions into plain runs of mr).
 bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std::pair<int64_t, int>>& runs);
 
+// Tap buffers this thread has reused so far: a task whose position block (and
+// image and group) is the one the previous task of the same ConvQ8FastRun call
+// gathered takes that buffer as it is. For tests.
+int64_t ConvQ8TapBufferReuses();
+
 // Independent tasks for running p (same node as packed, any batch / input size).
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);
 
