@@ -451,7 +451,9 @@ TEST(QuantX86Kernels, ConvTapBufferNotReusedAcrossCalls) {
       ASSERT_EQ(got, want) << Label(isa) << " run " << run;
     }
     // The shape splits its channels (a small map): the reuse path ran.
-    if (pk.lanes_channels) EXPECT_GT(ConvQ8TapBufferReuses(), reuses0) << Label(isa);
+    if (pk.lanes_channels) {
+      EXPECT_GT(ConvQ8TapBufferReuses(), reuses0) << Label(isa);
+    }
   }
 }
 

@@ -92,6 +92,32 @@ void TapRowAvx512(const TapRowArgs& a) {
   }
 }
 
+void TapStagedAvx512(const TapStagedArgs& a) {
+  const __m512i fill = _mm512_set1_epi8(static_cast<char>(a.fill));
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(a.flip));
+  const int64_t ss = a.lanes + 64;
+  for (int64_t q = 0; q < a.quads; ++q) {
+    for (int t = 0; t < 4; ++t) {
+      const int64_t ch = 4 * q + t;
+      const uint8_t* p = ch < a.channels ? a.x + ch * a.plane : nullptr;
+      uint8_t* st = a.stage + t * ss;
+      for (int i = 0; i < a.nsegs; ++i) {
+        const TapSeg& g = a.segs[i];
+        const __mmask64 m = p && g.row >= 0 ? Bits(-g.start, a.iw - g.start) : 0;
+        const __m512i v = m ? _mm512_mask_loadu_epi8(fill, m, At(p + g.row, g.start)) : fill;
+        if (a.step == 1) _mm512_storeu_si512(st + g.lane, v);
+        else _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + g.lane), _mm512_cvtepi16_epi8(v));
+      }
+    }
+    uint8_t* out = a.out + q * a.quad_stride;
+    for (int64_t j = 0; j < a.lanes; j += 64) {
+      const __m512i r0 = _mm512_loadu_si512(a.stage + j), r1 = _mm512_loadu_si512(a.stage + ss + j);
+      const __m512i r2 = _mm512_loadu_si512(a.stage + 2 * ss + j), r3 = _mm512_loadu_si512(a.stage + 3 * ss + j);
+      Interleave64(r0, r1, r2, r3, flip, out + 4 * j, static_cast<int>(std::min<int64_t>(4, (a.lanes - j + 15) / 16)));
+    }
+  }
+}
+
 void PanelCopyAvx512(const PanelCopyArgs& a) {
   for (int64_t s = 0; s < a.steps; ++s) {
     const uint8_t* src = a.t + a.k_off[s];

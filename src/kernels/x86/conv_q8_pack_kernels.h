@@ -20,6 +20,34 @@ struct TapRowArgs {
   uint8_t* out;  // n * 4 bytes written, plus up to 63 bytes of slack (may be overwritten)
 };
 
+// A whole tap buffer at once, for maps whose rows are short (per-row
+// interleaving would leave most of each 64-lane step empty): every row of
+// every channel is first staged plainly (stage + t * (lanes + 64) for channel
+// t of a quad, row segment i at lane segs[i].lane), then each quad's four
+// staged channels are interleaved in 64-lane steps. Writes, for every quad q
+// and segment i, the bytes TapRowArgs{rows of channels 4q..4q+3 at
+// segs[i].row, valid = iw (0 past `channels` or for row < 0), start =
+// segs[i].start, step, n} would write at out + q * quad_stride + 4 *
+// segs[i].lane; lanes of a quad outside every segment get unspecified bytes.
+struct TapSeg {
+  int64_t row;    // offset of the input row in its plane (iy * iw), or -1 (outside the map: fill)
+  int64_t start;  // first column read (may be negative: padding)
+  int64_t lane;   // where the segment's lanes start in its quad
+};
+
+struct TapStagedArgs {
+  const uint8_t* x;                // channel c's plane at x + c * plane
+  int64_t plane, channels, quads;  // channels past `channels` read fill
+  int64_t iw;                      // valid bytes per input row
+  const TapSeg* segs;
+  int nsegs;  // in increasing lane order
+  int64_t step, n;  // step 1 with n <= 64, or step 2 with n <= 32
+  int64_t lanes, quad_stride;  // lanes per quad (every segment ends by then); bytes between quads
+  uint8_t fill, flip;
+  uint8_t* stage;  // 4 * (lanes + 64) bytes of scratch
+  uint8_t* out;    // quads * quad_stride bytes, plus 63 of slack
+};
+
 // A run of lanes of one panel row: `bytes` bytes copied from src_base + src to dst_base + dst.
 struct PanelSeg {
   int64_t src, dst, bytes;
@@ -51,6 +79,7 @@ void StoreTransposedAvx512(const uint8_t* tile, int64_t tile_stride, int rows, i
 void TapRowPortable(const TapRowArgs& a);
 void PanelCopyPortable(const PanelCopyArgs& a);
 void TapRowAvx512(const TapRowArgs& a);
+void TapStagedAvx512(const TapStagedArgs& a);
 void PanelCopyAvx512(const PanelCopyArgs& a);
 
 }  // namespace nibble::q8
