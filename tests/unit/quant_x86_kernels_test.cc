@@ -164,14 +164,15 @@ ConvShape RandomConvShape(Rng& r) {
   return s;
 }
 
-// Row-tile paths of lanes-are-channels convs that CheckConv ran, judged over
-// the whole map as one task (ConvQ8RowRuns): read in place, or copied.
-struct RowTilePaths {
-  int in_place = 0, copied = 0;
+// Paths CheckConv ran: row tiles of lanes-are-channels convs, judged over the
+// whole map as one task (ConvQ8RowRuns): read in place, or copied; convs
+// packed in pixel-rows order.
+struct ConvPaths {
+  int in_place = 0, copied = 0, pixel_rows = 0;
 };
 
 template <class TX, class TY>
-void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, RowTilePaths* paths = nullptr) {
+void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, ConvPaths* paths = nullptr) {
   ConvQ8Params p;
   p.batch = s.batch;
   p.group = s.group;
@@ -209,6 +210,7 @@ void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, Row
   std::vector<TY> want(p.batch * p.out_channels * p.geo.spatial_size_out());
   ConvQ8Reference(p, gx->data(), gw->data(), bp, want.data());
   const ConvQ8Packed pk = PackConvQ8(p, gw->data(), bp, isa);
+  if (paths && pk.pixel_rows) ++paths->pixel_rows;
   if (paths && pk.lanes_channels) {
     std::vector<std::pair<int64_t, int>> runs;
     const int64_t out_sz = p.geo.spatial_size_out();
@@ -386,7 +388,7 @@ TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
 // from 1 to 40 wide, so the row tiles are read in place from the tap buffer
 // (ConvQ8RowRuns) in some shapes and copied in others.
 TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
-  RowTilePaths paths;
+  ConvPaths paths;
   const int64_t reuses0 = ConvQ8TapBufferReuses();
   for (Isa isa : SupportedIsas()) {
     Rng r(131 + static_cast<int>(isa));
@@ -419,6 +421,41 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   // Split channel blocks of one position block run in one call: the later
   // tasks take the first one's tap buffer.
   EXPECT_GT(ConvQ8TapBufferReuses() - reuses0, 10);
+}
+
+// Pixel-rows order (3 channels per group, kernels whose rows of 3-byte
+// pixels pack tighter than channel quads): kernel widths 2 and 5-11, strides
+// 1-3 (even pitch: the word-permute panel; odd: the portable one), dilation
+// along the height, asymmetric padding, 1-D, groups, batch.
+TEST(QuantX86Kernels, ConvPixelRowsMatchesReference) {
+  ConvPaths paths;
+  for (Isa isa : SupportedIsas()) {
+    Rng r(211 + static_cast<int>(isa));
+    const int trials = (isa == BestIsa() ? 40 : 12) / kSweepDivisor;
+    for (int trial = 0; trial < trials; ++trial) {
+      ConvShape s;
+      s.batch = r.Int(1, 2);
+      s.group = r.Coin(0.8) ? 1 : r.Int(2, 3);
+      s.cg = 3;
+      s.mg = r.Coin(0.5) ? r.Int(1, 20) : r.Int(40, 140);
+      const int rank = r.Coin(0.85) ? 2 : 1;
+      const int64_t kw = r.Coin(0.2) ? 2 : r.Int(5, 11), st = r.Int(1, 3);
+      for (int d = 0; d < rank; ++d) {
+        const bool h = rank == 2 && d == 0;
+        s.kernel.push_back(h ? r.Int(1, 7) : kw);
+        s.stride.push_back(h ? r.Int(1, 3) : st);
+        s.dilation.push_back(h && r.Coin(0.3) ? 2 : 1);
+        const int64_t span = (s.kernel.back() - 1) * s.dilation.back() + 1;
+        s.in.push_back(span + r.Int(0, rank == 1 ? 150 : 40));
+      }
+      for (int d = 0; d < 2 * rank; ++d) s.pads.push_back(r.Int(0, s.kernel[d % rank] / 2 + 1));
+      const bool extreme = trial % 7 == 6;
+      if (trial % 2 == 0) CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme, &paths);
+      else CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme, &paths);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+  EXPECT_GT(paths.pixel_rows, 30);
 }
 
 // A tap buffer is reused only within one ConvQ8FastRun call: the same input

@@ -319,6 +319,15 @@ void StoreTransposedPortable(const uint8_t* tile, int64_t tile_stride, int rows,
     for (int r = 0; r < rows; ++r) out[r] = tile[r * tile_stride + j];
 }
 
+void PixelPanelPortable(const PixelPanelArgs& a) {
+  for (int64_t q = 0; q < a.steps; ++q)
+    for (int i = 0; i < a.lanes; ++i) std::memcpy(a.dst + q * a.dst_stride + 4 * i, a.src + i * a.pitch + 4 * q, 4);
+}
+
+void Pixels4To3Portable(const uint8_t* in, int64_t n, uint8_t* out) {
+  for (int64_t j = 0; j < n; ++j) std::memcpy(out + 3 * j, in + 4 * j, 3);
+}
+
 void PanelCopyPortable(const PanelCopyArgs& a) {
   for (int64_t s = 0; s < a.steps; ++s) {
     const uint8_t* src = a.t + a.k_off[s];
@@ -352,6 +361,8 @@ struct TaskCtx {
   uint8_t zp_code, flip;
   void (*tap_row)(const q8::TapRowArgs&);
   void (*tap_staged)(const q8::TapStagedArgs&);  // null: row by row
+  void (*pixel_panel)(const q8::PixelPanelArgs&);
+  void (*pixels_4to3)(const uint8_t*, int64_t, uint8_t*);
   void (*panel_copy)(const q8::PanelCopyArgs&);
   void (*store_transposed)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);
   uint64_t call = 0;  // which ConvQ8FastRun call (a tap buffer is reused within one call only)
@@ -533,6 +544,63 @@ const uint8_t* PackQuadsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0,
   return panel.data();
 }
 
+// Conv mode, pixel-rows order (ConvQ8Packed::pixel_rows): the task's input
+// rows are interleaved into 3-byte pixels once (a tap row of 4-byte pixels,
+// then the fourth byte dropped); each sub-panel step is then a strided run of
+// 4-byte reads out of one such row. Returns sub-panel 0 ([k4][nr][4] each).
+const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
+  const ConvQ8Packed& pk = *c.pk;
+  const Geo2& g = c.geo;
+  const int64_t nr = pk.nr, k4 = pk.k4, rs = pk.row_steps, cg = pk.cg, in_sz = c.pl->in_sz;
+  const int64_t oy_a = pos0 / g.ow, oy_b = (pos0 + np - 1) / g.ow;
+  const int64_t iy_lo = oy_a * g.sh - g.pt;
+  const int64_t nrows = (oy_b - oy_a) * g.sh + (g.kh - 1) * g.dh + 1;
+  // Pixel j of a row is input column j - pl; position ox reads bytes
+  // [ox sw cg, ox sw cg + 4 rs) of it (the last step's padding included).
+  const int64_t px = (g.ow - 1) * g.sw + (4 * rs + cg - 1) / cg;
+  const int64_t pitch = px * cg + 192;  // + the slack PixelPanelAvx512's 128-byte loads need
+  thread_local std::vector<uint8_t> prow, quad_row, panel;
+  if (prow.size() < static_cast<size_t>(nrows * pitch)) prow.resize(nrows * pitch);
+  if (quad_row.size() < static_cast<size_t>(4 * px + 128)) quad_row.resize(4 * px + 128);
+  q8::TapRowArgs a;
+  a.fill = c.zp_code;
+  a.flip = c.flip;
+  a.start = -g.pl, a.step = 1, a.n = px;
+  a.out = quad_row.data();
+  for (int64_t r = 0; r < nrows; ++r) {
+    const int64_t iy = iy_lo + r;
+    const bool row_ok = iy >= 0 && iy < g.ih;
+    for (int t = 0; t < 4; ++t) {
+      const bool ok = row_ok && t < cg;
+      a.row[t] = ok ? xg + t * in_sz + iy * g.iw : xg;
+      a.valid[t] = ok ? g.iw : 0;
+    }
+    c.tap_row(a);
+    c.pixels_4to3(quad_row.data(), px, prow.data() + r * pitch);
+  }
+  const int64_t subs = (np + nr - 1) / nr;
+  const size_t need = static_cast<size_t>(subs * k4 * nr * 4 + 64);
+  if (panel.size() < need) panel.resize(need);
+  q8::PixelPanelArgs pa;
+  pa.pitch = g.sw * cg;
+  pa.steps = rs;
+  pa.dst_stride = nr * 4;
+  for (int64_t sp = 0; sp < subs; ++sp) {
+    const int64_t p_lo = pos0 + sp * nr, p_hi = std::min(pos0 + np, p_lo + nr);
+    for (int64_t p = p_lo; p < p_hi;) {
+      const int64_t oy = p / g.ow, ox = p % g.ow, len = std::min(g.ow - ox, p_hi - p);
+      pa.lanes = static_cast<int>(len);
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        pa.src = prow.data() + ((oy - oy_a) * g.sh + ky * g.dh) * pitch + ox * g.sw * cg;
+        pa.dst = panel.data() + ((sp * k4 + ky * rs) * nr + (p - p_lo)) * 4;
+        c.pixel_panel(pa);
+      }
+      p += len;
+    }
+  }
+  return panel.data();
+}
+
 // Lanes-are-channels mode: one micro-kernel row tile, `n` output positions
 // from `pos`; row r of step s at a + (offsets ? offsets[s] : s * mr * 4) + 4 r.
 struct RowTile {
@@ -680,9 +748,13 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   pk.kernel = p.geo.kernel;
   pk.taps = p.geo.kernel_size();
   pk.k = pk.cg * pk.taps;
-  pk.quads = pk.cg >= 3;
   pk.quads_n = (pk.cg + 3) / 4;
-  pk.k4 = pk.quads ? pk.quads_n * pk.taps : (pk.k + 3) / 4;
+  const int64_t kh = pk.kernel.size() == 2 ? pk.kernel[0] : 1, kw = pk.kernel.empty() ? 1 : pk.kernel.back();
+  pk.row_steps = (kw * pk.cg + 3) / 4;
+  pk.pixel_rows = pk.cg == 3 && !p.geo.dilation.empty() && p.geo.dilation.back() == 1 &&
+                  kh * pk.row_steps < pk.quads_n * pk.taps;
+  pk.quads = pk.cg >= 3 && !pk.pixel_rows;
+  pk.k4 = pk.quads ? pk.quads_n * pk.taps : pk.pixel_rows ? kh * pk.row_steps : (pk.k + 3) / 4;
   const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();
   const int64_t out_sz = geo_known ? p.geo.spatial_size_out() : 0;
   pk.lanes_channels = pk.quads && !kt.wide && out_sz > 0 && pk.k >= kLanesChannelsMinDepth &&
@@ -697,6 +769,11 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
       const int64_t s = l / 4, c = (s / taps) * 4 + l % 4, tap = s % taps;
       return c < cg ? wg[m * k + c * taps + tap] : int8_t{0};
     };
+    // pixel rows: packed depth l = (ky * row_steps + q) * 4 + t holds byte 4 q + t = kx * cg + c of kernel row ky.
+    auto pixel_value = [&](int64_t m, int64_t l) -> int8_t {
+      const int64_t s = l / 4, ky = s / pk.row_steps, b = (s % pk.row_steps) * 4 + l % 4;
+      return b < kw * cg ? wg[m * k + (b % cg) * taps + ky * kw + b / cg] : int8_t{0};
+    };
     auto plain_value = [&](int64_t m, int64_t l) { return wg[m * k + l]; };
     auto pack = [&](auto&& value) {
       if (kt.wide) {
@@ -708,6 +785,7 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
       }
     };
     if (pk.quads) pack(quad_value);
+    else if (pk.pixel_rows) pack(pixel_value);
     else pack([&](int64_t m, int64_t l) { return l < k ? plain_value(m, l) : int8_t{0}; });
   }
   pk.x_zero_point = p.x_zero_point;
@@ -803,7 +881,8 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
   thread_local std::vector<uint8_t> panel, rows;
   thread_local std::vector<TapCols> cols;
   TaskCtx ctx;
-  if (pk.quads) {
+  NIBBLE_CHECK(!pk.pixel_rows || geo.dw == 1, "ConvQ8FastRun: weights packed for dilation width 1");
+  if (pk.quads || pk.pixel_rows) {
     ctx.pk = &pk;
     ctx.pl = &pl;
     ctx.geo = geo;
@@ -814,6 +893,8 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     const bool zmm = pk.isa == Isa::kAvx512Vnni;
     ctx.tap_row = zmm ? q8::TapRowAvx512 : q8::TapRowPortable;
     ctx.tap_staged = zmm ? q8::TapStagedAvx512 : nullptr;
+    ctx.pixel_panel = zmm ? q8::PixelPanelAvx512 : q8::PixelPanelPortable;
+    ctx.pixels_4to3 = zmm ? q8::Pixels4To3Avx512 : q8::Pixels4To3Portable;
     ctx.panel_copy = zmm ? q8::PanelCopyAvx512 : q8::PanelCopyPortable;
     ctx.store_transposed = zmm ? q8::StoreTransposedAvx512 : q8::StoreTransposedPortable;
   } else {
@@ -849,6 +930,8 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     int64_t sub_stride = k4 * nr * 4, b_stride = nr * 4;
     if (pk.quads) {
       pan = PackQuadsPanel(ctx, xg, pos0, np, sub_stride, b_stride);
+    } else if (pk.pixel_rows) {
+      pan = PackPixelRowsPanel(ctx, xg, pos0, np);
     } else {
       // Depth index kk = (c * kh + ky) * kw + kx, walked with counters.
       pan = panel.data();

@@ -118,6 +118,36 @@ void TapStagedAvx512(const TapStagedArgs& a) {
   }
 }
 
+// Lane i's dword for step q is words pitch / 2 * i + 2 q + {0, 1} of the 128
+// bytes loaded at its chunk's first lane: one two-source word permute per
+// step and 16 lanes.
+void PixelPanelAvx512(const PixelPanelArgs& a) {
+  const int64_t hw = a.pitch / 2;
+  if (a.pitch % 2 != 0 || a.pitch <= 0 || 15 * hw + 2 * (a.steps - 1) + 1 > 63) return PixelPanelPortable(a);
+  alignas(64) int16_t base[32];
+  for (int w = 0; w < 32; ++w) base[w] = static_cast<int16_t>(hw * (w / 2) + w % 2);
+  const __m512i idx0 = _mm512_load_si512(base);
+  for (int i0 = 0; i0 < a.lanes; i0 += 16) {
+    const uint8_t* s = a.src + i0 * a.pitch;
+    const __m512i lo = _mm512_loadu_si512(s), hi = _mm512_loadu_si512(s + 64);
+    const int left = a.lanes - i0;
+    const __mmask16 k = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+    __m512i idx = idx0;
+    for (int64_t q = 0; q < a.steps; ++q, idx = _mm512_add_epi16(idx, _mm512_set1_epi16(2)))
+      _mm512_mask_storeu_epi32(a.dst + q * a.dst_stride + 4 * i0, k, _mm512_permutex2var_epi16(lo, idx, hi));
+  }
+}
+
+// 16 pixels per step: bytes 0-2 of each dword kept by vpshufb (three dwords
+// per 128-bit block), the blocks' fourth dwords dropped by vpcompressd.
+void Pixels4To3Avx512(const uint8_t* in, int64_t n, uint8_t* out) {
+  const __m512i shuf = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1));
+  for (int64_t j = 0; j < n; j += 16) {
+    const __m512i v = _mm512_shuffle_epi8(_mm512_loadu_si512(in + 4 * j), shuf);
+    _mm512_storeu_si512(out + 3 * j, _mm512_maskz_compress_epi32(0x7777, v));
+  }
+}
+
 void PanelCopyAvx512(const PanelCopyArgs& a) {
   for (int64_t s = 0; s < a.steps; ++s) {
     const uint8_t* src = a.t + a.k_off[s];

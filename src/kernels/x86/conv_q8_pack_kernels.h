@@ -48,6 +48,25 @@ struct TapStagedArgs {
   uint8_t* out;    // quads * quad_stride bytes, plus 63 of slack
 };
 
+// Pixel-rows panel (ConvQ8Packed::pixel_rows) of one kernel row and one run
+// of positions: for q < steps and lane i < lanes, the 4 bytes at
+// src + i * pitch + 4 q go to dst + q * dst_stride + 4 i. src must be readable
+// for 128 bytes past the last byte read; nothing past the lanes is written.
+struct PixelPanelArgs {
+  const uint8_t* src;
+  int64_t pitch, steps;
+  int lanes;
+  uint8_t* dst;
+  int64_t dst_stride;
+};
+void PixelPanelPortable(const PixelPanelArgs& a);
+void PixelPanelAvx512(const PixelPanelArgs& a);  // falls back to the portable one unless pitch is even and small
+
+// out[3 j + c] = in[4 j + c] for j < n, c < 3 (4-byte pixels to 3-byte ones);
+// up to 64 bytes past out + 3 n may be written.
+void Pixels4To3Portable(const uint8_t* in, int64_t n, uint8_t* out);
+void Pixels4To3Avx512(const uint8_t* in, int64_t n, uint8_t* out);  // in readable for 64 bytes past 4 n
+
 // A run of lanes of one panel row: `bytes` bytes copied from src_base + src to dst_base + dst.
 struct PanelSeg {
   int64_t src, dst, bytes;
