@@ -47,11 +47,13 @@ constexpr int64_t kLanesChannelsMinDepth = 16;
 // Output positions per task in that mode, in whole output rows where they fit
 // (each block gathers (kernel height - 1) halo rows more into its tap buffer).
 constexpr int64_t kLanesChannelsBlock = 256;
-// Tap buffers whose rows (per column phase) are at most this many lanes are
-// built staged (q8::TapStagedAvx512): one 64-lane interleave per row would
-// leave most of it empty. ResNet-18 layer2 3x3 stride 2 0.315 -> 0.306 ms,
-// layer4 3x3 0.527 -> 0.522 ms, whole network (1 thread) 9.53 -> 9.44 ms.
-constexpr int64_t kStagedMaxCols = 32;
+// Tap buffers whose rows span at most this many input bytes (columns per
+// phase x stride) are built staged (q8::TapStagedAvx512): one 64-lane
+// interleave per row would leave much of it empty, and one call per row costs
+// more than the row. ResNet-18 layer2 3x3 stride 2 0.315 -> 0.306 ms, layer4
+// 3x3 0.527 -> 0.522 ms, whole network (1 thread) 9.53 -> 9.44 ms; layer1
+// (58 columns) 0.586-0.591 -> 0.584 ms.
+constexpr int64_t kStagedMaxCols = 64;
 
 // 1-D convolutions are 2-D ones with H = 1.
 struct Geo2 {
@@ -444,7 +446,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   for (int64_t ky = 0; ky < g.kh && few_phases; ++ky) rph_used[(ky * g.dh) % g.sh] = true;
   for (int64_t kx = 0; kx < g.kw && few_phases; ++kx) cph_used[(kx * g.dw) % g.sw] = true;
   a.step = g.sw, a.n = tb.cols;
-  const bool staged = c.tap_staged && g.sw <= 2 && tb.cols <= kStagedMaxCols;
+  const bool staged = c.tap_staged && g.sw <= 2 && tb.cols * g.sw <= kStagedMaxCols;
   if (staged) {
     // Short rows: one call stages every row of every quad, then interleaves
     // whole 64-lane steps (same bytes as the loop below).
