@@ -73,11 +73,53 @@ inline void StoreBytesY(void* dst, __m256i y, int n) {
   std::memcpy(dst, &v, n);
 }
 
+// Narrow results (MicroArgs::narrow) with 33 <= shift <= 45 on 32-bit lanes,
+// as RequantHigh in gemm_q8_microkernel_avx512vnni.cc: the high dwords H of
+// the 64-bit products, then (H + 2^(s-33) + zp 2^(s-32)) >> (s - 32), clamped.
+// False (nothing stored) when some lane's shift is outside that range.
+inline bool NarrowHighY(__m256i x, __m256i m, __m256i s, __m256i mask, int32_t zp, int32_t lo, int32_t hi,
+                        __m256i& y) {
+  s = _mm256_blendv_epi8(_mm256_set1_epi32(33), s, mask);  // lanes past the tile: any valid shift
+  const __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(33), s),
+                                      _mm256_cmpgt_epi32(s, _mm256_set1_epi32(45)));
+  if (!_mm256_testz_si256(bad, bad)) return false;
+  const __m256i one = _mm256_set1_epi32(1), sh = _mm256_sub_epi32(s, _mm256_set1_epi32(32));
+  const __m256i rz = _mm256_add_epi32(_mm256_sllv_epi32(one, _mm256_sub_epi32(sh, one)),
+                                      _mm256_mullo_epi32(_mm256_set1_epi32(zp), _mm256_sllv_epi32(one, sh)));
+  const __m256i e = _mm256_mul_epi32(x, m);
+  const __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
+  const __m256i h = _mm256_blend_epi32(o, _mm256_shuffle_epi32(e, 0xB1), 0x55);  // H of lane 2i from e, 2i+1 from o
+  y = _mm256_srav_epi32(_mm256_add_epi32(h, rz), sh);
+  y = _mm256_min_epi32(_mm256_max_epi32(y, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+  return true;
+}
+
 // One tile row's epilogue for lanes [j0, j0 + n) (n <= 8).
 template <class Args>
 inline void EpilogueY(const Args& g, __m256i acc, int r, int j0, int n, void* dst) {
   const __m256i mask = LaneMaskY(n);
   const __m256i bias = g.per_lane ? _mm256_maskload_epi32(g.bias + j0, mask) : _mm256_set1_epi32(g.bias[r]);
+  if (g.narrow) {
+    __m256i y;
+    if (g.per_lane && g.mult_stride != 0) {
+      if (NarrowHighY(_mm256_add_epi32(acc, bias), _mm256_maskload_epi32(g.mult + j0, mask),
+                      _mm256_maskload_epi32(g.shift + j0, mask), mask, g.zp, g.lo, g.hi, y))
+        return StoreBytesY(dst, y, n);
+    } else {
+      // One multiplier for every lane: its constants are scalars.
+      const int i = g.mult_stride == 0 ? 0 : r;
+      const int32_t sh = g.shift[i] - 32;
+      if (sh >= 1 && sh <= 13) {
+        const __m256i x = _mm256_add_epi32(acc, bias), m = _mm256_set1_epi32(g.mult[i]);
+        const __m256i e = _mm256_mul_epi32(x, m), o = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), m);
+        const __m256i h = _mm256_blend_epi32(o, _mm256_shuffle_epi32(e, 0xB1), 0x55);
+        const int32_t rz = (int32_t{1} << (sh - 1)) + g.zp * (int32_t{1} << sh);
+        y = _mm256_sra_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(rz)), _mm_cvtsi32_si128(sh));
+        y = _mm256_min_epi32(_mm256_max_epi32(y, _mm256_set1_epi32(g.lo)), _mm256_set1_epi32(g.hi));
+        return StoreBytesY(dst, y, n);
+      }
+    }
+  }
   const ReqY p = g.mult_stride == 0 ? ReqYBroadcast(g.mult[0], g.shift[0])
                  : g.per_lane       ? ReqYLanes(g.mult + j0, g.shift + j0, mask)
                                     : ReqYBroadcast(g.mult[r], g.shift[r]);
