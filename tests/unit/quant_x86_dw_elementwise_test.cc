@@ -466,6 +466,44 @@ void CheckMaxPool(Rng& r, int trial) {
   }
 }
 
+// The 2x2 stride-2 kernel (small CNNs' pooling): odd and even sizes, widths
+// past one 32-output step, ceil_mode (whose partial last window leaves it),
+// signed and unsigned codes, every level.
+TEST(X86ElementwiseQ8, MaxPool2x2Stride2BitExact) {
+  Rng r(77);
+  int fast = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    WindowGeometry g;
+    g.kernel = {2, 2};
+    g.stride = {2, 2};
+    g.dilation = {1, 1};
+    g.in = {r.Int(2, 40), r.Chance(0.3) ? r.Int(65, 200) : r.Int(2, 64)};
+    ComputeWindow(g, {0, 0, 0, 0}, "NOTSET", r.Chance(0.2));
+    fast += MaxPoolQ8Is2x2Stride2(g) ? 1 : 0;
+    const int64_t planes = r.Int(1, 5);
+    auto run = [&](auto tag) {
+      using T = decltype(tag);
+      GuardedBuffer<T> x(planes * g.spatial_size_in());
+      FillCodes(r, x.data(), x.size());
+      std::vector<T> want(planes * g.spatial_size_out());
+      MaxPoolQ8Reference(planes, g, x.data(), want.data(), 0, planes);
+      for (Isa isa : SupportedIsas()) {
+        GuardedBuffer<T> y(want.size());
+        const int64_t split = r.Int(0, static_cast<int>(planes));
+        MaxPoolQ8X86(planes, g, x.data(), y.data(), 0, split, isa);
+        MaxPoolQ8X86(planes, g, x.data(), y.data(), split, planes, isa);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_EQ(int{y[i]}, int{want[i]}) << "trial " << trial << " isa " << IsaName(isa) << " in " << g.in[0]
+                                             << "x" << g.in[1] << " at " << i;
+      }
+    };
+    run(uint8_t{});
+    run(int8_t{});
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_GT(fast, 40);
+}
+
 TEST(X86ElementwiseQ8, MaxPoolBitExact) {
   Rng r(31);
   for (int t = 0; t < 150; ++t) {

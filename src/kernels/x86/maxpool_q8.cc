@@ -21,6 +21,13 @@ bool MaxPoolQ8X86Vectorizes(const WindowGeometry& g) {
   return true;
 }
 
+bool MaxPoolQ8Is2x2Stride2(const WindowGeometry& g) {
+  if (!MaxPoolQ8X86Vectorizes(g)) return false;
+  for (int d = 0; d < 2; ++d)
+    if (g.kernel[d] != 2 || g.stride[d] != 2 || g.pad_begin[d] != 0 || 2 * g.out[d] > g.in[d]) return false;
+  return true;
+}
+
 template <class T>
 void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi,
                   Isa isa) {

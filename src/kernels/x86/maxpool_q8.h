@@ -18,6 +18,10 @@ namespace nibble {
 
 bool MaxPoolQ8X86Vectorizes(const WindowGeometry& geo);
 
+// 2x2 windows, stride 2, dilation 1, no padding, every window inside the
+// input: the zmm level's own kernel for it (no row buffer) runs then.
+bool MaxPoolQ8Is2x2Stride2(const WindowGeometry& geo);
+
 // x: [planes, *geo.in], y: [planes, *geo.out]; computes planes [plane_lo, plane_hi).
 template <class T>
 void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi,
