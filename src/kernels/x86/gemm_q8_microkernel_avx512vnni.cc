@@ -111,12 +111,19 @@ struct ReqNL {
   __m512i me, mo, re, ro, se, so;
 };
 
+// The per-lane multipliers and shifts of lanes k (stride 0: one for all);
+// false when some lane's shift is outside [s_lo, s_hi] (lanes past k get s_lo).
+inline bool LoadLaneParams(const int32_t* m, const int32_t* s, int stride, __mmask16 k, int32_t s_lo, int32_t s_hi,
+                           __m512i& mv, __m512i& sv) {
+  mv = stride == 0 ? _mm512_set1_epi32(m[0]) : _mm512_maskz_loadu_epi32(k, m);
+  sv = stride == 0 ? _mm512_set1_epi32(s[0]) : _mm512_maskz_loadu_epi32(k, s);
+  sv = _mm512_mask_mov_epi32(_mm512_set1_epi32(s_lo), k, sv);
+  return !(_mm512_cmplt_epi32_mask(sv, _mm512_set1_epi32(s_lo)) | _mm512_cmpgt_epi32_mask(sv, _mm512_set1_epi32(s_hi)));
+}
+
 inline bool ReqNarrowLanes(const int32_t* m, const int32_t* s, int stride, __mmask16 k, int32_t zp, ReqNL& p) {
-  const __m512i mv = stride == 0 ? _mm512_set1_epi32(m[0]) : _mm512_maskz_loadu_epi32(k, m);
-  __m512i sv = stride == 0 ? _mm512_set1_epi32(s[0]) : _mm512_maskz_loadu_epi32(k, s);
-  sv = _mm512_mask_mov_epi32(_mm512_set1_epi32(32), k, sv);  // lanes past the tile: any valid shift
-  if (_mm512_cmplt_epi32_mask(sv, _mm512_set1_epi32(32)) | _mm512_cmpgt_epi32_mask(sv, _mm512_set1_epi32(45)))
-    return false;
+  __m512i mv, sv;
+  if (!LoadLaneParams(m, s, stride, k, 32, 45, mv, sv)) return false;
   const __m512i one = _mm512_set1_epi64(1), zp64 = _mm512_set1_epi64(zp);
   const __m512i se = _mm512_and_si512(sv, _mm512_set1_epi64(0xffffffff)), so = _mm512_srli_epi64(sv, 32);
   p.me = mv;
@@ -174,11 +181,8 @@ struct ReqHL {
 };
 
 inline bool MakeReqHL(const int32_t* m, const int32_t* s, int stride, __mmask16 k, int32_t zp, ReqHL& p) {
-  const __m512i mv = stride == 0 ? _mm512_set1_epi32(m[0]) : _mm512_maskz_loadu_epi32(k, m);
-  __m512i sv = stride == 0 ? _mm512_set1_epi32(s[0]) : _mm512_maskz_loadu_epi32(k, s);
-  sv = _mm512_mask_mov_epi32(_mm512_set1_epi32(33), k, sv);  // lanes past the tile: any valid shift
-  if (_mm512_cmplt_epi32_mask(sv, _mm512_set1_epi32(33)) | _mm512_cmpgt_epi32_mask(sv, _mm512_set1_epi32(45)))
-    return false;
+  __m512i mv, sv;
+  if (!LoadLaneParams(m, s, stride, k, 33, 45, mv, sv)) return false;
   const __m512i one = _mm512_set1_epi32(1), sh = _mm512_sub_epi32(sv, _mm512_set1_epi32(32));
   p.me = mv;
   p.mo = _mm512_srli_epi64(mv, 32);
