@@ -325,6 +325,33 @@ TEST(QLinearConvOp, PerChannelByHand) {
   }
 }
 
+// One session, inputs of several sizes in turn (the kernel keeps the
+// parameters of the last shape it ran): each run equals a fresh session's.
+TEST(QLinearConvOp, NewInputSizesInOneSessionMatchFreshSessions) {
+  auto image = [](int64_t h, int64_t w, uint32_t seed) {
+    std::vector<uint8_t> v(static_cast<size_t>(2 * h * w));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint8_t>((i * 37 + seed * 11) % 251);
+    return U8({1, 2, h, w}, v);
+  };
+  std::vector<Tensor> in = {image(5, 6, 0), F32({}, {0.5f}), U8({}, {10}),
+                            I8({3, 2, 3, 3}, {1, -1, 2, 0, 3, 2, 2, 4, -3, 5, 1, 0, -2, 2, 1, 1, 0, 3,
+                                              2, 2, -1, 0, 1, 4, -4, 1, 0, 3, 1, 2, 0, -1, 1, 2, 2, 1,
+                                              0, 1, 1, -2, 3, 0, 2, 1, 1, 4, 0, 2, -1, 1, 0, 2, 3, 1}),
+                            F32({3}, {0.25f, 0.5f, 0.125f}), I8({3}, {0, 0, 0}), F32({}, {1.f}), U8({}, {5}),
+                            I32({3}, {8, -4, 100})};
+  OneOp op("QLinearConv", 13, in, 1, AllButFirstConstant(9));
+  op.attrs().SetInts("pads", {1, 1, 1, 1});
+  op.Undeclared();
+  auto shared = Session::FromGraph(op.g);
+  const std::vector<Tensor> xs = {image(5, 6, 1), image(9, 4, 2), image(5, 6, 3), image(3, 3, 4)};
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const std::vector<Tensor> got = shared->Run({{"in0", xs[i]}});
+    const std::vector<Tensor> want = Session::FromGraph(op.g)->Run({{"in0", xs[i]}});
+    ASSERT_EQ(got[0].shape(), want[0].shape()) << "run " << i;
+    EXPECT_TRUE(testing::SameTensor(got[0], want[0])) << "run " << i;
+  }
+}
+
 TEST(QLinearConvOp, PaddingReadsTheZeroPointAndInt8OutputSaturates) {
   // x int8 [1,1,1,2] = [3, 5] (zp 3 -> 0, 2), w int8 1x1x1x3 = [1, 1, 1] (zp 0), pads 1 left/right in W:
   // windows over [pad, 0, 2, pad]: 0 + 0 + 2 = 2 and 0 + 2 + 0 = 2; * (1 * 1 / 0.01 = 100) = 200 -> int8 127.
