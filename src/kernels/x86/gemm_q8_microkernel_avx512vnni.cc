@@ -299,18 +299,20 @@ void Tile(const MicroArgs& g) {
     const __mmask16 k = TailMask(g.lanes - j0);
     const int32_t* mj = g.mult + j0 * g.mult_stride;
     const int32_t* sj = g.shift + j0 * g.mult_stride;
-    ReqHL ph;
-    if (g.narrow && MakeReqHL(mj, sj, g.mult_stride, k, g.zp, ph)) {
+    // Column v of every row through one of the narrow forms.
+    auto store_column = [&](auto requant) {
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r)
-        StoreClamped(static_cast<TC*>(g.c) + r * g.ldc + j0, k, RequantHighLanes(out[r][v], ph), lo32, hi32, sat_hi);
+        StoreClamped(static_cast<TC*>(g.c) + r * g.ldc + j0, k, requant(out[r][v]), lo32, hi32, sat_hi);
+    };
+    ReqHL ph;
+    if (g.narrow && MakeReqHL(mj, sj, g.mult_stride, k, g.zp, ph)) {
+      store_column([&](__m512i x) { return RequantHighLanes(x, ph); });
       continue;
     }
     ReqNL pn;
     if (g.narrow && ReqNarrowLanes(mj, sj, g.mult_stride, k, g.zp, pn)) {
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r)
-        StoreClamped(static_cast<TC*>(g.c) + r * g.ldc + j0, k, RequantNarrowLanes(out[r][v], pn), lo32, hi32, sat_hi);
+      store_column([&](__m512i x) { return RequantNarrowLanes(x, pn); });
       continue;
     }
     const Req p = g.mult_stride == 0 ? ReqBroadcast(g.mult[0], g.shift[0]) : ReqLanes(g.mult + j0, g.shift + j0, k);
