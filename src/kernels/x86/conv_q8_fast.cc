@@ -445,25 +445,25 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   const bool few_phases = g.sh <= 8 && g.sw <= 8;
   for (int64_t ky = 0; ky < g.kh && few_phases; ++ky) rph_used[(ky * g.dh) % g.sh] = true;
   for (int64_t kx = 0; kx < g.kw && few_phases; ++kx) cph_used[(kx * g.dw) % g.sw] = true;
-  a.step = g.sw, a.n = tb.cols;
-  const bool staged = c.tap_staged && g.sw <= 2 && tb.cols * g.sw <= kStagedMaxCols;
-  if (staged) {
-    // Short rows: one call stages every row of every quad, then interleaves
-    // whole 64-lane steps (same bytes as the loop below).
-    thread_local std::vector<q8::TapSeg> segs;
-    thread_local std::vector<uint8_t> stage;
-    segs.clear();
-    for (int64_t rph = 0; rph < g.sh; ++rph) {
-      if (few_phases && !rph_used[rph]) continue;
-      for (int64_t rr = 0; rr < tb.rows; ++rr) {
-        const int64_t iy = (oy_a + rr) * g.sh + rph - g.pt;
-        for (int64_t cph = 0; cph < g.sw; ++cph) {
-          if (few_phases && !cph_used[cph]) continue;
-          segs.push_back({iy >= 0 && iy < g.ih ? iy * g.iw : -1, cph - g.pl,
-                          (rph * tb.s_rph + rr * tb.s_rr + cph * tb.s_cph) / 4});
-        }
+  // Every (row phase, row, column phase) the taps read, in increasing lane
+  // order within a quad: one segment of tb.cols lanes each.
+  thread_local std::vector<q8::TapSeg> segs;
+  segs.clear();
+  for (int64_t rph = 0; rph < g.sh; ++rph) {
+    if (few_phases && !rph_used[rph]) continue;
+    for (int64_t rr = 0; rr < tb.rows; ++rr) {
+      const int64_t iy = (oy_a + rr) * g.sh + rph - g.pt;
+      for (int64_t cph = 0; cph < g.sw; ++cph) {
+        if (few_phases && !cph_used[cph]) continue;
+        segs.push_back({iy >= 0 && iy < g.ih ? iy * g.iw : -1, cph - g.pl,
+                        (rph * tb.s_rph + rr * tb.s_rr + cph * tb.s_cph) / 4});
       }
     }
+  }
+  if (c.tap_staged && g.sw <= 2 && tb.cols * g.sw <= kStagedMaxCols) {
+    // Short rows: one call stages every segment of every quad, then
+    // interleaves whole 64-lane steps.
+    thread_local std::vector<uint8_t> stage;
     q8::TapStagedArgs sa;
     sa.x = xg;
     sa.plane = in_sz, sa.channels = pk.cg, sa.quads = pk.quads_n;
@@ -477,22 +477,16 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
     sa.stage = stage.data();
     sa.out = tbuf.data();
     c.tap_staged(sa);
-  }
-  for (int64_t qd = 0; !staged && qd < pk.quads_n; ++qd)
-    for (int64_t rph = 0; rph < g.sh; ++rph) {
-      if (few_phases && !rph_used[rph]) continue;
-      for (int64_t rr = 0; rr < tb.rows; ++rr) {
-        const int64_t iy = (oy_a + rr) * g.sh + rph - g.pt;
-        const bool row_ok = iy >= 0 && iy < g.ih;
-        set_rows(qd, row_ok ? iy * g.iw : 0, row_ok, g.iw);
-        for (int64_t cph = 0; cph < g.sw; ++cph) {
-          if (few_phases && !cph_used[cph]) continue;
-          a.start = cph - g.pl;
-          a.out = tbuf.data() + qd * tb.s_quad + rph * tb.s_rph + rr * tb.s_rr + cph * tb.s_cph;
-          c.tap_row(a);
-        }
+  } else {
+    a.step = g.sw, a.n = tb.cols;
+    for (int64_t qd = 0; qd < pk.quads_n; ++qd)
+      for (const q8::TapSeg& sg : segs) {
+        set_rows(qd, sg.row >= 0 ? sg.row : 0, sg.row >= 0, g.iw);
+        a.start = sg.start;
+        a.out = tbuf.data() + qd * tb.s_quad + 4 * sg.lane;
+        c.tap_row(a);
       }
-    }
+  }
   // Step s = quad * taps + tap reads T at k_off[s] + (oy - oy_a) * s_rr + ox * 4.
   for (int64_t qd = 0, s = 0; qd < pk.quads_n; ++qd)
     for (int64_t ky = 0; ky < g.kh; ++ky)

@@ -124,9 +124,11 @@ void TapStagedAvx512(const TapStagedArgs& a) {
 void PixelPanelAvx512(const PixelPanelArgs& a) {
   const int64_t hw = a.pitch / 2;
   if (a.pitch % 2 != 0 || a.pitch <= 0 || 15 * hw + 2 * (a.steps - 1) + 1 > 63) return PixelPanelPortable(a);
-  alignas(64) int16_t base[32];
-  for (int w = 0; w < 32; ++w) base[w] = static_cast<int16_t>(hw * (w / 2) + w % 2);
-  const __m512i idx0 = _mm512_load_si512(base);
+  // Word w of a step-0 lane pair: hw * (w / 2) + w % 2 (three vector ops, not a table per call).
+  const __m512i w = _mm512_setr_epi32(0x10000, 0x30002, 0x50004, 0x70006, 0x90008, 0xB000A, 0xD000C, 0xF000E,
+                                      0x110010, 0x130012, 0x150014, 0x170016, 0x190018, 0x1B001A, 0x1D001C, 0x1F001E);
+  const __m512i idx0 = _mm512_add_epi16(_mm512_mullo_epi16(_mm512_srli_epi16(w, 1), _mm512_set1_epi16(static_cast<int16_t>(hw))),
+                                        _mm512_and_si512(w, _mm512_set1_epi16(1)));
   for (int i0 = 0; i0 < a.lanes; i0 += 16) {
     const uint8_t* s = a.src + i0 * a.pitch;
     const __m512i lo = _mm512_loadu_si512(s), hi = _mm512_loadu_si512(s + 64);

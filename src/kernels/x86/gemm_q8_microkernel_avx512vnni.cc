@@ -71,86 +71,15 @@ inline __m512i Requant(__m512i x, const Req& p, __m512i lo64, __m512i hi64, __m5
 }
 
 // Requant for results known to lie in (-2^30, 2^30) (MicroArgs::narrow) and
-// 32 <= shift <= 45: the zero point rides in the rounding term (adding
-// zp * 2^shift before the arithmetic shift adds exactly zp after it; no int64
-// overflow: |x * mult| < 2^62 and |zp| * 2^shift + 2^(shift-1) < 2^62), the
-// 64-bit products are shifted and blended as 32-bit lanes, odd lanes shifted
-// by shift - 32 so that their high dword already is the result (a floor of a
-// floor), and the clamp runs in 32 bits (no int32 saturation can trigger).
-struct ReqN {
-  __m512i m, r;
-  __m128i s_even, s_odd;
-};
-
-inline bool NarrowOk(int32_t s) { return s >= 32 && s <= 45; }
-
-inline ReqN ReqNarrow(int32_t m, int32_t s, int32_t zp) {
-  ReqN p;
-  p.m = _mm512_set1_epi64(m);
-  p.r = _mm512_set1_epi64((int64_t{1} << (s - 1)) + static_cast<int64_t>(zp) * (int64_t{1} << s));
-  p.s_even = _mm_cvtsi32_si128(s);
-  p.s_odd = _mm_cvtsi32_si128(s - 32);
-  return p;
-}
-
-// MBQM(x) + zp for 16 lanes.
-inline __m512i RequantNarrow(__m512i x, const ReqN& p) {
-  __m512i e = _mm512_mul_epi32(x, p.m);
-  __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), p.m);
-  e = _mm512_sra_epi64(_mm512_add_epi64(e, p.r), p.s_even);
-  o = _mm512_sra_epi64(_mm512_add_epi64(o, p.r), p.s_odd);
-  return _mm512_mask_blend_epi32(0xAAAA, e, o);
-}
-
-// RequantNarrow with a multiplier and shift per lane (fc mode: per output
-// channel). False when some lane's shift is outside [32, 45]. Kept apart from
-// ReqN on purpose: building this per row in conv mode (one form for both)
-// made MobileNetV2's 1x1 24->144@56 0.116 -> 0.150 ms (vector shift counts
-// and six live registers per row instead of two scalars and a vector).
-struct ReqNL {
-  __m512i me, mo, re, ro, se, so;
-};
-
-// The per-lane multipliers and shifts of lanes k (stride 0: one for all);
-// false when some lane's shift is outside [s_lo, s_hi] (lanes past k get s_lo).
-inline bool LoadLaneParams(const int32_t* m, const int32_t* s, int stride, __mmask16 k, int32_t s_lo, int32_t s_hi,
-                           __m512i& mv, __m512i& sv) {
-  mv = stride == 0 ? _mm512_set1_epi32(m[0]) : _mm512_maskz_loadu_epi32(k, m);
-  sv = stride == 0 ? _mm512_set1_epi32(s[0]) : _mm512_maskz_loadu_epi32(k, s);
-  sv = _mm512_mask_mov_epi32(_mm512_set1_epi32(s_lo), k, sv);
-  return !(_mm512_cmplt_epi32_mask(sv, _mm512_set1_epi32(s_lo)) | _mm512_cmpgt_epi32_mask(sv, _mm512_set1_epi32(s_hi)));
-}
-
-inline bool ReqNarrowLanes(const int32_t* m, const int32_t* s, int stride, __mmask16 k, int32_t zp, ReqNL& p) {
-  __m512i mv, sv;
-  if (!LoadLaneParams(m, s, stride, k, 32, 45, mv, sv)) return false;
-  const __m512i one = _mm512_set1_epi64(1), zp64 = _mm512_set1_epi64(zp);
-  const __m512i se = _mm512_and_si512(sv, _mm512_set1_epi64(0xffffffff)), so = _mm512_srli_epi64(sv, 32);
-  p.me = mv;
-  p.mo = _mm512_srli_epi64(mv, 32);
-  // (1 << (s - 1)) + zp * 2^s per lane, as in ReqNarrow; odd lanes shift by s - 32.
-  p.re = _mm512_add_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(se, one)), _mm512_sllv_epi64(zp64, se));
-  p.ro = _mm512_add_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(so, one)), _mm512_sllv_epi64(zp64, so));
-  p.se = se;
-  p.so = _mm512_sub_epi64(so, _mm512_set1_epi64(32));
-  return true;
-}
-
-inline __m512i RequantNarrowLanes(__m512i x, const ReqNL& p) {
-  __m512i e = _mm512_mul_epi32(x, p.me);
-  __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), p.mo);
-  e = _mm512_srav_epi64(_mm512_add_epi64(e, p.re), p.se);
-  o = _mm512_srav_epi64(_mm512_add_epi64(o, p.ro), p.so);
-  return _mm512_mask_blend_epi32(0xAAAA, e, o);
-}
-
-// The cheapest exact form, for narrow results and 33 <= shift <= 45: only the
-// high dwords H of the 64-bit products matter, since 2^(s-1) is a multiple of
-// 2^32 and the low dword L < 2^32 cannot carry past it:
+// 33 <= shift <= 45 (every requantization scale below 1/4): only the high
+// dwords H of the 64-bit products matter, since 2^(s-1) is a multiple of 2^32
+// and the low dword L < 2^32 cannot carry past it:
 //   floor((P + 2^(s-1)) / 2^s) = floor((H + 2^(s-33)) / 2^(s-32)),  P = 2^32 H + L,
 // so one dword shuffle gathers both H's and the rest runs in 32 bits, the zero
-// point riding in the rounding term again (|H| < 2^30, |zp| 2^(s-32) <= 2^29:
-// no int32 overflow). Six operations per 16 lanes instead of eight.
+// point riding in the rounding term (adding zp 2^(s-32) before the shift adds
+// exactly zp after it; |H| < 2^30, |zp| 2^(s-32) <= 2^29: no int32
+// overflow), and the clamp runs in 32 bits. Six operations per 16 lanes;
+// other shifts take the general form.
 struct ReqH {
   __m512i m, rz;  // multiplier (in every dword), rounding term + zp * 2^(s-32)
   __m128i sh;     // s - 32
@@ -166,12 +95,17 @@ inline ReqH MakeReqH(int32_t m, int32_t s, int32_t zp) {
   return p;
 }
 
+// H = the high dword of x * m per lane (signed 32 x 32 -> 64); me holds the
+// even lanes' multipliers in the low dwords of the qwords, mo the odd lanes'.
+inline __m512i HighDwords(__m512i x, __m512i me, __m512i mo) {
+  const __m512i e = _mm512_mul_epi32(x, me);
+  const __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
+  return _mm512_mask_shuffle_epi32(o, 0x5555, e, _MM_PERM_CDAB);  // H of lane 2i from e, 2i+1 from o
+}
+
 // MBQM(x) + zp for 16 lanes.
 inline __m512i RequantHigh(__m512i x, const ReqH& p) {
-  const __m512i e = _mm512_mul_epi32(x, p.m);
-  const __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), p.m);
-  const __m512i h = _mm512_mask_shuffle_epi32(o, 0x5555, e, _MM_PERM_CDAB);  // H of lane 2i from e, 2i+1 from o
-  return _mm512_sra_epi32(_mm512_add_epi32(h, p.rz), p.sh);
+  return _mm512_sra_epi32(_mm512_add_epi32(HighDwords(x, p.m, p.m), p.rz), p.sh);
 }
 
 // RequantHigh with a multiplier and shift per lane (fc mode). False when some
@@ -181,8 +115,11 @@ struct ReqHL {
 };
 
 inline bool MakeReqHL(const int32_t* m, const int32_t* s, int stride, __mmask16 k, int32_t zp, ReqHL& p) {
-  __m512i mv, sv;
-  if (!LoadLaneParams(m, s, stride, k, 33, 45, mv, sv)) return false;
+  const __m512i mv = stride == 0 ? _mm512_set1_epi32(m[0]) : _mm512_maskz_loadu_epi32(k, m);
+  __m512i sv = stride == 0 ? _mm512_set1_epi32(s[0]) : _mm512_maskz_loadu_epi32(k, s);
+  sv = _mm512_mask_mov_epi32(_mm512_set1_epi32(33), k, sv);  // lanes past the tile: any valid shift
+  if (_mm512_cmplt_epi32_mask(sv, _mm512_set1_epi32(33)) | _mm512_cmpgt_epi32_mask(sv, _mm512_set1_epi32(45)))
+    return false;
   const __m512i one = _mm512_set1_epi32(1), sh = _mm512_sub_epi32(sv, _mm512_set1_epi32(32));
   p.me = mv;
   p.mo = _mm512_srli_epi64(mv, 32);
@@ -193,10 +130,7 @@ inline bool MakeReqHL(const int32_t* m, const int32_t* s, int stride, __mmask16 
 }
 
 inline __m512i RequantHighLanes(__m512i x, const ReqHL& p) {
-  const __m512i e = _mm512_mul_epi32(x, p.me);
-  const __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), p.mo);
-  const __m512i h = _mm512_mask_shuffle_epi32(o, 0x5555, e, _MM_PERM_CDAB);
-  return _mm512_srav_epi32(_mm512_add_epi32(h, p.rz), p.sh);
+  return _mm512_srav_epi32(_mm512_add_epi32(HighDwords(x, p.me, p.mo), p.rz), p.sh);
 }
 
 // Stores clamp(y, lo, hi) as bytes. When hi is the type's maximum the
@@ -277,12 +211,6 @@ void Tile(const MicroArgs& g) {
         for (int v = 0; v < V; ++v) StoreClamped(c + 16 * v, km[v], RequantHigh(out[r][v], p), lo32, hi32, sat_hi);
         continue;
       }
-      if (g.narrow && NarrowOk(sr)) {
-        const ReqN p = ReqNarrow(mr, sr, g.zp);
-#pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) StoreClamped(c + 16 * v, km[v], RequantNarrow(out[r][v], p), lo32, hi32, sat_hi);
-        continue;
-      }
       const Req p = ReqBroadcast(mr, sr);
       for (int v = 0; v < V; ++v) {
         const __m512i y = Requant(out[r][v], p, lo64, hi64, zp32);
@@ -299,20 +227,11 @@ void Tile(const MicroArgs& g) {
     const __mmask16 k = TailMask(g.lanes - j0);
     const int32_t* mj = g.mult + j0 * g.mult_stride;
     const int32_t* sj = g.shift + j0 * g.mult_stride;
-    // Column v of every row through one of the narrow forms.
-    auto store_column = [&](auto requant) {
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r)
-        StoreClamped(static_cast<TC*>(g.c) + r * g.ldc + j0, k, requant(out[r][v]), lo32, hi32, sat_hi);
-    };
     ReqHL ph;
     if (g.narrow && MakeReqHL(mj, sj, g.mult_stride, k, g.zp, ph)) {
-      store_column([&](__m512i x) { return RequantHighLanes(x, ph); });
-      continue;
-    }
-    ReqNL pn;
-    if (g.narrow && ReqNarrowLanes(mj, sj, g.mult_stride, k, g.zp, pn)) {
-      store_column([&](__m512i x) { return RequantNarrowLanes(x, pn); });
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+        StoreClamped(static_cast<TC*>(g.c) + r * g.ldc + j0, k, RequantHighLanes(out[r][v], ph), lo32, hi32, sat_hi);
       continue;
     }
     const Req p = g.mult_stride == 0 ? ReqBroadcast(g.mult[0], g.shift[0]) : ReqLanes(g.mult + j0, g.shift + j0, k);

@@ -77,6 +77,17 @@ inline void StoreBytesY(void* dst, __m256i y, int n) {
 // as RequantHigh in gemm_q8_microkernel_avx512vnni.cc: the high dwords H of
 // the 64-bit products, then (H + 2^(s-33) + zp 2^(s-32)) >> (s - 32), clamped.
 // False (nothing stored) when some lane's shift is outside that range.
+// H = the high dword of x * m per lane (signed 32 x 32 -> 64).
+inline __m256i HighDwordsY(__m256i x, __m256i m) {
+  const __m256i e = _mm256_mul_epi32(x, m);
+  const __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
+  return _mm256_blend_epi32(o, _mm256_shuffle_epi32(e, 0xB1), 0x55);  // H of lane 2i from e, 2i+1 from o
+}
+
+inline __m256i ClampY(__m256i y, int32_t lo, int32_t hi) {
+  return _mm256_min_epi32(_mm256_max_epi32(y, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+
 inline bool NarrowHighY(__m256i x, __m256i m, __m256i s, __m256i mask, int32_t zp, int32_t lo, int32_t hi,
                         __m256i& y) {
   s = _mm256_blendv_epi8(_mm256_set1_epi32(33), s, mask);  // lanes past the tile: any valid shift
@@ -86,11 +97,7 @@ inline bool NarrowHighY(__m256i x, __m256i m, __m256i s, __m256i mask, int32_t z
   const __m256i one = _mm256_set1_epi32(1), sh = _mm256_sub_epi32(s, _mm256_set1_epi32(32));
   const __m256i rz = _mm256_add_epi32(_mm256_sllv_epi32(one, _mm256_sub_epi32(sh, one)),
                                       _mm256_mullo_epi32(_mm256_set1_epi32(zp), _mm256_sllv_epi32(one, sh)));
-  const __m256i e = _mm256_mul_epi32(x, m);
-  const __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
-  const __m256i h = _mm256_blend_epi32(o, _mm256_shuffle_epi32(e, 0xB1), 0x55);  // H of lane 2i from e, 2i+1 from o
-  y = _mm256_srav_epi32(_mm256_add_epi32(h, rz), sh);
-  y = _mm256_min_epi32(_mm256_max_epi32(y, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+  y = ClampY(_mm256_srav_epi32(_mm256_add_epi32(HighDwordsY(x, m), rz), sh), lo, hi);
   return true;
 }
 
@@ -110,13 +117,10 @@ inline void EpilogueY(const Args& g, __m256i acc, int r, int j0, int n, void* ds
       const int i = g.mult_stride == 0 ? 0 : r;
       const int32_t sh = g.shift[i] - 32;
       if (sh >= 1 && sh <= 13) {
-        const __m256i x = _mm256_add_epi32(acc, bias), m = _mm256_set1_epi32(g.mult[i]);
-        const __m256i e = _mm256_mul_epi32(x, m), o = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), m);
-        const __m256i h = _mm256_blend_epi32(o, _mm256_shuffle_epi32(e, 0xB1), 0x55);
+        const __m256i h = HighDwordsY(_mm256_add_epi32(acc, bias), _mm256_set1_epi32(g.mult[i]));
         const int32_t rz = (int32_t{1} << (sh - 1)) + g.zp * (int32_t{1} << sh);
         y = _mm256_sra_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(rz)), _mm_cvtsi32_si128(sh));
-        y = _mm256_min_epi32(_mm256_max_epi32(y, _mm256_set1_epi32(g.lo)), _mm256_set1_epi32(g.hi));
-        return StoreBytesY(dst, y, n);
+        return StoreBytesY(dst, ClampY(y, g.lo, g.hi), n);
       }
     }
   }

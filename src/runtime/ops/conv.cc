@@ -135,7 +135,7 @@ class QConvKernel : public ConvKernel {
     // The parameters depend only on the input shape: built once per shape, not
     // per run (a dozen vectors allocated and freed per node and run were about
     // 4% of the Fashion-MNIST CNN's 22 us).
-    if (params_shape_.empty() || x.shape() != params_shape_) {
+    if (x.shape() != params_shape_) {
       ConvParams g = Geometry(x.shape(), w_->shape());
       ConvQ8Params& p = params_;
       p.batch = g.batch;
@@ -270,7 +270,7 @@ class QConvKernel : public ConvKernel {
   std::vector<int32_t> acc_;
   Path path_ = Path::kUnprepared;
   std::vector<int64_t> packed_in_, packed_pad_begin_, packed_pad_end_;  // the window the packing is for
-  Shape params_shape_;  // the input shape params_ was built for (empty: none yet; conv inputs have rank >= 3)
+  Shape params_shape_;  // the input shape params_ was built for (empty, which no conv input is, before the first run)
   ConvQ8Params params_;
   DwConvQ8Packed dw_;
   ConvQ8Packed gemm_;
