@@ -1,5 +1,7 @@
 #include "base/thread_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -18,24 +20,49 @@ inline void CpuRelax() {
 // the run time. Spinning this long costs nothing measurable when idle.
 constexpr auto kSpin = std::chrono::microseconds(300);
 
-template <class Pred>
-bool SpinUntil(Pred done) {
+// The CPU this thread runs on, or -1 where the OS does not say. glibc reads
+// it from the thread's rseq area: a load, not a system call.
+inline int CurrentCpu() { return sched_getcpu(); }
+
+// Spins until done() or kSpin has passed, or until give_up() says spinning
+// only keeps another thread off the CPU. Returns done().
+template <class Done, class GiveUp>
+bool SpinUntil(Done done, GiveUp give_up) {
   auto until = std::chrono::steady_clock::now() + kSpin;
   for (int i = 0;; ++i) {
     if (done()) return true;
     CpuRelax();
-    if ((i & 255) == 255 && std::chrono::steady_clock::now() > until) return false;
+    if ((i & 31) == 31) {
+      if (give_up()) return done();
+      if ((i & 255) == 255 && std::chrono::steady_clock::now() > until) return done();
+    }
   }
 }
 
+constexpr uint64_t Pack(uint32_t gen, int chunks, int next) {
+  return (uint64_t{gen} << 32) | (uint64_t(chunks) << 16) | uint64_t(next);
+}
+constexpr uint32_t GenOf(uint64_t s) { return uint32_t(s >> 32); }
+constexpr int ChunksOf(uint64_t s) { return int((s >> 16) & 0xffff); }
+constexpr int NextOf(uint64_t s) { return int(s & 0xffff); }
+
 }  // namespace
+
+// One per thread (slot 0 is the caller), on its own cache line: the CPU the
+// thread runs a chunk on, -1 while it runs none.
+struct alignas(64) ThreadPool::Slot {
+  std::atomic<int> running_cpu{-1};
+};
 
 int DefaultThreadCount() {
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+ThreadPool::ThreadPool(int num_threads)
+    : num_threads_(std::clamp(num_threads, 1, 0xffff)),
+      slots_(new Slot[static_cast<size_t>(num_threads_)]),
+      ranges_(static_cast<size_t>(num_threads_)) {
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
@@ -43,32 +70,53 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
-    stop_flag_ = true;
   }
   start_cv_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::WorkerLoop(int index) {
-  uint64_t seen = 0;
+bool ThreadPool::ChunkRunningOn(int cpu) const {
+  if (cpu < 0) return false;
+  for (int i = 0; i < num_threads_; ++i)
+    if (slots_[i].running_cpu.load(std::memory_order_relaxed) == cpu) return true;
+  return false;
+}
+
+void ThreadPool::WorkerLoop(int slot) {
+  uint32_t seen = 0;
+  auto fresh = [&] { return GenOf(claim_.load(std::memory_order_acquire)) != seen || stop_.load(); };
   for (;;) {
-    if (!SpinUntil([&] { return generation_.load(std::memory_order_acquire) != seen || stop_flag_.load(); })) {
+    // Spinning on the caller's CPU would only delay the caller (and the job
+    // this worker waits for): sleep instead.
+    bool woke = SpinUntil(fresh, [&] {
+      int cpu = CurrentCpu();
+      return cpu >= 0 && cpu == caller_cpu_.load(std::memory_order_relaxed);
+    });
+    if (!woke) {
       std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
+      start_cv_.wait(lock, fresh);
     }
-    if (stop_flag_.load()) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
-    }
-    seen = generation_.load(std::memory_order_acquire);
-    auto range = ranges_[index];
-    const auto* job = job_;
-    if (range.first < range.second) RunCaught(*job, index, range.first, range.second);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (stop_.load()) return;
+    seen = GenOf(claim_.load(std::memory_order_acquire));
+    RunChunks(seen, slot);
+  }
+}
+
+void ThreadPool::RunChunks(uint32_t gen, int slot) {
+  uint64_t s = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    if (GenOf(s) != gen || NextOf(s) >= ChunksOf(s)) return;
+    if (!claim_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    // The chunk is ours: the job's data stays put until it is done.
+    int chunk = NextOf(s), chunks = ChunksOf(s);
+    slots_[slot].running_cpu.store(CurrentCpu(), std::memory_order_relaxed);
+    RunCaught(slot, ranges_[chunk].first, ranges_[chunk].second);
+    slots_[slot].running_cpu.store(-1, std::memory_order_relaxed);
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks && slot != 0) {
       std::lock_guard<std::mutex> lock(mu_);
       done_cv_.notify_one();
     }
+    s = claim_.load(std::memory_order_acquire);
   }
 }
 
@@ -79,30 +127,34 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
 void ThreadPool::ParallelForChunks(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn, int64_t grain) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
-  int64_t chunks = std::min<int64_t>(num_threads_, (n + grain - 1) / grain);
+  int chunks = static_cast<int>(std::min<int64_t>(num_threads_, (n + grain - 1) / grain));
   if (chunks <= 1) {
     fn(0, 0, n);
     return;
   }
-  std::vector<std::pair<int64_t, int64_t>> ranges(num_threads_, {0, 0});
   int64_t per = n / chunks, extra = n % chunks, begin = 0;
-  for (int64_t c = 0; c < chunks; ++c) {
+  for (int c = 0; c < chunks; ++c) {
     int64_t len = per + (c < extra ? 1 : 0);
-    ranges[c] = {begin, begin + len};
+    ranges_[static_cast<size_t>(c)] = {begin, begin + len};
     begin += len;
   }
+  job_ = &fn;
+  done_.store(0, std::memory_order_relaxed);
+  int cpu = CurrentCpu();
+  caller_cpu_.store(cpu, std::memory_order_relaxed);
+  uint32_t gen = ++generation_;
+  claim_.store(Pack(gen, chunks, 0), std::memory_order_release);
   {
+    // Taking the lock orders this against a worker between its last look at
+    // claim_ and its wait: it either saw the job or gets the notification.
     std::lock_guard<std::mutex> lock(mu_);
-    ranges_ = ranges;
-    job_ = &fn;
-    pending_.store(num_threads_ - 1, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   start_cv_.notify_all();
-  RunCaught(fn, 0, ranges[0].first, ranges[0].second);
-  if (!SpinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+  RunChunks(gen, 0);
+  auto all_done = [&] { return done_.load(std::memory_order_acquire) == chunks; };
+  if (!SpinUntil(all_done, [&] { return ChunkRunningOn(CurrentCpu()); })) {
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return pending_.load() == 0; });
+    done_cv_.wait(lock, all_done);
   }
   // Every chunk has finished (fn and whatever it points to are no longer in
   // use by any worker): only now may an error leave this frame.
@@ -114,9 +166,9 @@ void ThreadPool::ParallelForChunks(int64_t n, const std::function<void(int, int6
   if (error) std::rethrow_exception(error);
 }
 
-void ThreadPool::RunCaught(const std::function<void(int, int64_t, int64_t)>& fn, int index, int64_t lo, int64_t hi) {
+void ThreadPool::RunCaught(int slot, int64_t lo, int64_t hi) {
   try {
-    fn(index, lo, hi);
+    (*job_)(slot, lo, hi);
   } catch (...) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!error_) error_ = std::current_exception();

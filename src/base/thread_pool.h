@@ -1,15 +1,23 @@
 // A fixed pool of worker threads. ParallelFor splits [0, n) into contiguous
-// chunks, one per thread (the caller's thread takes the first), and returns
-// when all are done. With one thread everything runs inline. If a chunk
-// throws, the call still waits for every other chunk, then rethrows the first
-// error on the caller's thread (a worker must never outlive the job it runs,
-// and an exception must never escape a worker: that would terminate).
+// chunks and returns when all are done. With one thread everything runs
+// inline. If a chunk throws, the call still waits for every other chunk, then
+// rethrows the first error on the caller's thread (a worker must never
+// outlive the job it runs, and an exception must never escape a worker: that
+// would terminate).
+//
+// Chunks are claimed, not assigned: the caller and the workers take the next
+// unclaimed chunk from one atomic counter. A worker that has not started (it
+// is asleep, or the OS runs it on the caller's CPU, or the host gave its CPU
+// away) therefore never holds the caller up: the caller runs its chunks too.
+// Waiting is spinning, except where the spinning thread would take the CPU
+// from the thread it waits for (both on one CPU): there it sleeps at once.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,24 +34,36 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
   // fn(begin, end) over a partition of [0, n); chunks are at least `grain` long.
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
-  // Like ParallelFor, and fn also gets its chunk's index in [0, num_threads()),
-  // distinct among concurrent calls: an index into per-thread scratch buffers.
+  // Like ParallelFor, and fn also gets an index in [0, num_threads()) that is
+  // distinct among chunks running at the same time (the running thread's
+  // slot): an index into per-thread scratch buffers.
   void ParallelForChunks(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn, int64_t grain = 1);
 
  private:
-  void WorkerLoop(int index);
+  struct Slot;
+  void WorkerLoop(int slot);
+  // Claims and runs chunks of job `gen` until none is left.
+  void RunChunks(uint32_t gen, int slot);
   // Runs one chunk; an exception is kept in error_ (the first one wins).
-  void RunCaught(const std::function<void(int, int64_t, int64_t)>& fn, int index, int64_t lo, int64_t hi);
+  void RunCaught(int slot, int64_t lo, int64_t hi);
+  // Whether some thread still running a chunk sits on CPU `cpu`.
+  bool ChunkRunningOn(int cpu) const;
+
   int num_threads_;
+  std::unique_ptr<Slot[]> slots_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;
+  // The job: written by the caller before it publishes claim_, read by a
+  // thread only after it claimed one of the job's chunks.
   const std::function<void(int, int64_t, int64_t)>* job_ = nullptr;
   std::vector<std::pair<int64_t, int64_t>> ranges_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  bool stop_ = false;
-  std::atomic<bool> stop_flag_{false};
+  // generation (bits 63..32) | chunk count (31..16) | next chunk (15..0).
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> done_{0};          // chunks of the current job finished
+  std::atomic<int> caller_cpu_{-1};   // where the caller last ran
+  uint32_t generation_ = 0;           // the caller's own copy
+  std::atomic<bool> stop_{false};
   std::exception_ptr error_;  // guarded by mu_
 };
 
