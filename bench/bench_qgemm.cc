@@ -288,6 +288,9 @@ int main(int argc, char** argv) {
       {"mobilenetv2_1x1_192to64_14", 192, 64, 14, 14, 1, 1, 1, 0},
       {"mobilenetv2_1x1_576to160_7", 576, 160, 7, 7, 1, 1, 1, 0},
       {"mobilenetv2_1x1_960to320_7", 960, 320, 7, 7, 1, 1, 1, 0},
+      {"fashion_cnn_3x3_1to16_28", 1, 16, 28, 28, 3, 3, 1, 1},
+      {"fashion_cnn_3x3_16to32_14", 16, 32, 14, 14, 3, 3, 1, 1},
+      {"fashion_cnn_3x3_32to32_7", 32, 32, 7, 7, 3, 3, 1, 1},
   };
   for (Isa isa : SupportedIsas()) {
     const std::string tag = q8::KernelsFor(isa).name;

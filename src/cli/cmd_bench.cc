@@ -81,7 +81,7 @@ int Bench(const BenchOptions& o) {
   double p90 = ms[std::min(ms.size() - 1, static_cast<size_t>(ms.size() * 0.9))];
   std::printf("model: %s\n", o.model.c_str());
   std::printf("threads: %d  isa: %s  cpu: %s\n", o.threads, IsaName(ActiveIsa()), CpuFeatureSummary().c_str());
-  std::printf("runs=%d warmup=%d median_ms=%.3f p90_ms=%.3f min_ms=%.3f arena_mb=%.2f peak_mem_mb=%.1f\n", o.runs,
+  std::printf("runs=%d warmup=%d median_ms=%.4f p90_ms=%.4f min_ms=%.4f arena_mb=%.2f peak_mem_mb=%.1f\n", o.runs,
               o.warmup, median, p90, ms.front(), session->arena_bytes() / 1048576.0, PeakMemoryMb());
   if (o.profile) {
     std::vector<NodeProfile> prof = session->profile();
