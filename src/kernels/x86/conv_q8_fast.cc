@@ -687,7 +687,9 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   thread_local std::vector<RowTile> tiles;
   const int64_t* offsets = nullptr;
   PositionRowTiles(c, xg, pos0, np, tiles, offsets);
-  TY tile[8 * 64 + 16];  // mr x nr of every level fits, + the slack StoreTransposed* reads
+  // mr x nr of every level fits, up to the next 64 bytes (MicroArgs::dense),
+  // + the slack StoreTransposed* reads.
+  TY tile[8 * 64 + 64];
   q8::MicroArgs g;
   g.a_stride = mr * 4;
   g.a_off = offsets;
@@ -699,7 +701,7 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   g.hi = hi;
   g.narrow = narrow;
   g.c = tile;
-  g.ldc = nr;
+  g.dense = true;
   g.mult_stride = per_channel ? 1 : 0;
   // Channels [c_lo, c_hi) of the group; a weight tile that straddles a block
   // edge is run on its lanes of this block only (edges are multiples of 16).
@@ -710,6 +712,7 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
     const int lanes = static_cast<int>(end - start);
     g.b = pk.w8.data() + ((grp * pk.m_tiles + mt) * k4 * nr + (start - mt * nr)) * 4;
     g.lanes = lanes;
+    g.ldc = (lanes + 15) / 16 * 16;  // the tile's rows back to back (MicroArgs::dense)
     g.bias = bias + m0;
     g.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
     g.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
@@ -726,7 +729,7 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
       g.rows = rt.n;
       g.pf = next ? next + std::clamp<int64_t>(ti++ * pf_chunk, 0, std::max<int64_t>(0, tile_bytes - 64)) : nullptr;
       fn(g);
-      c.store_transposed(reinterpret_cast<const uint8_t*>(tile), nr, rt.n, lanes,
+      c.store_transposed(reinterpret_cast<const uint8_t*>(tile), g.ldc, rt.n, lanes,
                          reinterpret_cast<uint8_t*>(yn + m0 * pl.out_sz + rt.pos), pl.out_sz);
     }
   }

@@ -64,6 +64,11 @@ struct MicroArgs {
   bool narrow = false;
   void* c = nullptr;               // output row r at c + r * ldc elements (uint8_t or int8_t)
   int64_t ldc = 0;
+  // Optional hint (fc mode): c is the caller's scratch tile, ldc is
+  // 16 * ceil(lanes / 16), and the bytes past the valid rows and lanes, up to
+  // the next multiple of 64 after rows * ldc, may be overwritten. A kernel may
+  // then narrow four vectors at once into one whole 64-byte store.
+  bool dense = false;
 };
 
 using MicroFn = void (*)(const MicroArgs&);

@@ -147,6 +147,19 @@ inline void StoreClamped(TC* c, __mmask16 k, __m512i y, __m512i lo32, __m512i hi
   }
 }
 
+// Four vectors of 16 int32 lanes, already clamped to the output range (or
+// past it only where the saturation of the packs clamps them as well), as 64
+// bytes in order: a's 16, then b's, c's, d's. The packs work per 128-bit block
+// (block L of the result holds a, b, c, d's block L, 4 bytes each); one dword
+// permute puts every vector's four blocks back together.
+template <class TC>
+inline __m512i Pack4(__m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i ab = _mm512_packs_epi32(a, b), cd = _mm512_packs_epi32(c, d);
+  const __m512i bytes = std::is_same_v<TC, uint8_t> ? _mm512_packus_epi16(ab, cd) : _mm512_packs_epi16(ab, cd);
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  return _mm512_permutexvar_epi32(order, bytes);
+}
+
 inline __mmask16 TailMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 template <bool kConv, class TC, int R, int V, bool kOffsets>
@@ -222,6 +235,30 @@ void Tile(const MicroArgs& g) {
   // fc: bias and multipliers per lane (column), shared by all rows.
   const __m512i lo32 = _mm512_set1_epi32(g.lo), hi32 = _mm512_set1_epi32(g.hi);
   const bool sat_hi = std::is_same_v<TC, uint8_t> ? (g.hi == 255 && g.lo >= 0) : g.hi == 127;
+  if (g.dense && g.narrow && g.ldc == 16 * V) {
+    // Rows are contiguous: vector r * V + v lands at byte 16 (r * V + v), so
+    // four at a time narrow with packs into one 64-byte store.
+    ReqHL ph[V];
+    bool high = true;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v)
+      high = high && MakeReqHL(g.mult + 16 * v * g.mult_stride, g.shift + 16 * v * g.mult_stride, g.mult_stride,
+                               TailMask(g.lanes - 16 * v), g.zp, ph[v]);
+    if (high) {
+      constexpr int kN = R * V;
+      __m512i y[kN + 3];
+#pragma GCC unroll 24
+      for (int i = 0; i < kN; ++i) {
+        __m512i t = _mm512_max_epi32(RequantHighLanes(out[i / V][i % V], ph[i % V]), lo32);
+        y[i] = sat_hi ? t : _mm512_min_epi32(t, hi32);  // the packs saturate to the type's range
+      }
+      for (int i = kN; i < kN + 3; ++i) y[i] = _mm512_setzero_si512();
+#pragma GCC unroll 6
+      for (int i = 0; i < kN; i += 4)
+        _mm512_storeu_si512(static_cast<TC*>(g.c) + 16 * i, Pack4<TC>(y[i], y[i + 1], y[i + 2], y[i + 3]));
+      return;
+    }
+  }
   for (int v = 0; v < V; ++v) {
     const int j0 = 16 * v;
     const __mmask16 k = TailMask(g.lanes - j0);
