@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <optional>
 #include <random>
 
 #include "guard_page.h"
@@ -172,7 +173,8 @@ struct ConvPaths {
 };
 
 template <class TX, class TY>
-void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, ConvPaths* paths = nullptr) {
+void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, ConvPaths* paths = nullptr,
+               std::optional<int32_t> x_zero_point = std::nullopt) {
   ConvQ8Params p;
   p.batch = s.batch;
   p.group = s.group;
@@ -186,6 +188,7 @@ void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, Con
   p.x_zero_point = static_cast<int32_t>(
       r.Coin(0.3) ? (r.Coin() ? std::numeric_limits<TX>::min() : std::numeric_limits<TX>::max())
                   : r.Int(std::numeric_limits<TX>::min(), std::numeric_limits<TX>::max()));
+  if (x_zero_point) p.x_zero_point = *x_zero_point;
   p.y_zero_point = static_cast<int32_t>(r.Int(std::numeric_limits<TY>::min(), std::numeric_limits<TY>::max()));
   if (r.Coin()) p.multiplier.push_back(RandomMultiplier(r));
   else
@@ -384,12 +387,13 @@ TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
 // Lanes-are-channels mode (small output maps, deep K: positions as rows,
 // channels as lanes, transposed store): channel counts around the tile and
 // vector edges, position counts around the row tile, 1x1 and 3x3, stride 2,
+// dilation 2 along the height, padding with code 0 (kernel rows skipped),
 // batch and groups (several channel blocks and position blocks); output rows
 // from 1 to 40 wide, so the row tiles are read in place from the tap buffer
 // (ConvQ8RowRuns) in some shapes and copied in others.
 TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   ConvPaths paths;
-  const int64_t reuses0 = ConvQ8TapBufferReuses();
+  const int64_t reuses0 = ConvQ8TapBufferReuses(), skipped0 = ConvQ8KernelRowsSkipped();
   for (Isa isa : SupportedIsas()) {
     Rng r(131 + static_cast<int>(isa));
     const int trials = isa == Isa::kScalar ? 8 : 24;
@@ -401,18 +405,29 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
       s.cg = one ? r.Int(256, 400) : r.Int(29, 80);
       s.mg = r.Coin(0.5) ? r.Int(1, 70) : r.Int(90, 200);
       const int64_t st = r.Coin(0.3) ? 2 : 1, k = one ? 1 : 3;
-      const int64_t side = (k - 1) + 1 + r.Int(0, 8) * st;
+      // Dilation 2 along the height in some of the plain shapes (the kernel
+      // rows a row tile skips depend on it).
+      const int64_t dh = k == 3 && trial % 3 != 2 && trial % 4 != 3 && r.Coin(0.3) ? 2 : 1;
+      const int64_t side = (k - 1) * dh + 1 + r.Int(0, 8) * st;
       s.in = {side, r.Int(k, 8)};
       if (trial % 3 == 2) s.in = {k + r.Int(0, 1) * st, k - 1 + r.Int(9, 40) * st};  // 1 or 2 wide rows
       if (trial % 4 == 3) s.in = {k - 1 + r.Int(9, 16) * st, k - 1 + r.Int(9, 16) * st};  // up to 16x16: blocks of rows
 
       s.kernel = {k, k};
       s.stride = {st, st};
-      s.dilation = {1, 1};
+      s.dilation = {dh, 1};
       s.pads = one ? std::vector<int64_t>{0, 0, 0, 0} : std::vector<int64_t>{1, r.Int(0, 1), r.Int(0, 1), 1};
+      if (dh == 2) s.pads[0] = r.Int(1, 3), s.pads[2] = r.Int(0, 3);
       const bool extreme = trial % 5 == 4;
-      if (trial % 2 == 0) CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme, &paths);
-      else CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme, &paths);
+      // Every third trial pads with code 0 (uint8 zero point 0, int8 -128),
+      // where row tiles skip the kernel rows that lie wholly in the padding.
+      const bool zero_pad = trial % 3 == 1;
+      if (trial % 2 == 0)
+        CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme, &paths,
+                                    zero_pad ? std::optional<int32_t>(0) : std::nullopt);
+      else
+        CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme, &paths,
+                                  zero_pad ? std::optional<int32_t>(-128) : std::nullopt);
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
@@ -421,6 +436,7 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   // Split channel blocks of one position block run in one call: the later
   // tasks take the first one's tap buffer.
   EXPECT_GT(ConvQ8TapBufferReuses() - reuses0, 10);
+  EXPECT_GT(ConvQ8KernelRowsSkipped() - skipped0, 50);
 }
 
 // Pixel-rows order (3 channels per group, kernels whose rows of 3-byte

@@ -43,9 +43,10 @@ struct ConvQ8Packed {
   int64_t in_channels = 0, out_channels = 0, group = 1, cg = 0, mg = 0;
   std::vector<int64_t> kernel;  // spatial kernel dims
   int64_t k = 0, k4 = 0, m_tiles = 0;  // depth per group, in steps of 4; row tiles per group
-  // Depth order of the packed weights. quads: step s = quad * taps + tap holds
-  // channels 4 quad .. 4 quad + 3 of one kernel tap (channels past cg get zero
-  // weights), so a task gathers a channel-interleaved copy of its input rows
+  // Depth order of the packed weights. quads: step s = (ky * quads_n + quad)
+  // * kw + kx holds channels 4 quad .. 4 quad + 3 of kernel tap (ky, kx)
+  // (channels past cg get zero weights; each kernel row is one run of
+  // steps), so a task gathers a channel-interleaved copy of its input rows
   // once and every panel row is a run of whole 4-byte lanes out of it (the
   // 1x1 stride-1 unpadded case reads that copy as the panel itself).
   // Otherwise (cg <= 2, where quads would waste most of the depth): depth
@@ -114,6 +115,10 @@ bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std
 // image and group) is the one the previous task of the same ConvQ8FastRun call
 // gathered takes that buffer as it is. For tests.
 int64_t ConvQ8TapBufferReuses();
+
+// Kernel rows this thread's lanes-are-channels row tiles have skipped so far
+// (rows wholly in the padding, when the padding byte is 0). For tests.
+int64_t ConvQ8KernelRowsSkipped();
 
 // Independent tasks for running p (same node as packed, any batch / input size).
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);
