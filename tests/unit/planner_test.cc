@@ -82,6 +82,42 @@ TEST(Session, ReplansWhenADynamicDimChanges) {
   }
 }
 
+// A session keeps where its values live from one run to the next: each run
+// must still start clean. Flatten makes its output a view of its input (the
+// slot is replaced during a run), one output is a view of the graph input,
+// one an arena value; earlier runs' outputs must stay as they were.
+TEST(Session, RunsOfOneSessionAreIndependent) {
+  auto build = [] {
+    Graph g;
+    g.opset = 17;
+    AddInput(g, "x", DType::kFloat32, {2, 3, 4});
+    AddOp(g, "Relu", {"x"}, {"a"});
+    AddOp(g, "Flatten", {"a"}, {"f"});
+    AddOp(g, "Sigmoid", {"f"}, {"y"});
+    AddOp(g, "Flatten", {"x"}, {"xf"});
+    AddOp(g, "Tanh", {"a"}, {"t"});
+    g.outputs = {g.FindValue("y"), g.FindValue("xf"), g.FindValue("f"), g.FindValue("t")};
+    return g;
+  };
+  auto shared = Session::FromGraph(build());
+  std::vector<std::vector<Tensor>> kept;
+  std::vector<Tensor> xs;
+  for (uint32_t run = 0; run < 4; ++run) {
+    xs.push_back(RandomTensor({2, 3, 4}, 40 + run, -2, 2));
+    kept.push_back(shared->Run({{"x", xs.back()}}));
+    // The input is not kept: rewriting it changes no output of this run.
+    std::memset(xs.back().raw(), 0, xs.back().nbytes());
+  }
+  for (uint32_t run = 0; run < 4; ++run) {
+    const std::vector<Tensor> want = Session::FromGraph(build())->Run({{"x", RandomTensor({2, 3, 4}, 40 + run, -2, 2)}});
+    ASSERT_EQ(kept[run].size(), want.size());
+    for (size_t o = 0; o < want.size(); ++o) {
+      ASSERT_EQ(kept[run][o].shape(), want[o].shape()) << "run " << run << " output " << o;
+      EXPECT_EQ(std::memcmp(kept[run][o].raw(), want[o].raw(), want[o].nbytes()), 0) << "run " << run << " output " << o;
+    }
+  }
+}
+
 TEST(Session, RejectsWrongShapeDtypeAndMissingInputs) {
   Graph g = ReluChain({2, 4});
   g.path = "chain.onnx";
