@@ -169,7 +169,7 @@ ConvShape RandomConvShape(Rng& r) {
 // whole map as one task (ConvQ8RowRuns): read in place, or copied; convs
 // packed in pixel-rows order.
 struct ConvPaths {
-  int in_place = 0, copied = 0, pixel_rows = 0;
+  int in_place = 0, copied = 0, pixel_rows = 0, pixel_rows_one_channel = 0;
 };
 
 template <class TX, class TY>
@@ -214,6 +214,7 @@ void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, Con
   ConvQ8Reference(p, gx->data(), gw->data(), bp, want.data());
   const ConvQ8Packed pk = PackConvQ8(p, gw->data(), bp, isa);
   if (paths && pk.pixel_rows) ++paths->pixel_rows;
+  if (paths && pk.pixel_rows && pk.cg == 1) ++paths->pixel_rows_one_channel;
   if (paths && pk.lanes_channels) {
     std::vector<std::pair<int64_t, int>> runs;
     const int64_t out_sz = p.geo.spatial_size_out();
@@ -440,9 +441,10 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
 }
 
 // Pixel-rows order (3 channels per group, kernels whose rows of 3-byte
-// pixels pack tighter than channel quads): kernel widths 2 and 5-11, strides
-// 1-3 (even pitch: the word-permute panel; odd: the portable one), dilation
-// along the height, asymmetric padding, 1-D, groups, batch.
+// pixels pack tighter than channel quads; or one channel and kernel rows up
+// to 4 wide): kernel widths 2-11, strides 1-3 (pitch 1: the sliding-window
+// panel; even pitch: the word-permute panel; odd: the portable one),
+// dilation along the height, asymmetric padding, 1-D, groups, batch.
 TEST(QuantX86Kernels, ConvPixelRowsMatchesReference) {
   ConvPaths paths;
   for (Isa isa : SupportedIsas()) {
@@ -452,10 +454,13 @@ TEST(QuantX86Kernels, ConvPixelRowsMatchesReference) {
       ConvShape s;
       s.batch = r.Int(1, 2);
       s.group = r.Coin(0.8) ? 1 : r.Int(2, 3);
-      s.cg = 3;
+      // One channel in a third of the trials: kernel rows up to 4 wide (a
+      // sliding window of the input row; pitch 1 or the stride).
+      const bool one = trial % 3 == 2;
+      s.cg = one ? 1 : 3;
       s.mg = r.Coin(0.5) ? r.Int(1, 20) : r.Int(40, 140);
       const int rank = r.Coin(0.85) ? 2 : 1;
-      const int64_t kw = r.Coin(0.2) ? 2 : r.Int(5, 11), st = r.Int(1, 3);
+      const int64_t kw = one ? r.Int(2, 4) : r.Coin(0.2) ? 2 : r.Int(5, 11), st = r.Int(1, 3);
       for (int d = 0; d < rank; ++d) {
         const bool h = rank == 2 && d == 0;
         s.kernel.push_back(h ? r.Int(1, 7) : kw);
@@ -472,6 +477,7 @@ TEST(QuantX86Kernels, ConvPixelRowsMatchesReference) {
     }
   }
   EXPECT_GT(paths.pixel_rows, 30 / kSweepDivisor);
+  EXPECT_GT(paths.pixel_rows_one_channel, 10 / kSweepDivisor);
 }
 
 // A tap buffer is reused only within one ConvQ8FastRun call: the same input

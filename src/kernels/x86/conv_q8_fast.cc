@@ -578,6 +578,20 @@ const uint8_t* PackQuadsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0,
 // rows are interleaved into 3-byte pixels once (a tap row of 4-byte pixels,
 // then the fourth byte dropped); each sub-panel step is then a strided run of
 // 4-byte reads out of one such row. Returns sub-panel 0 ([k4][nr][4] each).
+// out[j] = (row[j - pl] or fill outside [0, iw), and everywhere when row is
+// null) ^ flip for j < n.
+void StagePaddedRow(const uint8_t* row, int64_t iw, int64_t pl, int64_t n, uint8_t fill, uint8_t flip,
+                    uint8_t* out) {
+  const int64_t a = row ? std::clamp<int64_t>(pl, 0, n) : n, b = row ? std::clamp<int64_t>(pl + iw, a, n) : n;
+  std::memset(out, fill ^ flip, a);
+  if (b > a) {
+    if (flip == 0) std::memcpy(out + a, row + (a - pl), b - a);
+    else
+      for (int64_t j = a; j < b; ++j) out[j] = row[j - pl] ^ flip;
+  }
+  std::memset(out + b, fill ^ flip, n - b);
+}
+
 const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
   const ConvQ8Packed& pk = *c.pk;
   const Geo2& g = c.geo;
@@ -600,6 +614,10 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
   for (int64_t r = 0; r < nrows; ++r) {
     const int64_t iy = iy_lo + r;
     const bool row_ok = iy >= 0 && iy < g.ih;
+    if (cg == 1) {  // the row itself, padded: pixel j is column j - pl
+      StagePaddedRow(row_ok ? xg + iy * g.iw : nullptr, g.iw, g.pl, px, c.zp_code, c.flip, prow.data() + r * pitch);
+      continue;
+    }
     for (int t = 0; t < 4; ++t) {
       const bool ok = row_ok && t < cg;
       a.row[t] = ok ? xg + t * in_sz + iy * g.iw : xg;
@@ -810,8 +828,12 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   pk.quads_n = (pk.cg + 3) / 4;
   const int64_t kh = pk.kernel.size() == 2 ? pk.kernel[0] : 1, kw = pk.kernel.empty() ? 1 : pk.kernel.back();
   pk.row_steps = (kw * pk.cg + 3) / 4;
-  pk.pixel_rows = pk.cg == 3 && !p.geo.dilation.empty() && p.geo.dilation.back() == 1 &&
-                  kh * pk.row_steps < pk.quads_n * pk.taps;
+  // One channel: a kernel row of kw <= 4 taps is one 4-byte step (plain order
+  // mixes kernel rows within a step) and a position's bytes are a sliding
+  // window of its input row: no gather per tap.
+  pk.pixel_rows = !p.geo.dilation.empty() && p.geo.dilation.back() == 1 &&
+                  (pk.cg == 3 ? kh * pk.row_steps < pk.quads_n * pk.taps
+                              : pk.cg == 1 && kh * pk.row_steps <= (pk.k + 3) / 4);
   pk.quads = pk.cg >= 3 && !pk.pixel_rows;
   pk.k4 = pk.quads ? pk.quads_n * pk.taps : pk.pixel_rows ? kh * pk.row_steps : (pk.k + 3) / 4;
   const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();

@@ -58,8 +58,11 @@ struct ConvQ8Packed {
   // row_steps + q holds bytes 4q .. 4q + 3 of the kernel row's (kx, c) run,
   // kx * cg + c (weights past kw * cg are zero). A task interleaves its input
   // rows into 3-byte pixels once; a position's bytes for one kernel row are
-  // then contiguous, sw * cg bytes after its left neighbour's. Conv mode only,
-  // for the dilation width the node was packed with (dilation_w must be 1).
+  // then contiguous, sw * cg bytes after its left neighbour's. Also for one
+  // channel per group with kernel rows up to 4 wide (instead of the plain
+  // order, same depth): the padded input row is the pixel row, and a
+  // position's step is a sliding 4-byte window of it. Conv mode only, for the
+  // dilation width the node was packed with (dilation_w must be 1).
   bool pixel_rows = false;
   int64_t row_steps = 0;
   // Small output maps (up to 16x16; chosen at pack time from p.geo, runs

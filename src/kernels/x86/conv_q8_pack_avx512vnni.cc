@@ -122,6 +122,23 @@ void TapStagedAvx512(const TapStagedArgs& a) {
 // bytes loaded at its chunk's first lane: one two-source word permute per
 // step and 16 lanes.
 void PixelPanelAvx512(const PixelPanelArgs& a) {
+  if (a.pitch == 1) {
+    // Lane i's dword for step q is bytes i + 4 q .. i + 4 q + 3: 128-bit
+    // block L takes dwords L .. L + 3 of the 64 bytes at its chunk's first
+    // lane (bytes 4 L .. 4 L + 15), and a byte shuffle picks the four
+    // overlapping windows.
+    const __m512i blocks = _mm512_setr_epi32(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6);
+    const __m512i windows = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6));
+    for (int i0 = 0; i0 < a.lanes; i0 += 16) {
+      const int left = a.lanes - i0;
+      const __mmask16 k = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+      for (int64_t q = 0; q < a.steps; ++q) {
+        const __m512i v = _mm512_permutexvar_epi32(blocks, _mm512_loadu_si512(a.src + i0 + 4 * q));
+        _mm512_mask_storeu_epi32(a.dst + q * a.dst_stride + 4 * i0, k, _mm512_shuffle_epi8(v, windows));
+      }
+    }
+    return;
+  }
   const int64_t hw = a.pitch / 2;
   if (a.pitch % 2 != 0 || a.pitch <= 0 || 15 * hw + 2 * (a.steps - 1) + 1 > 63) return PixelPanelPortable(a);
   // Word w of a step-0 lane pair: hw * (w / 2) + w % 2 (three vector ops, not a table per call).

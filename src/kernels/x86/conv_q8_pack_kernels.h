@@ -60,7 +60,7 @@ struct PixelPanelArgs {
   int64_t dst_stride;
 };
 void PixelPanelPortable(const PixelPanelArgs& a);
-void PixelPanelAvx512(const PixelPanelArgs& a);  // falls back to the portable one unless pitch is even and small
+void PixelPanelAvx512(const PixelPanelArgs& a);  // pitch 1, or even and small; else the portable one
 
 // out[3 j + c] = in[4 j + c] for j < n, c < 3 (4-byte pixels to 3-byte ones);
 // up to 64 bytes past out + 3 n may be written.
