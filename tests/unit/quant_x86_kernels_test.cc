@@ -388,13 +388,14 @@ TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
 // Lanes-are-channels mode (small output maps, deep K: positions as rows,
 // channels as lanes, transposed store): channel counts around the tile and
 // vector edges, position counts around the row tile, 1x1 and 3x3, stride 2,
-// dilation 2 along the height, padding with code 0 (kernel rows skipped),
+// dilation 2 along the height, padding with code 0 (kernel rows and edge
+// columns skipped),
 // batch and groups (several channel blocks and position blocks); output rows
 // from 1 to 40 wide, so the row tiles are read in place from the tap buffer
 // (ConvQ8RowRuns) in some shapes and copied in others.
 TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   ConvPaths paths;
-  const int64_t reuses0 = ConvQ8TapBufferReuses(), skipped0 = ConvQ8KernelRowsSkipped();
+  const int64_t reuses0 = ConvQ8TapBufferReuses(), skipped0 = ConvQ8KernelRowsSkipped(), edges0 = ConvQ8EdgeTiles();
   for (Isa isa : SupportedIsas()) {
     Rng r(131 + static_cast<int>(isa));
     const int trials = isa == Isa::kScalar ? 8 : 24;
@@ -438,6 +439,7 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   // tasks take the first one's tap buffer.
   EXPECT_GT(ConvQ8TapBufferReuses() - reuses0, 10);
   EXPECT_GT(ConvQ8KernelRowsSkipped() - skipped0, 50);
+  EXPECT_GT(ConvQ8EdgeTiles() - edges0, 50);
 }
 
 // Pixel-rows order (3 channels per group, kernels whose rows of 3-byte

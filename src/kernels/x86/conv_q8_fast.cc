@@ -408,6 +408,7 @@ struct TaskCtx {
 thread_local uint64_t tls_run_calls = 0;
 thread_local int64_t tls_tap_reuses = 0;
 thread_local int64_t tls_rows_skipped = 0;
+thread_local int64_t tls_edge_tiles = 0;
 
 // The task's tap buffer: step s of output position p (pos0 <= p < pos0 + np)
 // is the 4 bytes at t + k_off[s] + PosOff(p).
@@ -738,6 +739,9 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   // their taps: 9.5% of the MACs; at 14x14, 4.8%.
   const bool skip_rows = offsets && c.geo.kh > 1 && (c.zp_code ^ c.flip) == 0;
   const int64_t row_steps = pk.quads_n * c.geo.kw;
+  // Likewise the kernel column in the padding at a row tile's edge
+  // positions (MicroArgs::edge): 3 columns, so the steps come in threes.
+  const bool skip_cols = offsets && c.geo.kw == 3 && (c.zp_code ^ c.flip) == 0;
   g.mult_stride = per_channel ? 1 : 0;
   // Channels [c_lo, c_hi) of the group; a weight tile that straddles a block
   // edge is run on its lanes of this block only (edges are multiples of 16).
@@ -764,6 +768,12 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
     for (const RowTile& rt : tiles) {
       g.a = rt.a;
       g.rows = rt.n;
+      if (skip_cols) {
+        const int64_t ox0 = rt.pos % c.geo.ow, ox1 = ox0 + rt.n - 1;
+        g.edge = (ox0 * c.geo.sw - c.geo.pl < 0 ? 1 : 0) |
+                 (ox1 * c.geo.sw - c.geo.pl + 2 * c.geo.dw >= c.geo.iw ? 2 : 0);
+        tls_edge_tiles += g.edge != 0 && (rt.n == 7 || rt.n == 8);
+      }
       if (skip_rows) {
         int64_t ky_lo, ky_hi;
         KernelRowsInside(c.geo, rt.pos / c.geo.ow, ky_lo, ky_hi);
@@ -930,6 +940,7 @@ bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std
 
 int64_t ConvQ8TapBufferReuses() { return tls_tap_reuses; }
 int64_t ConvQ8KernelRowsSkipped() { return tls_rows_skipped; }
+int64_t ConvQ8EdgeTiles() { return tls_edge_tiles; }
 
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   const ConvPlan pl = MakePlan(pk, p);

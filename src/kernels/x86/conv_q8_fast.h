@@ -122,6 +122,9 @@ int64_t ConvQ8TapBufferReuses();
 // Kernel rows this thread's lanes-are-channels row tiles have skipped so far
 // (rows wholly in the padding, when the padding byte is 0). For tests.
 int64_t ConvQ8KernelRowsSkipped();
+// Row tiles of 7 or 8 positions this thread has given the edge-column hint
+// (MicroArgs::edge). For tests.
+int64_t ConvQ8EdgeTiles();
 
 // Independent tasks for running p (same node as packed, any batch / input size).
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);

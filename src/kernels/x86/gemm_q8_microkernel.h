@@ -69,6 +69,11 @@ struct MicroArgs {
   // the next multiple of 64 after rows * ldc, may be overwritten. A kernel may
   // then narrow four vectors at once into one whole 64-byte store.
   bool dense = false;
+  // Optional hint (fc mode with a_off, steps in groups of three kernel
+  // columns): bit 0, row 0's first column of every group reads only zero
+  // bytes (padding whose code is 0); bit 1, the last row's last column does.
+  // A kernel may skip those products; ignoring the hint is always correct.
+  int edge = 0;
 };
 
 using MicroFn = void (*)(const MicroArgs&);

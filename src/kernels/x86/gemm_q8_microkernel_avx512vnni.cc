@@ -162,7 +162,36 @@ inline __m512i Pack4(__m512i a, __m512i b, __m512i c, __m512i d) {
 
 inline __mmask16 TailMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
-template <bool kConv, class TC, int R, int V, bool kOffsets>
+// One depth step of a tile: rows [kLo, kHi) of the accumulators take it.
+template <bool kConv, int R, int V, bool kOffsets, int kLo, int kHi>
+__attribute__((always_inline)) inline void KStep(__m512i (&acc)[R][V], const uint8_t*& a, const int64_t*& off,
+                                                 const char*& pf, const uint8_t*& b, const MicroArgs& g) {
+  const uint8_t* as = kOffsets ? a + *off++ : a;
+  if constexpr (kOffsets) {
+    if (pf) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += 64;
+    }
+  }
+  __m512i bv[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
+#pragma GCC unroll 8
+  for (int r = kLo; r < kHi; ++r) {
+    const __m512i av = _mm512_set1_epi32(Load32(as + 4 * r));
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v)
+      // vpdpbusd: unsigned bytes from the second operand, signed from the third.
+      acc[r][v] = kConv ? _mm512_dpbusd_epi32(acc[r][v], bv[v], av) : _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
+  }
+  if constexpr (!kOffsets) a += g.a_stride;
+  b += g.b_stride;
+}
+
+// kEdge (fc mode with a_off, MicroArgs::edge): the steps come in groups of
+// three kernel columns; bit 0 drops row 0 from the first of each group, bit 1
+// row R - 1 from the last.
+template <bool kConv, class TC, int R, int V, bool kOffsets, int kEdge = 0>
 void Tile(const MicroArgs& g) {
   // The accumulators start at the bias (vpdpbusd wraps like the sum would).
   __m512i acc[R][V];
@@ -176,27 +205,14 @@ void Tile(const MicroArgs& g) {
   const uint8_t* b = static_cast<const uint8_t*>(g.b);
   const int64_t* off = g.a_off;
   const char* pf = static_cast<const char*>(g.pf);
-  for (int64_t s = g.k4; s > 0; --s) {
-    const uint8_t* as = kOffsets ? a + *off++ : a;
-    if constexpr (kOffsets) {
-      if (pf) {
-        _mm_prefetch(pf, _MM_HINT_T1);
-        pf += 64;
-      }
+  if constexpr (kEdge != 0) {
+    for (int64_t s = g.k4 / 3; s > 0; --s) {
+      KStep<kConv, R, V, kOffsets, kEdge & 1, R>(acc, a, off, pf, b, g);
+      KStep<kConv, R, V, kOffsets, 0, R>(acc, a, off, pf, b, g);
+      KStep<kConv, R, V, kOffsets, 0, R - (kEdge >> 1)>(acc, a, off, pf, b, g);
     }
-    __m512i bv[V];
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512i av = _mm512_set1_epi32(Load32(as + 4 * r));
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v)
-        // vpdpbusd: unsigned bytes from the second operand, signed from the third.
-        acc[r][v] = kConv ? _mm512_dpbusd_epi32(acc[r][v], bv[v], av) : _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
-    }
-    if constexpr (!kOffsets) a += g.a_stride;
-    b += g.b_stride;
+  } else {
+    for (int64_t s = g.k4; s > 0; --s) KStep<kConv, R, V, kOffsets, 0, R>(acc, a, off, pf, b, g);
   }
   // Spill the tile once, with constant indices only: any run-time index into
   // acc makes GCC keep the whole array in memory inside the k loop.
@@ -302,10 +318,42 @@ void ByRows(const MicroArgs& g) {
   }
 }
 
+template <class TC, int R, int E>
+void EdgeByLanes(const MicroArgs& g) {
+  switch ((g.lanes + 15) / 16) {
+    case 1: return Tile<false, TC, R, 1, true, E>(g);
+    case 2: return Tile<false, TC, R, 2, true, E>(g);
+    default: return Tile<false, TC, R, 3, true, E>(g);
+  }
+}
+
+// Row tiles of 7 and 8 positions (whole output rows, or their first and
+// last runs) skip the kernel column that lies in the padding for their edge
+// positions; other tiles take every step (the padding bytes are 0 then, so
+// ignoring the hint is exact).
+template <class TC>
+bool EdgeTile(const MicroArgs& g) {
+  if (g.edge == 0 || (g.rows != 7 && g.rows != 8) || g.k4 % 3 != 0) return false;
+  const int e = g.edge & 3;
+  if (g.rows == 7) {
+    if (e == 1) EdgeByLanes<TC, 7, 1>(g);
+    else if (e == 2) EdgeByLanes<TC, 7, 2>(g);
+    else EdgeByLanes<TC, 7, 3>(g);
+  } else {
+    if (e == 1) EdgeByLanes<TC, 8, 1>(g);
+    else if (e == 2) EdgeByLanes<TC, 8, 2>(g);
+    else EdgeByLanes<TC, 8, 3>(g);
+  }
+  return true;
+}
+
 template <bool kConv, class TC>
 void Micro(const MicroArgs& g) {
   if constexpr (!kConv)
-    if (g.a_off) return ByRows<kConv, TC, true>(g);
+    if (g.a_off) {
+      if (EdgeTile<TC>(g)) return;
+      return ByRows<kConv, TC, true>(g);
+    }
   ByRows<kConv, TC, false>(g);
 }
 
