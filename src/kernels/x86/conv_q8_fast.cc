@@ -575,10 +575,6 @@ const uint8_t* PackQuadsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0,
   return panel.data();
 }
 
-// Conv mode, pixel-rows order (ConvQ8Packed::pixel_rows): the task's input
-// rows are interleaved into 3-byte pixels once (a tap row of 4-byte pixels,
-// then the fourth byte dropped); each sub-panel step is then a strided run of
-// 4-byte reads out of one such row. Returns sub-panel 0 ([k4][nr][4] each).
 // out[j] = (row[j - pl] or fill outside [0, iw), and everywhere when row is
 // null) ^ flip for j < n.
 void StagePaddedRow(const uint8_t* row, int64_t iw, int64_t pl, int64_t n, uint8_t fill, uint8_t flip,
@@ -593,6 +589,11 @@ void StagePaddedRow(const uint8_t* row, int64_t iw, int64_t pl, int64_t n, uint8
   std::memset(out + b, fill ^ flip, n - b);
 }
 
+// Conv mode, pixel-rows order (ConvQ8Packed::pixel_rows): the task's input
+// rows are interleaved into 3-byte pixels once (a tap row of 4-byte pixels,
+// then the fourth byte dropped; with one channel, the padded row itself);
+// each sub-panel step is then a strided run of 4-byte reads out of one such
+// row. Returns sub-panel 0 ([k4][nr][4] each).
 const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
   const ConvQ8Packed& pk = *c.pk;
   const Geo2& g = c.geo;
@@ -650,8 +651,6 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
   return panel.data();
 }
 
-// Lanes-are-channels mode: one micro-kernel row tile, `n` output positions
-// from `pos`; row r of step s at a + (offsets ? offsets[s] : s * mr * 4) + 4 r.
 // Kernel rows [ky_lo, ky_hi) whose input row for output row oy lies inside
 // the input (the others read padding only).
 void KernelRowsInside(const Geo2& g, int64_t oy, int64_t& ky_lo, int64_t& ky_hi) {
@@ -661,6 +660,8 @@ void KernelRowsInside(const Geo2& g, int64_t oy, int64_t& ky_lo, int64_t& ky_hi)
   ky_hi = std::max(ky_hi, ky_lo);
 }
 
+// Lanes-are-channels mode: one micro-kernel row tile, `n` output positions
+// from `pos`; row r of step s at a + (offsets ? offsets[s] : s * mr * 4) + 4 r.
 struct RowTile {
   int64_t pos;
   int n;
