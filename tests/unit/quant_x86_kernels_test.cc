@@ -456,16 +456,18 @@ TEST(QuantX86Kernels, ConvPixelRowsMatchesReference) {
       ConvShape s;
       s.batch = r.Int(1, 2);
       s.group = r.Coin(0.8) ? 1 : r.Int(2, 3);
-      // One channel in a third of the trials: kernel rows up to 4 wide (a
-      // sliding window of the input row; pitch 1 or the stride).
+      // One channel in a third of the trials (a sliding window of the input
+      // row; pitch 1 or the stride).
       const bool one = trial % 3 == 2;
       s.cg = one ? 1 : 3;
       s.mg = r.Coin(0.5) ? r.Int(1, 20) : r.Int(40, 140);
       const int rank = r.Coin(0.85) ? 2 : 1;
-      const int64_t kw = one ? r.Int(2, 4) : r.Coin(0.2) ? 2 : r.Int(5, 11), st = r.Int(1, 3);
+      // (One channel: kernel rows 3 or 4 wide and up to 3 of them, where
+      // pixel rows are no deeper than the plain order and get chosen.)
+      const int64_t kw = one ? r.Int(3, 4) : r.Coin(0.2) ? 2 : r.Int(5, 11), st = r.Int(1, 3);
       for (int d = 0; d < rank; ++d) {
         const bool h = rank == 2 && d == 0;
-        s.kernel.push_back(h ? r.Int(1, 7) : kw);
+        s.kernel.push_back(h ? r.Int(1, one ? 3 : 7) : kw);
         s.stride.push_back(h ? r.Int(1, 3) : st);
         s.dilation.push_back(h && r.Coin(0.3) ? 2 : 1);
         const int64_t span = (s.kernel.back() - 1) * s.dilation.back() + 1;
@@ -479,7 +481,7 @@ TEST(QuantX86Kernels, ConvPixelRowsMatchesReference) {
     }
   }
   EXPECT_GT(paths.pixel_rows, 30 / kSweepDivisor);
-  EXPECT_GT(paths.pixel_rows_one_channel, 10 / kSweepDivisor);
+  EXPECT_GT(paths.pixel_rows_one_channel, 8 / kSweepDivisor);
 }
 
 // A tap buffer is reused only within one ConvQ8FastRun call: the same input
