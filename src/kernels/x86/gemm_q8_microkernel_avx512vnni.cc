@@ -331,19 +331,20 @@ void EdgeByLanes(const MicroArgs& g) {
 // last runs) skip the kernel column that lies in the padding for their edge
 // positions; other tiles take every step (the padding bytes are 0 then, so
 // ignoring the hint is exact).
+template <class TC, int R>
+void EdgeByEdges(const MicroArgs& g) {
+  switch (g.edge & 3) {
+    case 1: return EdgeByLanes<TC, R, 1>(g);
+    case 2: return EdgeByLanes<TC, R, 2>(g);
+    default: return EdgeByLanes<TC, R, 3>(g);
+  }
+}
+
 template <class TC>
 bool EdgeTile(const MicroArgs& g) {
-  if (g.edge == 0 || (g.rows != 7 && g.rows != 8) || g.k4 % 3 != 0) return false;
-  const int e = g.edge & 3;
-  if (g.rows == 7) {
-    if (e == 1) EdgeByLanes<TC, 7, 1>(g);
-    else if (e == 2) EdgeByLanes<TC, 7, 2>(g);
-    else EdgeByLanes<TC, 7, 3>(g);
-  } else {
-    if (e == 1) EdgeByLanes<TC, 8, 1>(g);
-    else if (e == 2) EdgeByLanes<TC, 8, 2>(g);
-    else EdgeByLanes<TC, 8, 3>(g);
-  }
+  if ((g.edge & 3) == 0 || (g.rows != 7 && g.rows != 8) || g.k4 % 3 != 0) return false;
+  if (g.rows == 7) EdgeByEdges<TC, 7>(g);
+  else EdgeByEdges<TC, 8>(g);
   return true;
 }
 
