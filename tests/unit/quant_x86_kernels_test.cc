@@ -487,7 +487,7 @@ TEST(QuantX86Kernels, ConvPixelRowsMatchesReference) {
 // A tap buffer is reused only within one ConvQ8FastRun call: the same input
 // buffer with new contents (the arena reuses addresses between runs) and the
 // same plan must not take the previous call's gather.
-TEST(QuantX86Kernels, ConvTapBufferNotReusedAcrossCalls) {
+TEST(QuantX86Kernels, ConvTapBufferReusedWithinOneRunOnly) {
   for (Isa isa : SupportedIsas()) {
     Rng r(17);
     ConvQ8Params p;
@@ -507,15 +507,30 @@ TEST(QuantX86Kernels, ConvTapBufferNotReusedAcrossCalls) {
     const int64_t tasks = ConvQ8FastTaskCount(pk, p);
     std::vector<uint8_t> want(p.out_channels * 81), got(want.size());
     const int64_t reuses0 = ConvQ8TapBufferReuses();
-    for (int run = 0; run < 3; ++run) {
+    int64_t split_reuses = 0;
+    for (int run = 0; run < 6; ++run) {
       for (auto& v : x) v = static_cast<uint8_t>(r.Int(0, 255));  // same address, new data
       ConvQ8Reference(p, x.data(), w.data(), nullptr, want.data());
-      ConvQ8FastRun(pk, p, x.data(), got.data(), 0, tasks);
+      std::fill(got.begin(), got.end(), 0);
+      if (run % 2 == 0) {
+        ConvQ8FastRun(pk, p, x.data(), got.data(), 0, tasks);
+      } else {
+        // Two calls of one run, as two ParallelFor chunks on one thread: the
+        // second takes the position block the first gathered.
+        ASSERT_GE(tasks, 2) << Label(isa);
+        const uint64_t id = ConvQ8FastNewRun();
+        ConvQ8FastRun(pk, p, x.data(), got.data(), 0, 1, id);
+        const int64_t before = ConvQ8TapBufferReuses();
+        ConvQ8FastRun(pk, p, x.data(), got.data(), 1, tasks, id);
+        split_reuses += ConvQ8TapBufferReuses() - before;
+      }
       ASSERT_EQ(got, want) << Label(isa) << " run " << run;
     }
-    // The shape splits its channels (a small map): the reuse path ran.
+    // The shape splits its channels (a small map): the reuse path ran, also
+    // across the calls of one run.
     if (pk.lanes_channels) {
       EXPECT_GT(ConvQ8TapBufferReuses(), reuses0) << Label(isa);
+      EXPECT_GE(split_reuses, 3) << Label(isa);
     }
   }
 }

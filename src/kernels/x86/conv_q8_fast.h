@@ -115,8 +115,8 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
 bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std::pair<int64_t, int>>& runs);
 
 // Tap buffers this thread has reused so far: a task whose position block (and
-// image and group) is the one the previous task of the same ConvQ8FastRun call
-// gathered takes that buffer as it is. For tests.
+// image and group) is the one the previous task of the same run (see
+// ConvQ8FastNewRun) gathered on this thread takes that buffer as it is. For tests.
 int64_t ConvQ8TapBufferReuses();
 
 // Kernel rows this thread's lanes-are-channels row tiles have skipped so far
@@ -129,10 +129,17 @@ int64_t ConvQ8EdgeTiles();
 // Independent tasks for running p (same node as packed, any batch / input size).
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);
 
+// A new run id: the ConvQ8FastRun calls that split one conv's tasks between
+// them (the chunks of a ParallelFor) pass the same id, so a thread that runs
+// two of those chunks gathers a shared position block once. Each new input
+// (even at the same address) needs a new id.
+uint64_t ConvQ8FastNewRun();
+
 // Runs tasks [task_lo, task_hi). x: [N, C, *in] (uint8_t or int8_t), y: [N, M, *out]
-// (uint8_t or int8_t); the clamp is narrowed to TY's range.
+// (uint8_t or int8_t); the clamp is narrowed to TY's range. run: an id from
+// ConvQ8FastNewRun shared by the calls over one input, or 0 (a call of its own).
 template <class TX, class TY>
 void ConvQ8FastRun(const ConvQ8Packed& packed, const ConvQ8Params& p, const TX* x, TY* y, int64_t task_lo,
-                   int64_t task_hi);
+                   int64_t task_hi, uint64_t run = 0);
 
 }  // namespace nibble
