@@ -92,9 +92,45 @@ void TapRowAvx512(const TapRowArgs& a) {
   }
 }
 
+namespace {
+
+// TapStagedAvx512 at step 1: each 64-lane chunk of a channel is merged in a
+// register from masked loads of the segments it overlaps (the load address
+// shifted so that chunk lane L reads its segment's byte), then the quad's
+// four chunks are interleaved. Staging through memory instead stored 64 bytes
+// per segment and loaded them back across several of those stores, which the
+// store buffer cannot forward.
+void TapStagedStep1(const TapStagedArgs& a, __m512i fill, __m512i flip) {
+  for (int64_t q = 0; q < a.quads; ++q) {
+    const uint8_t* p[4];
+    for (int t = 0; t < 4; ++t) p[t] = 4 * q + t < a.channels ? a.x + (4 * q + t) * a.plane : nullptr;
+    uint8_t* out = a.out + q * a.quad_stride;
+    int first = 0;  // the first segment that may reach this chunk or a later one
+    for (int64_t j = 0; j < a.lanes; j += 64) {
+      __m512i r[4] = {fill, fill, fill, fill};
+      while (first < a.nsegs && a.segs[first].lane + a.n <= j) ++first;
+      for (int i = first; i < a.nsegs && a.segs[i].lane < j + 64; ++i) {
+        const TapSeg& g = a.segs[i];
+        if (g.row < 0) continue;
+        // Chunk lane L (j <= L < j + 64) reads column g.start + L - g.lane of the row.
+        const int64_t lo = std::max(g.lane, g.lane - g.start), hi = std::min(g.lane + a.n, g.lane + a.iw - g.start);
+        const __mmask64 m = Bits(lo - j, hi - j);
+        if (m == 0) continue;
+        const int64_t shift = g.row + g.start - g.lane + j;
+        for (int t = 0; t < 4; ++t)
+          if (p[t]) r[t] = _mm512_mask_loadu_epi8(r[t], m, At(p[t], shift));
+      }
+      Interleave64(r[0], r[1], r[2], r[3], flip, out + 4 * j, static_cast<int>(std::min<int64_t>(4, (a.lanes - j + 15) / 16)));
+    }
+  }
+}
+
+}  // namespace
+
 void TapStagedAvx512(const TapStagedArgs& a) {
   const __m512i fill = _mm512_set1_epi8(static_cast<char>(a.fill));
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(a.flip));
+  if (a.step == 1) return TapStagedStep1(a, fill, flip);
   const int64_t ss = a.lanes + 64;
   for (int64_t q = 0; q < a.quads; ++q) {
     for (int t = 0; t < 4; ++t) {
