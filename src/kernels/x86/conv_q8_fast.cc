@@ -537,12 +537,19 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
       }
   }
   // Step s = (ky * quads + quad) * kw + kx reads T at k_off[s] + (oy - oy_a) * s_rr + ox * 4.
-  for (int64_t ky = 0, s = 0; ky < g.kh; ++ky)
+  // The column part is worked out once per kernel column (a division per
+  // step cost more than the rest of this function on small maps).
+  thread_local std::vector<int64_t> col_off;
+  col_off.resize(g.kw);
+  for (int64_t kx = 0; kx < g.kw; ++kx) {
+    const int64_t x = kx * g.dw;
+    col_off[kx] = (x % g.sw) * tb.s_cph + (x / g.sw) * 4;
+  }
+  for (int64_t ky = 0, s = 0; ky < g.kh; ++ky) {
+    const int64_t y = ky * g.dh, row_off = (y % g.sh) * tb.s_rph + (y / g.sh) * tb.s_rr;
     for (int64_t qd = 0; qd < pk.quads_n; ++qd)
-      for (int64_t kx = 0; kx < g.kw; ++kx, ++s) {
-        const int64_t y = ky * g.dh, x = kx * g.dw;
-        k_off[s] = qd * tb.s_quad + (y % g.sh) * tb.s_rph + (y / g.sh) * tb.s_rr + (x % g.sw) * tb.s_cph + (x / g.sw) * 4;
-      }
+      for (int64_t kx = 0; kx < g.kw; ++kx, ++s) k_off[s] = qd * tb.s_quad + row_off + col_off[kx];
+  }
   v.t = tbuf.data();
   v.oy_a = oy_a, v.s_rr = tb.s_rr, v.lanes = 0;
   last = {c.call, xg, pos0, np, v};
