@@ -467,19 +467,22 @@ void CheckMaxPool(Rng& r, int trial) {
 }
 
 // The 2x2 stride-2 kernel (small CNNs' pooling): odd and even sizes, widths
-// past one 32-output step, ceil_mode (whose partial last window leaves it),
-// signed and unsigned codes, every level.
+// past one 32-output step, small even widths (several output rows per step,
+// odd heights leaving a row between planes), ceil_mode (whose partial last
+// window leaves it), signed and unsigned codes, every level.
 TEST(X86ElementwiseQ8, MaxPool2x2Stride2BitExact) {
   Rng r(77);
-  int fast = 0;
+  int fast = 0, several_rows = 0;
   for (int trial = 0; trial < 60; ++trial) {
     WindowGeometry g;
     g.kernel = {2, 2};
     g.stride = {2, 2};
     g.dilation = {1, 1};
-    g.in = {r.Int(2, 40), r.Chance(0.3) ? r.Int(65, 200) : r.Int(2, 64)};
+    const int64_t width = r.Chance(0.3) ? r.Int(65, 200) : r.Chance(0.4) ? 2 * r.Int(1, 16) : r.Int(2, 64);
+    g.in = {r.Int(2, 40), width};
     ComputeWindow(g, {0, 0, 0, 0}, "NOTSET", r.Chance(0.2));
     fast += MaxPoolQ8Is2x2Stride2(g) ? 1 : 0;
+    several_rows += MaxPoolQ8RowsPerStep2x2(g) > 1 ? 1 : 0;
     const int64_t planes = r.Int(1, 5);
     auto run = [&](auto tag) {
       using T = decltype(tag);
@@ -502,6 +505,7 @@ TEST(X86ElementwiseQ8, MaxPool2x2Stride2BitExact) {
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_GT(fast, 40);
+  EXPECT_GT(several_rows, 15);  // small even widths: several output rows per step
 }
 
 TEST(X86ElementwiseQ8, MaxPoolBitExact) {

@@ -1,6 +1,8 @@
 // 2-D int8 MaxPool: which geometries vectorize, and the dispatch.
 #include "kernels/x86/maxpool_q8.h"
 
+#include <algorithm>
+
 #include "kernels/reference/maxpool2d_rows.h"
 #include "kernels/reference/pool_q8.h"
 
@@ -26,6 +28,15 @@ bool MaxPoolQ8Is2x2Stride2(const WindowGeometry& g) {
   for (int d = 0; d < 2; ++d)
     if (g.kernel[d] != 2 || g.stride[d] != 2 || g.pad_begin[d] != 0 || 2 * g.out[d] > g.in[d]) return false;
   return true;
+}
+
+int MaxPoolQ8RowsPerStep2x2(const WindowGeometry& g) {
+  if (!MaxPoolQ8Is2x2Stride2(g)) return 1;
+  const int64_t iw = g.in[1], ow = g.out[1];
+  if (iw != 2 * ow) return 1;
+  // 2 iw input bytes per output row within two zmm loads; ow words per
+  // output row within one zmm of 32 words.
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(64 / iw, 32 / ow)));
 }
 
 template <class T>

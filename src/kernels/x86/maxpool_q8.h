@@ -22,6 +22,11 @@ bool MaxPoolQ8X86Vectorizes(const WindowGeometry& geo);
 // input: the zmm level's own kernel for it (no row buffer) runs then.
 bool MaxPoolQ8Is2x2Stride2(const WindowGeometry& geo);
 
+// Output rows that kernel takes per step: more than 1 when the input width is
+// even, exactly twice the output width, and two input rows per output row fit
+// in 128 bytes several times over (small maps: 28x28 -> 2, 14x14 -> 4).
+int MaxPoolQ8RowsPerStep2x2(const WindowGeometry& geo);
+
 // x: [planes, *geo.in], y: [planes, *geo.out]; computes planes [plane_lo, plane_hi).
 template <class T>
 void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi,
