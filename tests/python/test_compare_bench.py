@@ -62,6 +62,8 @@ def test_row_is_measured_or_says_why(compare_run, label):
     assert cells[2] == "1", cells
     median_ms, peak_mb = float(cells[3]), float(cells[5])
     assert median_ms > 0 and peak_mb > 0, cells
+    # Three decimals, four below 0.1 ms (two significant digits would not tell 0.0158 from 0.0162).
+    assert re.fullmatch(r"\d+\.\d{3}" if median_ms >= 0.1 else r"0\.\d{4}", cells[3]), cells
     ratio = cells[4].split()[0]
     assert float(ratio) > 0, cells
     if label == "nibble int8":
