@@ -115,8 +115,11 @@ def check_executable(nibble: Path, script: str) -> None:
         sys.exit(f"{script}: nibble executable not found at {nibble} (build it, or pass --nibble)")
 
 
-def bench_command(nibble: Path, model: Path, threads: int, runs: int, warmup: int, profile: bool = False) -> list[str]:
+def bench_command(nibble: Path, model: Path, threads: int, runs: int, warmup: int, profile: bool = False,
+                  warmup_ms: float = 0.0) -> list[str]:
     cmd = [str(nibble), "bench", str(model), "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
+    if warmup_ms > 0:
+        cmd += ["--warmup-ms", f"{warmup_ms:g}"]
     return cmd + ["--profile"] if profile else cmd
 
 
@@ -129,10 +132,10 @@ BENCH_FIELDS = ("median_ms", "p90_ms", "peak_mem_mb")
 
 
 def nibble_bench(nibble: Path, model: Path, threads: int, runs: int, warmup: int, timeout: float,
-                 profile: bool = False) -> tuple[dict[str, float], str]:
+                 profile: bool = False, warmup_ms: float = 0.0) -> tuple[dict[str, float], str]:
     """Run `nibble bench`; return (its median_ms / p90_ms / peak_mem_mb fields, its stdout).
     Raises NibbleBenchError when it fails, times out, or prints no median_ms."""
-    cmd = bench_command(nibble, model, threads, runs, warmup, profile)
+    cmd = bench_command(nibble, model, threads, runs, warmup, profile, warmup_ms)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -32,8 +32,11 @@ with --worker), so peak memory is measured the same way for all: the child's own
 peak RSS (VmHWM; nibble prints it as peak_mem_mb), and its growth while loading
 the model and running it (the peak from the moment the runtime library is loaded,
 minus the RSS then; for nibble: peak_mem_mb minus that of `nibble bench` on a
-one-node model). Reported: the median of the round medians, and
-peer_ms / nibble_int8_ms (> 1 means nibble int8 is faster).
+one-node model). Every child warms up for --warmup runs and at least --warmup-ms
+(50 ms): a fresh process's worker threads can sit queued behind the main thread
+for its first milliseconds, longer than all the runs of the Fashion-MNIST CNN.
+Reported: the median of the round medians, and peer_ms / nibble_int8_ms (> 1
+means nibble int8 is faster).
 
 Last, `nibble bench --profile` on the float and on nibble's int8 model: nodes are
 matched by name (nibble's quantized Conv keeps the float node's name) and any
@@ -75,7 +78,7 @@ FASHION_MODEL = REPO_ROOT / "models" / "fashion_cnn.onnx"
 CHILD_TIMEOUT_S = 1800
 # An int8 node counts as slower than float past both of these (--profile prints ms to 3 decimals, one run).
 SLOWER_RATIO, SLOWER_MS = 1.10, 0.002
-QUICK = {"runs": 5, "warmup": 1, "rounds": 1, "profile_runs": 5, "calib_size": 8}
+QUICK = {"runs": 5, "warmup": 1, "warmup_ms": 0.0, "rounds": 1, "profile_runs": 5, "calib_size": 8}
 
 
 @dataclass(frozen=True)
@@ -157,9 +160,13 @@ def random_input(shape, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, dims).astype(np.float32)
 
 
-def time_runs(run, runs: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
+def time_runs(run, runs: int, warmup: int, warmup_ms: float = 0.0) -> list[float]:
+    """`warmup` untimed runs, continued until `warmup_ms` have passed; then `runs` timed ones (ms each)."""
+    t_end = time.perf_counter() + warmup_ms / 1e3
+    done = 0
+    while done < warmup or time.perf_counter() < t_end:
         run()
+        done += 1
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -237,12 +244,12 @@ def _dist_version(dist: str) -> str:
 WORKERS = {"ort": worker_ort, "openvino": worker_openvino, "litert": worker_litert}
 
 
-def worker_main(engine: str, model: str, threads: int, runs: int, warmup: int) -> int:
+def worker_main(engine: str, model: str, threads: int, runs: int, warmup: int, warmup_ms: float = 0.0) -> int:
     """Load, time, and print one JSON line: median_ms, peak_rss_mb (the process's), growth_mb (over
     the RSS with the runtime library loaded), info."""
     hwm_import = proc_status_mb("VmHWM")  # before loaded() resets it: importing may peak higher
     rss0, run, info = WORKERS[engine](model, threads)
-    times = time_runs(run, runs, warmup)
+    times = time_runs(run, runs, warmup, warmup_ms)
     peak = proc_status_mb("VmHWM")
     print(json.dumps({"median_ms": statistics.median(times), "peak_rss_mb": max(peak, hwm_import),
                       "growth_mb": peak - rss0, "info": info}), flush=True)
@@ -281,9 +288,10 @@ def nibble_idle_mb(nibble: Path, work: Path) -> float:
     return _NIBBLE_IDLE_MB[str(nibble)]
 
 
-def measure_nibble(nibble: Path, model: Path, threads: int, runs: int, warmup: int) -> Sample:
+def measure_nibble(nibble: Path, model: Path, threads: int, runs: int, warmup: int,
+                   warmup_ms: float = 0.0) -> Sample:
     try:
-        f, out = benchlib.nibble_bench(nibble, model, threads, runs, warmup, CHILD_TIMEOUT_S)
+        f, out = benchlib.nibble_bench(nibble, model, threads, runs, warmup, CHILD_TIMEOUT_S, warmup_ms=warmup_ms)
     except benchlib.NibbleBenchError as e:
         raise MeasureError(last_lines(str(e))) from None
     peak = f.get("peak_mem_mb", float("nan"))
@@ -291,9 +299,10 @@ def measure_nibble(nibble: Path, model: Path, threads: int, runs: int, warmup: i
     return Sample(f["median_ms"], peak, peak - nibble_idle_mb(nibble, model.parent), {"cpu": cpu})
 
 
-def measure_python(engine: str, model: Path, threads: int, runs: int, warmup: int) -> Sample:
+def measure_python(engine: str, model: Path, threads: int, runs: int, warmup: int,
+                   warmup_ms: float = 0.0) -> Sample:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, str(model),
-           str(threads), str(runs), str(warmup)]
+           str(threads), str(runs), str(warmup), f"{warmup_ms:g}"]
     r = run_child(cmd)
     line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
     if r.timed_out or r.returncode != 0 or not line.startswith("{"):
@@ -309,11 +318,12 @@ def measure_python(engine: str, model: Path, threads: int, runs: int, warmup: in
     return Sample(d["median_ms"], d["peak_rss_mb"], d["growth_mb"], info)
 
 
-def measure(peer: Peer, files: dict[str, Path], nibble: Path, threads: int, runs: int, warmup: int) -> Sample:
+def measure(peer: Peer, files: dict[str, Path], nibble: Path, threads: int, runs: int, warmup: int,
+            warmup_ms: float = 0.0) -> Sample:
     model = files[peer.model]
     if peer.engine == "nibble":
-        return measure_nibble(nibble, model, threads, runs, warmup)
-    return measure_python(peer.engine, model, threads, runs, warmup)
+        return measure_nibble(nibble, model, threads, runs, warmup, warmup_ms)
+    return measure_python(peer.engine, model, threads, runs, warmup, warmup_ms)
 
 
 # ---- the models: float, calibration data, nibble's and ORT's int8, the LiteRT twin -----------
@@ -824,7 +834,7 @@ def run_rounds(args, peers: list[Peer], prepared: list[ModelFiles], res: Results
                         res.errors[(mf.name, peer.label)] = why
                         continue
                     try:
-                        s = measure(peer, mf.files, args.nibble, t, args.runs, args.warmup)
+                        s = measure(peer, mf.files, args.nibble, t, args.runs, args.warmup, args.warmup_ms)
                     except MeasureError as e:
                         res.errors[(mf.name, peer.label)] = str(e)
                         progress(f"  {mf.name} {peer.label} threads={t}: FAILED: {e}")
@@ -853,7 +863,8 @@ def environment(args) -> list[tuple[str, str]]:
     return benchlib.environment(
         ", ".join(map(str, args.threads)), versions=versions(), variables=benchlib.ALL_STEERING_VARS,
         extra=[("nibble", str(args.nibble)),
-               ("method", f"{args.rounds} interleaved rounds x {args.runs} runs after {args.warmup} warm-up, "
+               ("method", f"{args.rounds} interleaved rounds x {args.runs} runs after {args.warmup} warm-up runs "
+                          f"(continued until {args.warmup_ms:g} ms had passed), "
                           "batch 1, each in a fresh child process; median of round medians"),
                ("calibration", f"{args.calib_size} samples: random normal (seed 0) for the 224x224 models, "
                                "the first Fashion-MNIST training images for fashion_cnn")])
@@ -982,6 +993,10 @@ def parse_args(argv):
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--runs", type=int, default=20, help="timed runs per measurement")
     ap.add_argument("--warmup", type=int, default=5, help="untimed runs before each measurement")
+    ap.add_argument("--warmup-ms", type=float, default=50.0,
+                    help="continue the untimed runs until this many ms have passed, in every runtime's child "
+                         "(a process's first milliseconds, when the OS is still placing its threads, "
+                         "are longer than all runs of a small model)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     ap.add_argument("--profile-runs", type=int, default=20, help="runs of each `nibble bench --profile`")
     ap.add_argument("--calib-size", type=int, default=32, help="calibration samples")
@@ -998,7 +1013,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
         engine, model, threads, runs, warmup = argv[1:6]
-        return worker_main(engine, model, int(threads), int(runs), int(warmup))
+        warmup_ms = float(argv[6]) if len(argv) > 6 else 0.0
+        return worker_main(engine, model, int(threads), int(runs), int(warmup), warmup_ms)
     args = parse_args(argv)
     benchlib.check_executable(args.nibble, "compare")
     args.work.mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,7 @@ NIBBLE_TIMEOUT_S = 900
 STEERING_VARS = (*benchlib.ALL_STEERING_VARS, "NIBBLE_LOWBIT_KERNEL")
 # A node counts as slower than at W8A8 past both of these (--profile prints ms to 3 decimals).
 SLOWER_RATIO, SLOWER_MS = 1.10, 0.002
-QUICK = {"models": "fashion_cnn", "limit": 500, "runs": 5, "warmup": 1, "rounds": 1, "threads": [1],
+QUICK = {"models": "fashion_cnn", "limit": 500, "runs": 5, "warmup": 1, "warmup_ms": 0.0, "rounds": 1, "threads": [1],
          "profile_runs": 5}
 RESNET_CALIB, FASHION_CALIB = 32, 256
 
@@ -495,10 +495,11 @@ def row_key(b: Built) -> str:
 
 def measure_once(args, b: Built, threads: int, res: Timed) -> float:
     if b.label == "ORT int8":
-        s = compare.measure_python("ort", Path(b.path), threads, args.runs, args.warmup)
+        s = compare.measure_python("ort", Path(b.path), threads, args.runs, args.warmup, args.warmup_ms)
         res.ort_version = s.info.get("version", "")
         return s.median_ms
-    f, out = benchlib.nibble_bench(args.nibble, Path(b.path), threads, args.runs, args.warmup, NIBBLE_TIMEOUT_S)
+    f, out = benchlib.nibble_bench(args.nibble, Path(b.path), threads, args.runs, args.warmup, NIBBLE_TIMEOUT_S,
+                                   warmup_ms=args.warmup_ms)
     if not res.nibble_cpu:
         res.nibble_cpu = next((ln.strip() for ln in out.splitlines() if ln.startswith("threads:")), "")
     return f["median_ms"]
@@ -669,7 +670,8 @@ def environment(args, res: Timed | None = None) -> list[tuple[str, str]]:
         except metadata.PackageNotFoundError:
             vers.append((label, "not installed"))
     extra = [("nibble", str(args.nibble)),
-             ("latency method", f"{args.rounds} interleaved rounds x {args.runs} runs after {args.warmup} warm-up, "
+             ("latency method", f"{args.rounds} interleaved rounds x {args.runs} runs after {args.warmup} warm-up "
+                                f"runs (continued until {args.warmup_ms:g} ms had passed), "
                                 "batch 1, each in a fresh child process; median of round medians"),
              ("data", f"fashion_cnn: calibration the first {FASHION_CALIB} training images, top-1 on the first "
                       f"{args.limit} test images, normalized (x/255 - {qa.MEAN}) / {qa.STD}; resnet18: random "
@@ -734,6 +736,8 @@ def parse_args(argv):
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--runs", type=int, default=30, help="timed runs per measurement")
     ap.add_argument("--warmup", type=int, default=5, help="untimed runs before each measurement")
+    ap.add_argument("--warmup-ms", type=float, default=50.0,
+                    help="continue the untimed runs until this many ms have passed (as bench/compare.py)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     ap.add_argument("--profile-runs", type=int, default=20, help="runs of each `nibble bench --profile`")
     ap.add_argument("--mixed-layer", action="append", default=[], metavar="MODEL=NODE",

@@ -66,7 +66,12 @@ int Bench(const BenchOptions& o) {
   std::mt19937 rng(42);
   std::vector<std::pair<std::string, Tensor>> inputs;
   for (const auto& in : session->inputs()) inputs.emplace_back(in.name, RandomInput(in, rng));
-  for (int i = 0; i < o.warmup; ++i) session->Run(inputs);
+  const auto warm0 = std::chrono::steady_clock::now();
+  int warmup_runs = 0;
+  for (; warmup_runs < o.warmup ||
+         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm0).count() < o.warmup_ms;
+       ++warmup_runs)
+    session->Run(inputs);
   // Warm-up runs carry one-off costs (first-touch pages, oneDNN's setup): keep them out of the profile.
   const std::vector<NodeProfile> after_warmup = session->profile();
   std::vector<double> ms;
@@ -82,7 +87,7 @@ int Bench(const BenchOptions& o) {
   std::printf("model: %s\n", o.model.c_str());
   std::printf("threads: %d  isa: %s  cpu: %s\n", o.threads, IsaName(ActiveIsa()), CpuFeatureSummary().c_str());
   std::printf("runs=%d warmup=%d median_ms=%.4f p90_ms=%.4f min_ms=%.4f arena_mb=%.2f peak_mem_mb=%.1f\n", o.runs,
-              o.warmup, median, p90, ms.front(), session->arena_bytes() / 1048576.0, PeakMemoryMb());
+              warmup_runs, median, p90, ms.front(), session->arena_bytes() / 1048576.0, PeakMemoryMb());
   if (o.profile) {
     std::vector<NodeProfile> prof = session->profile();
     for (size_t i = 0; i < prof.size() && i < after_warmup.size(); ++i) prof[i].total_ms -= after_warmup[i].total_ms;

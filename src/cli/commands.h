@@ -28,6 +28,7 @@ struct BenchOptions {
   int threads = 1;
   int runs = 50;
   int warmup = 5;
+  double warmup_ms = 0;  // and keep warming up until this much time has passed
   bool profile = false;
   std::vector<std::string> disabled_passes;
 };

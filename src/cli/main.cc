@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
   bench->add_option("--threads", bo.threads, "worker threads")->check(CLI::Range(0, 256));
   bench->add_option("--runs", bo.runs, "timed runs")->check(CLI::Range(1, 1000000));
   bench->add_option("--warmup", bo.warmup, "untimed runs first")->check(CLI::Range(0, 1000000));
+  bench->add_option("--warmup-ms", bo.warmup_ms,
+                    "keep running untimed until at least this many milliseconds have passed (a short process's "
+                    "first milliseconds: threads still being placed on CPUs)")
+      ->check(CLI::Range(0.0, 600000.0));
   bench->add_flag("--profile", bo.profile, "also print time per op type and per node (warm-up runs excluded)");
   bench->add_option("--disable-pass", bo.disabled_passes,
                     "skip a graph pass by name (fold-qdq: time a quantized model as float fake quantization)")

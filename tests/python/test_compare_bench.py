@@ -10,6 +10,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,34 @@ def test_summary_and_layer_check(compare_run):
 def test_progress_goes_to_stderr(compare_run):
     assert "preparing fashion_cnn" in compare_run.stderr
     assert "preparing fashion_cnn" not in compare_run.stdout
+
+
+def test_warmup_ms_keeps_warming_up_until_the_time_has_passed(nibble_bin):
+    """`nibble bench --warmup-ms` and the Python workers' time_runs run untimed until the time has passed,
+    however few warm-up runs were asked for (a short process's first milliseconds: threads being placed)."""
+    model = REPO_ROOT / "models" / "fashion_cnn.onnx"
+    t0 = time.perf_counter()
+    r = subprocess.run([str(nibble_bin), "bench", str(model), "--runs", "1", "--warmup", "0", "--warmup-ms", "60"],
+                       capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    warmup = int(re.search(r"\bwarmup=(\d+)", r.stdout).group(1))
+    assert warmup > 1 and elapsed >= 0.06, (warmup, elapsed, r.stdout)
+
+    spec = importlib.util.spec_from_file_location("compare_script", SCRIPT)
+    compare = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = compare  # its dataclasses look their module up there
+    spec.loader.exec_module(compare)
+    calls = []
+
+    def run():
+        calls.append(time.perf_counter())
+        time.sleep(0.002)
+
+    times = compare.time_runs(run, runs=3, warmup=1, warmup_ms=30)
+    assert len(times) == 3 and all(t >= 2 for t in times), times
+    warm = calls[:-3]
+    assert len(warm) > 1 and calls[-3] - calls[0] >= 0.03, len(warm)
+    calls.clear()
+    compare.time_runs(run, runs=2, warmup=4, warmup_ms=0)
+    assert len(calls) == 6  # the count alone when no time is asked for
