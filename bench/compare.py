@@ -765,7 +765,7 @@ def parse_op_counts(text: str) -> int:
     return sum(int(n) for n in re.findall(r"\((\d+) nodes\)", text))
 
 
-def layer_check(nibble: Path, mf: ModelFiles, threads: int, runs: int) -> LayerCheck:
+def layer_check(nibble: Path, mf: ModelFiles, threads: int, runs: int, warmup_ms: float = 0.0) -> LayerCheck:
     import onnx
     lc = LayerCheck(mf.name, threads)
     if "nibble_int8" not in mf.files:
@@ -775,7 +775,8 @@ def layer_check(nibble: Path, mf: ModelFiles, threads: int, runs: int) -> LayerC
     prof = {}
     for kind in ("float", "nibble_int8"):
         try:
-            _, out = benchlib.nibble_bench(nibble, mf.files[kind], threads, runs, 1, CHILD_TIMEOUT_S, profile=True)
+            _, out = benchlib.nibble_bench(nibble, mf.files[kind], threads, runs, 1, CHILD_TIMEOUT_S, profile=True,
+                                           warmup_ms=warmup_ms)
         except benchlib.NibbleBenchError as e:
             lc.error = str(e).replace("\n", " / ")[:400]
             return lc
@@ -974,7 +975,8 @@ def markdown(env, res: Results, args, peers: list[Peer], prepared: list[ModelFil
               "peak_mem_mb minus that of `nibble bench` on a one-node model), i.e. what the model, session and runs "
               "added.", "",
               *summary_table(res, args, prepared), "",
-              f"Per-layer check (`nibble bench --profile`, {args.profile_runs} runs, float model vs nibble's int8 "
+              f"Per-layer check (`nibble bench --profile`, {args.profile_runs} runs after warming up for "
+              f"{args.warmup_ms:g} ms, float model vs nibble's int8 "
               f"model, nodes matched by name; slower means by more than {SLOWER_RATIO - 1:.0%} and "
               f"{SLOWER_MS * 1e3:.0f} us):", "", *layer_section(res, args)]
     notes = [n for mf in prepared for n in (f"{mf.name}: {x}" for x in mf.notes)]
@@ -1033,7 +1035,7 @@ def main(argv=None) -> int:
     for mf in prepared:
         for t in args.threads:
             progress(f"per-layer check {mf.name} threads={t}")
-            res.checks.append(layer_check(args.nibble, mf, t, args.profile_runs))
+            res.checks.append(layer_check(args.nibble, mf, t, args.profile_runs, args.warmup_ms))
     progress(f"total {time.perf_counter() - t0:.0f} s")
 
     section = markdown(env, res, args, peers, prepared)

@@ -540,7 +540,8 @@ def profile_min(args, path: Path) -> dict[str, tuple[str, float]]:
     machine in one repeat does not make a node look slow). Raises NibbleBenchError."""
     best: dict[str, tuple[str, float]] = {}
     for _ in range(PROFILE_REPEATS):
-        _, out = benchlib.nibble_bench(args.nibble, path, 1, args.profile_runs, 1, NIBBLE_TIMEOUT_S, profile=True)
+        _, out = benchlib.nibble_bench(args.nibble, path, 1, args.profile_runs, 1, NIBBLE_TIMEOUT_S, profile=True,
+                                       warmup_ms=args.warmup_ms)
         for n, (op, ms) in benchlib.parse_profile(out).items():
             if n not in best or ms < best[n][1]:
                 best[n] = (op, ms)
@@ -704,7 +705,8 @@ def markdown(env, rows, res, args, shown, mixed_why, checks) -> str:
               "nibble prints none; low-bit choices are measured when a model loads, so a bench process may choose "
               "differently); \"(selection: F)\": inspect says the measured selection picked family F, yet names "
               "a kernel of another family.", "",
-              f"Per-layer check (`nibble bench --profile`, 1 thread, {args.profile_runs} runs, per node the smaller "
+              f"Per-layer check (`nibble bench --profile`, 1 thread, {args.profile_runs} runs after warming up "
+              f"for {args.warmup_ms:g} ms, per node the smaller "
               f"mean of {PROFILE_REPEATS} such runs; nodes matched by "
               f"name with the W8A8 model; slower means by more than {SLOWER_RATIO - 1:.0%} and "
               f"{SLOWER_MS * 1e3:.0f} us):", "", *checks]
