@@ -396,6 +396,7 @@ TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
 TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   ConvPaths paths;
   const int64_t reuses0 = ConvQ8TapBufferReuses(), skipped0 = ConvQ8KernelRowsSkipped(), edges0 = ConvQ8EdgeTiles();
+  const int64_t skipped_nonzero0 = ConvQ8KernelRowsSkippedNonzeroPad();
   for (Isa isa : SupportedIsas()) {
     Rng r(131 + static_cast<int>(isa));
     const int trials = isa == Isa::kScalar ? 8 : 24;
@@ -439,6 +440,9 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   // tasks take the first one's tap buffer.
   EXPECT_GT(ConvQ8TapBufferReuses() - reuses0, 10);
   EXPECT_GT(ConvQ8KernelRowsSkipped() - skipped0, 50);
+  // Padding with another code (the other trials' random zero points): rows
+  // skipped, their share of the bias added back.
+  EXPECT_GT(ConvQ8KernelRowsSkippedNonzeroPad() - skipped_nonzero0, 50);
   EXPECT_GT(ConvQ8EdgeTiles() - edges0, 50);
 }
 

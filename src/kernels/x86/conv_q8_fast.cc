@@ -422,6 +422,7 @@ struct TaskCtx {
 std::atomic<uint64_t> g_runs{0};
 thread_local int64_t tls_tap_reuses = 0;
 thread_local int64_t tls_rows_skipped = 0;
+thread_local int64_t tls_rows_skipped_nonzero_pad = 0;
 thread_local int64_t tls_edge_tiles = 0;
 
 // The task's tap buffer: step s of output position p (pos0 <= p < pos0 + np)
@@ -745,13 +746,16 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   g.c = tile;
   g.dense = true;
   // A tile is one run of an output row (offsets set): kernel rows that lie
-  // wholly in the padding for that row read only the padding byte, and where
-  // that byte is 0 (uint8 zero point 0, int8 zero point -128: post-ReLU
-  // activations) they add nothing, so their steps (one run per kernel row in
-  // the quads order) are skipped. At 7x7 that is 2 rows of 7 with a third of
-  // their taps: 9.5% of the MACs; at 14x14, 4.8%.
-  const bool zero_pad = offsets && (c.zp_code ^ c.flip) == 0;
-  const bool skip_rows = zero_pad && c.geo.kh > 1;
+  // wholly in the padding for that row read only the padding byte, so their
+  // steps (one run per kernel row in the quads order) are skipped. Where that
+  // byte is 0 (uint8 zero point 0, int8 zero point -128: post-ReLU
+  // activations) they add nothing; else the tile's bias takes back what they
+  // would have added (ConvQ8Packed::row_sums). At 7x7 that is 2 rows of 7
+  // with a third of their taps: 9.5% of the MACs; at 14x14, 4.8%.
+  const uint8_t pad = c.zp_code ^ c.flip;
+  const bool zero_pad = offsets && pad == 0;
+  const bool skip_rows = offsets && c.geo.kh > 1 && (pad == 0 || !pk.row_sums.empty());
+  int32_t tile_bias[64];  // bias + pad * (sums of the skipped kernel rows), for the lanes of a tile
   const int64_t row_steps = pk.quads_n * c.geo.kw;
   // Likewise the kernel column in the padding at a row tile's edge
   // positions (MicroArgs::edge): 3 columns, so the steps come in threes.
@@ -779,6 +783,7 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
         offsets && (mt + 1) * nr < c_hi ? pk.w8.data() + (grp * pk.m_tiles + mt + 1) * tile_bytes : nullptr;
     int64_t ti = 0;
     const int8_t* b0 = static_cast<const int8_t*>(g.b);
+    int64_t bias_lo = 0, bias_hi = c.geo.kh;  // the kernel rows tile_bias is for
     for (const RowTile& rt : tiles) {
       g.a = rt.a;
       g.rows = rt.n;
@@ -796,6 +801,23 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
         g.k4 = (ky_hi - ky_lo) * row_steps;
         g.a_off = offsets + ky_lo * row_steps;
         g.b = b0 + ky_lo * row_steps * nr * 4;
+        if (pad != 0) {
+          tls_rows_skipped_nonzero_pad += c.geo.kh - (ky_hi - ky_lo);
+          if (ky_hi - ky_lo == c.geo.kh) {
+            g.bias = bias + m0;
+          } else {
+            if (ky_lo != bias_lo || ky_hi != bias_hi) {
+              for (int j = 0; j < lanes; ++j) {
+                uint32_t sum = 0;
+                for (int64_t ky = 0; ky < c.geo.kh; ++ky)
+                  if (ky < ky_lo || ky >= ky_hi) sum += static_cast<uint32_t>(pk.row_sums[(m0 + j) * c.geo.kh + ky]);
+                tile_bias[j] = static_cast<int32_t>(static_cast<uint32_t>(bias[m0 + j]) + pad * sum);
+              }
+              bias_lo = ky_lo, bias_hi = ky_hi;
+            }
+            g.bias = tile_bias;
+          }
+        }
       }
       g.pf = next ? next + std::clamp<int64_t>(ti++ * pf_chunk, 0, std::max<int64_t>(0, tile_bytes - 64)) : nullptr;
       fn(g);
@@ -895,6 +917,14 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
     else if (pk.pixel_rows) pack(pixel_value);
     else pack([&](int64_t m, int64_t l) { return l < k ? plain_value(m, l) : int8_t{0}; });
   }
+  if (pk.lanes_channels && kh > 1) {
+    pk.row_sums.assign(static_cast<size_t>(p.out_channels * kh), 0);
+    for (int64_t m = 0; m < p.out_channels; ++m)
+      for (int64_t l = 0; l < k; ++l) {
+        int32_t& sum = pk.row_sums[m * kh + (l / kw) % kh];  // l = (c kh + ky) kw + kx
+        sum = static_cast<int32_t>(static_cast<uint32_t>(sum) + static_cast<uint32_t>(w[m * k + l]));
+      }
+  }
   pk.x_zero_point = p.x_zero_point;
   pk.bias_u8.resize(p.out_channels);
   pk.bias_s8.resize(p.out_channels);
@@ -957,6 +987,7 @@ int64_t ConvQ8TapBufferReuses() { return tls_tap_reuses; }
 
 uint64_t ConvQ8FastNewRun() { return g_runs.fetch_add(1, std::memory_order_relaxed) + 1; }
 int64_t ConvQ8KernelRowsSkipped() { return tls_rows_skipped; }
+int64_t ConvQ8KernelRowsSkippedNonzeroPad() { return tls_rows_skipped_nonzero_pad; }
 int64_t ConvQ8EdgeTiles() { return tls_edge_tiles; }
 
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {

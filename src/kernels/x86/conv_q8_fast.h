@@ -82,6 +82,11 @@ struct ConvQ8Packed {
   // bias[m] - x_zero_point' * sum(w[m]), wrapped to int32, where x_zero_point'
   // is the zero point of the input shifted to u8 (+128 for int8 inputs).
   std::vector<int32_t> bias_u8, bias_s8;
+  // lanes_channels with kernel height > 1: [out_channels][kh], the sum of
+  // w[m][.][ky][.] (wrapped). A row tile that skips kernel rows lying wholly in
+  // the padding adds x_zero_point' times their sums back to its bias: what
+  // those taps would have added, so the skip holds for any zero point.
+  std::vector<int32_t> row_sums;
   std::vector<int32_t> mult, shift;  // 1 (per tensor) or out_channels values
   // By input type: every output's MultiplyByQuantizedMultiplier result is
   // bounded below 2^30 in magnitude (from the weights, bias and input range),
@@ -120,8 +125,10 @@ bool ConvQ8RowRuns(int64_t pos0, int64_t np, int64_t ow, int mr, std::vector<std
 int64_t ConvQ8TapBufferReuses();
 
 // Kernel rows this thread's lanes-are-channels row tiles have skipped so far
-// (rows wholly in the padding, when the padding byte is 0). For tests.
+// (rows wholly in the padding), and of those, the ones whose padding byte was
+// not 0 (their share of the bias added back). For tests.
 int64_t ConvQ8KernelRowsSkipped();
+int64_t ConvQ8KernelRowsSkippedNonzeroPad();
 // Row tiles of 7 or 8 positions this thread has given the edge-column hint
 // (MicroArgs::edge). For tests.
 int64_t ConvQ8EdgeTiles();
