@@ -388,8 +388,8 @@ TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
 // Lanes-are-channels mode (small output maps, deep K: positions as rows,
 // channels as lanes, transposed store): channel counts around the tile and
 // vector edges, position counts around the row tile, 1x1 and 3x3, stride 2,
-// dilation 2 along the height, padding with code 0 (kernel rows and edge
-// columns skipped),
+// dilation 2 along the height, padding with code 0 (edge columns skipped as
+// well as the kernel rows, which any padding code skips),
 // batch and groups (several channel blocks and position blocks); output rows
 // from 1 to 40 wide, so the row tiles are read in place from the tap buffer
 // (ConvQ8RowRuns) in some shapes and copied in others.
@@ -423,7 +423,7 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
       if (dh == 2) s.pads[0] = r.Int(1, 3), s.pads[2] = r.Int(0, 3);
       const bool extreme = trial % 5 == 4;
       // Every third trial pads with code 0 (uint8 zero point 0, int8 -128),
-      // where row tiles skip the kernel rows that lie wholly in the padding.
+      // where row tiles of 7 or 8 also skip the edge columns in the padding.
       const bool zero_pad = trial % 3 == 1;
       if (trial % 2 == 0)
         CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme, &paths,
@@ -488,9 +488,11 @@ TEST(QuantX86Kernels, ConvPixelRowsMatchesReference) {
   EXPECT_GT(paths.pixel_rows_one_channel, 8 / kSweepDivisor);
 }
 
-// A tap buffer is reused only within one ConvQ8FastRun call: the same input
-// buffer with new contents (the arena reuses addresses between runs) and the
-// same plan must not take the previous call's gather.
+// A tap buffer is reused only within one run (the ConvQ8FastRun calls that
+// share a ConvQ8FastNewRun id, or a single call): the same input buffer with
+// new contents (the arena reuses addresses between runs) and the same plan
+// must not take the previous run's gather. The 9x9 shape's 34.5 KB of weights
+// are past kLanesChannelsSplitRowsMaxWeights, so it splits its channels.
 TEST(QuantX86Kernels, ConvTapBufferReusedWithinOneRunOnly) {
   for (Isa isa : SupportedIsas()) {
     Rng r(17);

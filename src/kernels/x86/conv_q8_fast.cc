@@ -95,6 +95,9 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
       const int64_t oh = std::max<int64_t>(1, pl.out_sz / ow);
       int64_t rows = std::max<int64_t>(1, kLanesChannelsBlock / ow);
       pl.pos_blocks = (oh + rows - 1) / rows;
+      // One block of small weights: two of rows instead (kLanesChannelsSplitRowsMaxWeights).
+      if (outer * pl.pos_blocks == 1 && oh >= 2 && pk.mg * pk.k <= kLanesChannelsSplitRowsMaxWeights)
+        pl.pos_blocks = 2;
       rows = (oh + pl.pos_blocks - 1) / pl.pos_blocks;
       pl.positions = rows * ow;
     } else {
@@ -104,12 +107,6 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
       pl.positions = (row_tiles + pl.pos_blocks - 1) / pl.pos_blocks * pk.mr;
     }
     pl.pos_blocks = std::max<int64_t>(1, (pl.out_sz + pl.positions - 1) / pl.positions);
-    if (outer * pl.pos_blocks == 1 && ow <= kLanesChannelsBlock && pl.out_sz / ow >= 2 &&
-        pk.mg * pk.k <= kLanesChannelsSplitRowsMaxWeights) {
-      const int64_t oh = pl.out_sz / ow;
-      pl.positions = (oh + 1) / 2 * ow;
-      pl.pos_blocks = 2;
-    }
     // Channel blocks of whole 16-lane vectors (tiles_per_block counts
     // channels here). Every task re-gathers its rows (deep K: a large share
     // of the work), so only as many blocks as two threads need.
@@ -801,22 +798,19 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
         g.k4 = (ky_hi - ky_lo) * row_steps;
         g.a_off = offsets + ky_lo * row_steps;
         g.b = b0 + ky_lo * row_steps * nr * 4;
+        const bool skipped = ky_hi - ky_lo < c.geo.kh;
         if (pad != 0) {
           tls_rows_skipped_nonzero_pad += c.geo.kh - (ky_hi - ky_lo);
-          if (ky_hi - ky_lo == c.geo.kh) {
-            g.bias = bias + m0;
-          } else {
-            if (ky_lo != bias_lo || ky_hi != bias_hi) {
-              for (int j = 0; j < lanes; ++j) {
-                uint32_t sum = 0;
-                for (int64_t ky = 0; ky < c.geo.kh; ++ky)
-                  if (ky < ky_lo || ky >= ky_hi) sum += static_cast<uint32_t>(pk.row_sums[(m0 + j) * c.geo.kh + ky]);
-                tile_bias[j] = static_cast<int32_t>(static_cast<uint32_t>(bias[m0 + j]) + pad * sum);
-              }
-              bias_lo = ky_lo, bias_hi = ky_hi;
+          if (skipped && (ky_lo != bias_lo || ky_hi != bias_hi)) {
+            for (int j = 0; j < lanes; ++j) {
+              uint32_t sum = 0;
+              for (int64_t ky = 0; ky < c.geo.kh; ++ky)
+                if (ky < ky_lo || ky >= ky_hi) sum += static_cast<uint32_t>(pk.row_sums[(m0 + j) * c.geo.kh + ky]);
+              tile_bias[j] = static_cast<int32_t>(static_cast<uint32_t>(bias[m0 + j]) + pad * sum);
             }
-            g.bias = tile_bias;
+            bias_lo = ky_lo, bias_hi = ky_hi;
           }
+          g.bias = skipped ? tile_bias : bias + m0;
         }
       }
       g.pf = next ? next + std::clamp<int64_t>(ti++ * pf_chunk, 0, std::max<int64_t>(0, tile_bytes - 64)) : nullptr;
@@ -917,20 +911,19 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
     else if (pk.pixel_rows) pack(pixel_value);
     else pack([&](int64_t m, int64_t l) { return l < k ? plain_value(m, l) : int8_t{0}; });
   }
-  if (pk.lanes_channels && kh > 1) {
-    pk.row_sums.assign(static_cast<size_t>(p.out_channels * kh), 0);
-    for (int64_t m = 0; m < p.out_channels; ++m)
-      for (int64_t l = 0; l < k; ++l) {
-        int32_t& sum = pk.row_sums[m * kh + (l / kw) % kh];  // l = (c kh + ky) kw + kx
-        sum = static_cast<int32_t>(static_cast<uint32_t>(sum) + static_cast<uint32_t>(w[m * k + l]));
-      }
-  }
   pk.x_zero_point = p.x_zero_point;
   pk.bias_u8.resize(p.out_channels);
   pk.bias_s8.resize(p.out_channels);
+  if (pk.lanes_channels && kh > 1) pk.row_sums.assign(static_cast<size_t>(p.out_channels * kh), 0);
   for (int64_t m = 0; m < p.out_channels; ++m) {
     int64_t sum = 0;
-    for (int64_t l = 0; l < k; ++l) sum += w[m * k + l];
+    for (int64_t l = 0; l < k; ++l) {
+      sum += w[m * k + l];
+      if (!pk.row_sums.empty()) {
+        int32_t& row = pk.row_sums[m * kh + (l / kw) % kh];  // l = (c kh + ky) kw + kx
+        row = static_cast<int32_t>(static_cast<uint32_t>(row) + static_cast<uint32_t>(w[m * k + l]));
+      }
+    }
     const int32_t bm = bias ? bias[m] : 0;
     pk.bias_u8[m] = q8::FoldZeroPoint(bm, p.x_zero_point, sum);
     pk.bias_s8[m] = q8::FoldZeroPoint(bm, int64_t{p.x_zero_point} + 128, sum);

@@ -61,8 +61,10 @@ struct Zmm {
 // each input row is ow words, and one two-source word permute gathers the top
 // rows' words, another the bottom rows', for all G output rows at once
 // (Fashion-MNIST's 28x28 and 14x14 maps: 2 and 4 rows per step).
+// `planes` planes of `rows` output rows, in_plane / out_plane elements apart.
 template <class T>
-void MaxPool2x2Rows(const T* x, T* y, int64_t rows, int64_t ow, int group) {
+void MaxPool2x2Rows(const T* x, T* y, int64_t planes, int64_t rows, int64_t in_plane, int64_t out_plane,
+                    int64_t ow, int group) {
   const int64_t iw = 2 * ow;
   alignas(64) int16_t top[32], bot[32];
   for (int i = 0; i < 32; ++i) {
@@ -71,16 +73,18 @@ void MaxPool2x2Rows(const T* x, T* y, int64_t rows, int64_t ow, int group) {
     bot[i] = static_cast<int16_t>(std::min<int64_t>(63, (2 * row + 1) * ow + col));
   }
   const __m512i it = _mm512_load_si512(top), ib = _mm512_load_si512(bot);
-  for (int64_t r = 0; r < rows; r += group) {
-    const int64_t n = std::min<int64_t>(group, rows - r), bytes = 2 * n * iw;
-    const T* src = x + 2 * r * iw;
-    __m512i lo = _mm512_maskz_loadu_epi8(Zmm::FirstLanes(bytes), src);
-    __m512i hi = bytes > 64 ? _mm512_maskz_loadu_epi8(Zmm::FirstLanes(bytes - 64), src + 64) : _mm512_setzero_si512();
-    lo = Zmm::Max<T>(lo, _mm512_srli_epi16(lo, 8));  // the low byte of each word: its pair's max
-    hi = Zmm::Max<T>(hi, _mm512_srli_epi16(hi, 8));
-    const __m512i v = Zmm::Max<T>(_mm512_permutex2var_epi16(lo, it, hi), _mm512_permutex2var_epi16(lo, ib, hi));
-    _mm256_mask_storeu_epi8(y + r * ow, static_cast<__mmask32>(Zmm::FirstLanes(n * ow)), _mm512_cvtepi16_epi8(v));
-  }
+  for (int64_t plane = 0; plane < planes; ++plane)
+    for (int64_t r = 0; r < rows; r += group) {
+      const int64_t n = std::min<int64_t>(group, rows - r), bytes = 2 * n * iw;
+      const T* src = x + plane * in_plane + 2 * r * iw;
+      __m512i lo = _mm512_maskz_loadu_epi8(Zmm::FirstLanes(bytes), src);
+      __m512i hi = bytes > 64 ? _mm512_maskz_loadu_epi8(Zmm::FirstLanes(bytes - 64), src + 64) : _mm512_setzero_si512();
+      lo = Zmm::Max<T>(lo, _mm512_srli_epi16(lo, 8));  // the low byte of each word: its pair's max
+      hi = Zmm::Max<T>(hi, _mm512_srli_epi16(hi, 8));
+      const __m512i v = Zmm::Max<T>(_mm512_permutex2var_epi16(lo, it, hi), _mm512_permutex2var_epi16(lo, ib, hi));
+      _mm256_mask_storeu_epi8(y + plane * out_plane + r * ow, static_cast<__mmask32>(Zmm::FirstLanes(n * ow)),
+                              _mm512_cvtepi16_epi8(v));
+    }
 }
 
 template <class T>
@@ -88,12 +92,12 @@ bool MaxPool2x2(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int
   if (!MaxPoolQ8Is2x2Stride2(g)) return false;
   const int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
   if (const int group = MaxPoolQ8RowsPerStep2x2(g); group > 1) {
-    if (ih == 2 * oh) {  // the planes' row pairs follow each other: one run over all of them
-      MaxPool2x2Rows(x + plane_lo * ih * iw, y + plane_lo * oh * ow, (plane_hi - plane_lo) * oh, ow, group);
-    } else {
-      for (int64_t plane = plane_lo; plane < plane_hi; ++plane)
-        MaxPool2x2Rows(x + plane * ih * iw, y + plane * oh * ow, oh, ow, group);
-    }
+    const T* xs = x + plane_lo * ih * iw;
+    T* ys = y + plane_lo * oh * ow;
+    const int64_t planes = plane_hi - plane_lo;
+    // Even heights: the planes' row pairs follow each other, one run over all of them.
+    if (ih == 2 * oh) MaxPool2x2Rows(xs, ys, 1, planes * oh, 0, 0, ow, group);
+    else MaxPool2x2Rows(xs, ys, planes, oh, ih * iw, oh * ow, ow, group);
     return true;
   }
   for (int64_t plane = plane_lo; plane < plane_hi; ++plane) {
