@@ -366,8 +366,20 @@ void StoreTransposedPortable(const uint8_t* tile, int64_t tile_stride, int rows,
 }
 
 void PixelPanelPortable(const PixelPanelArgs& a) {
-  for (int64_t q = 0; q < a.steps; ++q)
-    for (int i = 0; i < a.lanes; ++i) std::memcpy(a.dst + q * a.dst_stride + 4 * i, a.src + i * a.pitch + 4 * q, 4);
+  for (int64_t q = 0; q < a.steps; ++q) {
+    uint8_t* d = a.dst + q * a.dst_stride;
+    const int64_t ky = std::min(4 * q / a.row_bytes, a.rows - 1), b = 4 * q - ky * a.row_bytes;
+    if (ky + 1 == a.rows || b + 4 <= a.row_bytes) {  // all four bytes from one kernel row
+      const uint8_t* s = a.src + ky * a.row_stride + b;
+      for (int i = 0; i < a.lanes; ++i) std::memcpy(d + 4 * i, s + i * a.pitch, 4);
+      continue;
+    }
+    for (int64_t t = 0; t < 4; ++t) {  // a step that straddles two kernel rows
+      const int64_t l = 4 * q + t, r = std::min(l / a.row_bytes, a.rows - 1);
+      const uint8_t* s = a.src + r * a.row_stride + (l - r * a.row_bytes);
+      for (int i = 0; i < a.lanes; ++i) d[4 * i + t] = s[i * a.pitch];
+    }
+  }
 }
 
 void Pixels4To3Portable(const uint8_t* in, int64_t n, uint8_t* out) {
@@ -612,20 +624,25 @@ void StagePaddedRow(const uint8_t* row, int64_t iw, int64_t pl, int64_t n, uint8
 // rows are interleaved into 3-byte pixels once (a tap row of 4-byte pixels,
 // then the fourth byte dropped; with one channel, the padded row itself);
 // each sub-panel step is then a strided run of 4-byte reads out of one such
-// row. Returns sub-panel 0 ([k4][nr][4] each).
+// row, or two for a step that straddles kernel rows. Returns sub-panel 0
+// ([k4][nr][4] each).
 const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
   const ConvQ8Packed& pk = *c.pk;
   const Geo2& g = c.geo;
-  const int64_t nr = pk.nr, k4 = pk.k4, rs = pk.row_steps, cg = pk.cg, in_sz = c.pl->in_sz;
+  const int64_t nr = pk.nr, k4 = pk.k4, rb = pk.row_bytes, cg = pk.cg, in_sz = c.pl->in_sz;
   const int64_t oy_a = pos0 / g.ow, oy_b = (pos0 + np - 1) / g.ow;
   const int64_t iy_lo = oy_a * g.sh - g.pt;
   const int64_t nrows = (oy_b - oy_a) * g.sh + (g.kh - 1) * g.dh + 1;
   // Pixel j of a row is input column j - pl; position ox reads bytes
-  // [ox sw cg, ox sw cg + 4 rs) of it (the last step's padding included).
-  const int64_t px = (g.ow - 1) * g.sw + (4 * rs + cg - 1) / cg;
-  const int64_t pitch = px * cg + 192;  // + the slack PixelPanelAvx512's 128-byte loads need
-  thread_local std::vector<uint8_t> prow, quad_row, panel;
-  if (prow.size() < static_cast<size_t>(nrows * pitch)) prow.resize(nrows * pitch);
+  // [ox sw cg, ox sw cg + read) of it (the last step's bytes past the kernel
+  // included), and the panel kernel up to 4 bytes before them.
+  const int64_t read = std::max(rb, 4 * k4 - (g.kh - 1) * rb);
+  const int64_t px = (g.ow - 1) * g.sw + (read + cg - 1) / cg;
+  const int64_t pitch = px * cg + 192;  // + the slack PixelPanelAvx512's 128-byte windows need
+  constexpr int64_t kFront = 64;
+  thread_local std::vector<uint8_t> prow_buf, quad_row, panel;
+  if (prow_buf.size() < static_cast<size_t>(nrows * pitch + kFront)) prow_buf.resize(nrows * pitch + kFront);
+  uint8_t* prow = prow_buf.data() + kFront;
   if (quad_row.size() < static_cast<size_t>(4 * px + 128)) quad_row.resize(4 * px + 128);
   q8::TapRowArgs a;
   a.fill = c.zp_code;
@@ -636,7 +653,7 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
     const int64_t iy = iy_lo + r;
     const bool row_ok = iy >= 0 && iy < g.ih;
     if (cg == 1) {  // the row itself, padded: pixel j is column j - pl
-      StagePaddedRow(row_ok ? xg + iy * g.iw : nullptr, g.iw, g.pl, px, c.zp_code, c.flip, prow.data() + r * pitch);
+      StagePaddedRow(row_ok ? xg + iy * g.iw : nullptr, g.iw, g.pl, px, c.zp_code, c.flip, prow + r * pitch);
       continue;
     }
     for (int t = 0; t < 4; ++t) {
@@ -645,25 +662,26 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
       a.valid[t] = ok ? g.iw : 0;
     }
     c.tap_row(a);
-    c.pixels_4to3(quad_row.data(), px, prow.data() + r * pitch);
+    c.pixels_4to3(quad_row.data(), px, prow + r * pitch);
   }
   const int64_t subs = (np + nr - 1) / nr;
   const size_t need = static_cast<size_t>(subs * k4 * nr * 4 + 64);
   if (panel.size() < need) panel.resize(need);
   q8::PixelPanelArgs pa;
   pa.pitch = g.sw * cg;
-  pa.steps = rs;
+  pa.row_stride = g.dh * pitch;
+  pa.rows = g.kh;
+  pa.row_bytes = rb;
+  pa.steps = k4;
   pa.dst_stride = nr * 4;
   for (int64_t sp = 0; sp < subs; ++sp) {
     const int64_t p_lo = pos0 + sp * nr, p_hi = std::min(pos0 + np, p_lo + nr);
     for (int64_t p = p_lo; p < p_hi;) {
       const int64_t oy = p / g.ow, ox = p % g.ow, len = std::min(g.ow - ox, p_hi - p);
       pa.lanes = static_cast<int>(len);
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
-        pa.src = prow.data() + ((oy - oy_a) * g.sh + ky * g.dh) * pitch + ox * g.sw * cg;
-        pa.dst = panel.data() + ((sp * k4 + ky * rs) * nr + (p - p_lo)) * 4;
-        c.pixel_panel(pa);
-      }
+      pa.src = prow + (oy - oy_a) * g.sh * pitch + ox * g.sw * cg;
+      pa.dst = panel.data() + (sp * k4 * nr + (p - p_lo)) * 4;
+      c.pixel_panel(pa);
       p += len;
     }
   }
@@ -868,15 +886,18 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   pk.k = pk.cg * pk.taps;
   pk.quads_n = (pk.cg + 3) / 4;
   const int64_t kh = pk.kernel.size() == 2 ? pk.kernel[0] : 1, kw = pk.kernel.empty() ? 1 : pk.kernel.back();
-  pk.row_steps = (kw * pk.cg + 3) / 4;
-  // One channel: a kernel row of kw <= 4 taps is one 4-byte step (plain order
-  // mixes kernel rows within a step) and a position's bytes are a sliding
-  // window of its input row: no gather per tap.
+  // Three channels: the kernel rows' (kx, c) runs back to back (a 7x7
+  // kernel's 147 bytes in 37 steps). One channel: a kernel row of kw <= 4
+  // taps is one 4-byte step (plain order mixes kernel rows within a step) and
+  // a position's bytes are a sliding window of its input row: no gather per
+  // tap, same depth.
+  const int64_t row_steps = (kw * pk.cg + 3) / 4;
+  pk.row_bytes = pk.cg == 3 ? kw * pk.cg : 4 * row_steps;
+  const int64_t pixel_k4 = (kh * pk.row_bytes + 3) / 4;
   pk.pixel_rows = !p.geo.dilation.empty() && p.geo.dilation.back() == 1 &&
-                  (pk.cg == 3 ? kh * pk.row_steps < pk.quads_n * pk.taps
-                              : pk.cg == 1 && kh * pk.row_steps <= (pk.k + 3) / 4);
+                  (pk.cg == 3 ? pixel_k4 < pk.quads_n * pk.taps : pk.cg == 1 && pixel_k4 <= (pk.k + 3) / 4);
   pk.quads = pk.cg >= 3 && !pk.pixel_rows;
-  pk.k4 = pk.quads ? pk.quads_n * pk.taps : pk.pixel_rows ? kh * pk.row_steps : (pk.k + 3) / 4;
+  pk.k4 = pk.quads ? pk.quads_n * pk.taps : pk.pixel_rows ? pixel_k4 : (pk.k + 3) / 4;
   const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();
   const int64_t out_sz = geo_known ? p.geo.spatial_size_out() : 0;
   pk.lanes_channels = pk.quads && !kt.wide && out_sz > 0 && pk.k >= kLanesChannelsMinDepth &&
@@ -892,10 +913,10 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
       const int64_t c = quad * 4 + l % 4, tap = ky * kw + kx;
       return c < cg ? wg[m * k + c * taps + tap] : int8_t{0};
     };
-    // pixel rows: packed depth l = (ky * row_steps + q) * 4 + t holds byte 4 q + t = kx * cg + c of kernel row ky.
+    // pixel rows: packed depth l = ky * row_bytes + b holds byte b = kx * cg + c of kernel row ky.
     auto pixel_value = [&](int64_t m, int64_t l) -> int8_t {
-      const int64_t s = l / 4, ky = s / pk.row_steps, b = (s % pk.row_steps) * 4 + l % 4;
-      return b < kw * cg ? wg[m * k + (b % cg) * taps + ky * kw + b / cg] : int8_t{0};
+      const int64_t ky = l / pk.row_bytes, b = l % pk.row_bytes;
+      return ky < kh && b < kw * cg ? wg[m * k + (b % cg) * taps + ky * kw + b / cg] : int8_t{0};
     };
     auto plain_value = [&](int64_t m, int64_t l) { return wg[m * k + l]; };
     auto pack = [&](auto&& value) {

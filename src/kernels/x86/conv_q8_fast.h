@@ -14,9 +14,9 @@
 // every panel row is then a run of whole 4-byte lanes of it; 1x1 stride-1
 // unpadded convs use the tap buffer itself as the panel. Small output maps
 // with deep K swap roles (positions as rows, channels as lanes; see
-// ConvQ8Packed::lanes_channels). Exactly 3 channels with a wide kernel
-// (ResNet's 7x7 conv1) pack rows of 3-byte pixels instead, which wastes less
-// depth than quads (ConvQ8Packed::pixel_rows). Below 3 channels the depth is
+// ConvQ8Packed::lanes_channels). Exactly 3 channels (ResNet's 7x7 conv1)
+// pack the kernel's rows of 3-byte pixels back to back instead, which wastes
+// less depth than quads (ConvQ8Packed::pixel_rows). Below 3 channels the depth is
 // the plain (c, ky, kx) order, gathered row by row.
 //
 // Threading: ConvQ8FastTaskCount() independent tasks; call ConvQ8FastRun over
@@ -53,18 +53,20 @@ struct ConvQ8Packed {
   // index = (c * kh + ky) * kw + kx in plain steps of 4, gathered row by row.
   bool quads = false;
   int64_t taps = 0, quads_n = 0;
-  // Pixel-rows order (instead of quads, for 3 channels per group where it
-  // makes the depth shorter: 7x7 196 -> 168, 5x5 100 -> 80): step s = ky *
-  // row_steps + q holds bytes 4q .. 4q + 3 of the kernel row's (kx, c) run,
-  // kx * cg + c (weights past kw * cg are zero). A task interleaves its input
+  // Pixel-rows order (instead of quads, for 3 channels per group, where it
+  // makes the depth shorter: 7x7 196 -> 148, 3x3 36 -> 28): packed depth l =
+  // ky * row_bytes + b holds byte b = kx * cg + c of kernel row ky (bytes past
+  // kw * cg, and past the last row, have zero weights). With 3 channels the
+  // rows run back to back (row_bytes = 3 kw), so a step may hold the end of
+  // one kernel row and the start of the next. A task interleaves its input
   // rows into 3-byte pixels once; a position's bytes for one kernel row are
   // then contiguous, sw * cg bytes after its left neighbour's. Also for one
-  // channel per group with kernel rows up to 4 wide (instead of the plain
-  // order, same depth): the padded input row is the pixel row, and a
-  // position's step is a sliding 4-byte window of it. Conv mode only, for the
-  // dilation width the node was packed with (dilation_w must be 1).
+  // channel per group with kernel rows up to 4 wide (row_bytes 4, instead of
+  // the plain order, same depth): the padded input row is the pixel row, and
+  // a position's step is a sliding 4-byte window of it. Conv mode only, for
+  // the dilation width the node was packed with (dilation_w must be 1).
   bool pixel_rows = false;
-  int64_t row_steps = 0;
+  int64_t row_bytes = 0;
   // Small output maps (up to 16x16; chosen at pack time from p.geo, runs
   // correctly for any size): the roles swap, output positions are the
   // micro-kernel's rows and output channels its lanes (fc mode: a 7x7 map

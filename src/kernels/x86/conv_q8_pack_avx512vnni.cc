@@ -167,39 +167,54 @@ void TapStagedAvx512(const TapStagedArgs& a) {
 // Lane i's dword for step q is words pitch / 2 * i + 2 q + {0, 1} of the 128
 // bytes loaded at its chunk's first lane: one two-source word permute per
 // step and 16 lanes.
+// 16 lanes at a time, kernel row by kernel row. A row's 128-byte window
+// (from 4 bytes before its lane 0, shifted by one when its depth starts at an
+// odd byte) holds every lane's bytes of that row; lane i's dword at in-row
+// offset o is word (o - off) / 2 + floor(i pitch / 2) of it, one word permute
+// per step. With an odd pitch the odd lanes sit one byte off: they come from
+// the window one byte further on, blended in by dword. A step that straddles
+// two kernel rows keeps its first row's bytes and takes the rest from the
+// next row's permute.
 void PixelPanelAvx512(const PixelPanelArgs& a) {
-  if (a.pitch == 1) {
-    // Lane i's dword for step q is bytes i + 4 q .. i + 4 q + 3: 128-bit
-    // block L takes dwords L .. L + 3 of the 64 bytes at its chunk's first
-    // lane (bytes 4 L .. 4 L + 15), and a byte shuffle picks the four
-    // overlapping windows.
-    const __m512i blocks = _mm512_setr_epi32(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6);
-    const __m512i windows = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6));
-    for (int i0 = 0; i0 < a.lanes; i0 += 16) {
-      const int left = a.lanes - i0;
-      const __mmask16 k = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
-      for (int64_t q = 0; q < a.steps; ++q) {
-        const __m512i v = _mm512_permutexvar_epi32(blocks, _mm512_loadu_si512(a.src + i0 + 4 * q));
-        _mm512_mask_storeu_epi32(a.dst + q * a.dst_stride + 4 * i0, k, _mm512_shuffle_epi8(v, windows));
-      }
-    }
-    return;
-  }
-  const int64_t hw = a.pitch / 2;
-  if (a.pitch % 2 != 0 || a.pitch <= 0 || 15 * hw + 2 * (a.steps - 1) + 1 > 63) return PixelPanelPortable(a);
-  // Word w of a step-0 lane pair: hw * (w / 2) + w % 2 (three vector ops, not a table per call).
-  const __m512i w = _mm512_setr_epi32(0x10000, 0x30002, 0x50004, 0x70006, 0x90008, 0xB000A, 0xD000C, 0xF000E,
+  const int64_t rb = a.row_bytes, last_end = 4 * a.steps - (a.rows - 1) * rb;
+  if (a.pitch <= 0 || rb < 3 || 15 * a.pitch + rb > 118 || last_end > rb + 3) return PixelPanelPortable(a);
+  const __m512i e = _mm512_setr_epi32(0x10000, 0x30002, 0x50004, 0x70006, 0x90008, 0xB000A, 0xD000C, 0xF000E,
                                       0x110010, 0x130012, 0x150014, 0x170016, 0x190018, 0x1B001A, 0x1D001C, 0x1F001E);
-  const __m512i idx0 = _mm512_add_epi16(_mm512_mullo_epi16(_mm512_srli_epi16(w, 1), _mm512_set1_epi16(static_cast<int16_t>(hw))),
-                                        _mm512_and_si512(w, _mm512_set1_epi16(1)));
+  // Element e (lane e / 2, word e % 2 of its dword): floor((e / 2) pitch / 2) + e % 2.
+  const __m512i idx0 = _mm512_add_epi16(
+      _mm512_srli_epi16(_mm512_mullo_epi16(_mm512_srli_epi16(e, 1), _mm512_set1_epi16(static_cast<int16_t>(a.pitch))), 1),
+      _mm512_and_si512(e, _mm512_set1_epi16(1)));
+  const bool odd = a.pitch % 2 != 0;
+  // Bytes t >= c of every dword: the part of a straddling step from its second row.
+  const __mmask64 from_next[4] = {0, 0xEEEEEEEEEEEEEEEEull, 0xCCCCCCCCCCCCCCCCull, 0x8888888888888888ull};
+  const __m512i two = _mm512_set1_epi16(2);
+  const int64_t rows = a.rows, pitch = a.pitch, row_stride = a.row_stride, steps = a.steps, ds = a.dst_stride;
   for (int i0 = 0; i0 < a.lanes; i0 += 16) {
-    const uint8_t* s = a.src + i0 * a.pitch;
-    const __m512i lo = _mm512_loadu_si512(s), hi = _mm512_loadu_si512(s + 64);
     const int left = a.lanes - i0;
     const __mmask16 k = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
-    __m512i idx = idx0;
-    for (int64_t q = 0; q < a.steps; ++q, idx = _mm512_add_epi16(idx, _mm512_set1_epi16(2)))
-      _mm512_mask_storeu_epi32(a.dst + q * a.dst_stride + 4 * i0, k, _mm512_permutex2var_epi16(lo, idx, hi));
+    __m512i pending = _mm512_setzero_si512();
+    for (int64_t ky = 0; ky < rows; ++ky) {
+      const int64_t l0 = ky * rb, l1 = ky + 1 == rows ? 4 * steps : l0 + rb;
+      const int64_t off = -4 + (l0 & 1);  // o - off is even for every step of the row
+      const uint8_t* w = a.src + ky * row_stride + i0 * pitch + off;
+      const __m512i lo = _mm512_loadu_si512(w), hi = _mm512_loadu_si512(w + 64);
+      __m512i lo1 = lo, hi1 = hi;
+      if (odd) lo1 = _mm512_loadu_si512(w + 1), hi1 = _mm512_loadu_si512(w + 65);
+      auto gather = [&](__m512i idx) {
+        const __m512i v = _mm512_permutex2var_epi16(lo, idx, hi);
+        return odd ? _mm512_mask_blend_epi32(0xAAAA, v, _mm512_permutex2var_epi16(lo1, idx, hi1)) : v;
+      };
+      int64_t q = l0 / 4;
+      const int64_t q_end = (l1 + 3) / 4 - (ky + 1 < rows && l1 % 4 != 0);  // the last step may go on in the next row
+      __m512i idx = _mm512_add_epi16(idx0, _mm512_set1_epi16(static_cast<int16_t>((4 * q - l0 - off) / 2)));
+      uint8_t* d = a.dst + q * ds + 4 * i0;
+      if (l0 % 4 != 0) {  // the step begun in the previous row (rb >= 3: it ends in this one)
+        _mm512_mask_storeu_epi32(d, k, _mm512_mask_blend_epi8(from_next[l0 % 4], pending, gather(idx)));
+        ++q, d += ds, idx = _mm512_add_epi16(idx, two);
+      }
+      for (; q < q_end; ++q, d += ds, idx = _mm512_add_epi16(idx, two)) _mm512_mask_storeu_epi32(d, k, gather(idx));
+      if (4 * q < l1) pending = gather(idx);
+    }
   }
 }
 

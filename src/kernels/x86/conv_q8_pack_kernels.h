@@ -48,19 +48,25 @@ struct TapStagedArgs {
   uint8_t* out;    // quads * quad_stride bytes, plus 63 of slack
 };
 
-// Pixel-rows panel (ConvQ8Packed::pixel_rows) of one kernel row and one run
-// of positions: for q < steps and lane i < lanes, the 4 bytes at
-// src + i * pitch + 4 q go to dst + q * dst_stride + 4 i. src must be readable
-// for 128 bytes past the last byte read; nothing past the lanes is written.
+// Pixel-rows panel (ConvQ8Packed::pixel_rows) of one run of positions over
+// all kernel rows: depth byte l = 4 q + t of lane i is byte b = l - ky *
+// row_bytes of kernel row ky = min(l / row_bytes, rows - 1), read at
+//   src + ky * row_stride + i * pitch + b,
+// and goes to dst + q * dst_stride + 4 i + t, for q < steps, t < 4, i < lanes.
+// A step may straddle two kernel rows when row_bytes is not a multiple of 4;
+// bytes of the last step past rows * row_bytes read on in the last row (their
+// weights are 0). Each row must be readable from 4 bytes before src + ky *
+// row_stride to 128 bytes past its last lane's byte 0; nothing past the lanes
+// is written.
 struct PixelPanelArgs {
   const uint8_t* src;
-  int64_t pitch, steps;
+  int64_t pitch, row_stride, rows, row_bytes, steps;
   int lanes;
   uint8_t* dst;
   int64_t dst_stride;
 };
 void PixelPanelPortable(const PixelPanelArgs& a);
-void PixelPanelAvx512(const PixelPanelArgs& a);  // pitch 1, or even and small; else the portable one
+void PixelPanelAvx512(const PixelPanelArgs& a);  // 15 pitch + row_bytes <= 118; else the portable one
 
 // out[3 j + c] = in[4 j + c] for j < n, c < 3 (4-byte pixels to 3-byte ones);
 // up to 64 bytes past out + 3 n may be written.
