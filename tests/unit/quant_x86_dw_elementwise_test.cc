@@ -508,6 +508,53 @@ TEST(X86ElementwiseQ8, MaxPool2x2Stride2BitExact) {
   EXPECT_GT(several_rows, 15);  // small even widths: several output rows per step
 }
 
+// The kernel for windows 3 wide at stride 2 (ResNet's 3x3/2 pad 1 stem
+// pool): left padding 0 and 1, right padding 0-2 and ceil_mode (last windows
+// partly past the input), widths below, at and past one 32-output step,
+// kernel heights 1-4 with any vertical stride and padding, signed and
+// unsigned codes (the padding is the lowest code, not 0), every level.
+TEST(X86ElementwiseQ8, MaxPoolWidth3Stride2BitExact) {
+  Rng r(78);
+  int fast = 0, left_pad = 0;
+  for (int trial = 0; trial < 80; ++trial) {
+    WindowGeometry g;
+    g.kernel = {r.Int(1, 4), 3};
+    g.stride = {r.Int(1, 3), 2};
+    g.dilation = {1, 1};
+    const int64_t width = r.Chance(0.3) ? r.Int(65, 200) : r.Int(3, 64);
+    g.in = {r.Int(g.kernel[0], 30), width};
+    const int64_t pl = r.Int(0, 1);
+    ComputeWindow(g, {r.Int(0, g.kernel[0] - 1), pl, r.Int(0, g.kernel[0] - 1), r.Int(0, 2)}, "NOTSET",
+                  r.Chance(0.3));
+    if (!MaxPoolQ8IsWidth3Stride2(g)) continue;
+    ++fast;
+    left_pad += pl;
+    const int64_t planes = r.Int(1, 5);
+    auto run = [&](auto tag) {
+      using T = decltype(tag);
+      GuardedBuffer<T> x(planes * g.spatial_size_in());
+      FillCodes(r, x.data(), x.size());
+      std::vector<T> want(planes * g.spatial_size_out());
+      MaxPoolQ8Reference(planes, g, x.data(), want.data(), 0, planes);
+      for (Isa isa : SupportedIsas()) {
+        GuardedBuffer<T> y(want.size());
+        const int64_t split = r.Int(0, static_cast<int>(planes));
+        MaxPoolQ8X86(planes, g, x.data(), y.data(), 0, split, isa);
+        MaxPoolQ8X86(planes, g, x.data(), y.data(), split, planes, isa);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_EQ(int{y[i]}, int{want[i]}) << "trial " << trial << " isa " << IsaName(isa) << " in " << g.in[0]
+                                             << "x" << g.in[1] << " pads " << g.pad_begin[0] << "," << g.pad_begin[1]
+                                             << " at " << i;
+      }
+    };
+    run(uint8_t{});
+    run(int8_t{});
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_GT(fast, 60);
+  EXPECT_GT(left_pad, 25);
+}
+
 TEST(X86ElementwiseQ8, MaxPoolBitExact) {
   Rng r(31);
   for (int t = 0; t < 150; ++t) {

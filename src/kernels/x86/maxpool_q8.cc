@@ -30,6 +30,10 @@ bool MaxPoolQ8Is2x2Stride2(const WindowGeometry& g) {
   return true;
 }
 
+bool MaxPoolQ8IsWidth3Stride2(const WindowGeometry& g) {
+  return MaxPoolQ8X86Vectorizes(g) && g.kernel[1] == 3 && g.stride[1] == 2 && g.pad_begin[1] <= 1;
+}
+
 int MaxPoolQ8RowsPerStep2x2(const WindowGeometry& g) {
   if (!MaxPoolQ8Is2x2Stride2(g)) return 1;
   const int64_t iw = g.in[1], ow = g.out[1];

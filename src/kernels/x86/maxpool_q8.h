@@ -22,6 +22,11 @@ bool MaxPoolQ8X86Vectorizes(const WindowGeometry& geo);
 // input: the zmm level's own kernel for it (no row buffer) runs then.
 bool MaxPoolQ8Is2x2Stride2(const WindowGeometry& geo);
 
+// Windows 3 wide at stride 2 along the width with left padding 0 or 1 (any
+// height, stride and padding along it; ResNet's 3x3/2 pad 1): the zmm
+// level's own kernel for them (no row buffer) runs then.
+bool MaxPoolQ8IsWidth3Stride2(const WindowGeometry& geo);
+
 // Output rows that kernel takes per step: more than 1 when the input width is
 // even, exactly twice the output width, and two input rows per output row fit
 // in 128 bytes several times over (small maps: 28x28 -> 2, 14x14 -> 4).
