@@ -43,8 +43,17 @@ constexpr int64_t kMinChannelsPerTask = 128;
 //   a 1x1 stride-1 conv reads the tap buffer as its panel in the other mode
 //   (MobileNetV2 1x1 24->144@56 0.116 ms there, 0.176 here), and conv1's 3
 //   channels gain nothing.
+// * except 1x1 convs of depth below kLanesChannelsMin1x1Depth on maps larger
+//   than kLanesChannelsAlways positions: with so few multiply-accumulates per
+//   output, this mode's per-row requantization and transposed store cost more
+//   than the other mode's idle lanes (14x14: 196 positions in 208 lanes), e.g.
+//   MobileNetV2 1x1 64->384@14 0.040 -> 0.031 ms, 96->576@14 0.075 -> 0.063
+//   (192->64@14: 0.016 here, 0.017 there; 7x7 maps leave 15 of 64 lanes idle
+//   there: 160->960@7 0.044 here, 0.050 there).
 constexpr int64_t kLanesChannelsMaxPositions = 256;
 constexpr int64_t kLanesChannelsMinDepth = 16;
+constexpr int64_t kLanesChannelsMin1x1Depth = 128;
+constexpr int64_t kLanesChannelsAlways = 64;
 // Output positions per task in that mode, in whole output rows where they fit
 // (each block gathers (kernel height - 1) halo rows more into its tap buffer).
 constexpr int64_t kLanesChannelsBlock = 256;
@@ -900,8 +909,9 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   pk.k4 = pk.quads ? pk.quads_n * pk.taps : pk.pixel_rows ? pixel_k4 : (pk.k + 3) / 4;
   const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();
   const int64_t out_sz = geo_known ? p.geo.spatial_size_out() : 0;
+  const bool shallow_1x1 = pk.taps == 1 && pk.k < kLanesChannelsMin1x1Depth && out_sz > kLanesChannelsAlways;
   pk.lanes_channels = pk.quads && !kt.wide && out_sz > 0 && pk.k >= kLanesChannelsMinDepth &&
-                      (out_sz <= kLanesChannelsMaxPositions || (pk.taps > 1 && pk.cg >= 8));
+                      ((out_sz <= kLanesChannelsMaxPositions && !shallow_1x1) || (pk.taps > 1 && pk.cg >= 8));
   const int unit = pk.lanes_channels ? kt.nr : kt.mr;
   pk.m_tiles = (pk.mg + unit - 1) / unit;
   const int64_t k = pk.k, taps = pk.taps, cg = pk.cg;
