@@ -434,6 +434,48 @@ TEST(QuantX86Kernels, PixelPanelMatchesItsDefinition) {
   EXPECT_GT(vector_calls, 300 / kSweepDivisor);
 }
 
+// Three channels' rows as 3-byte pixels (the pixel-rows gather of 3-channel
+// convs) against its definition: left padding (negative start), rows shorter
+// than the run (right padding), a row outside the map (valid 0), int8's
+// flip, 1 to 300 pixels; each row ends at a guard page, so reading a byte
+// past `valid` faults.
+TEST(QuantX86Kernels, PixelRow3MatchesItsDefinition) {
+  const bool zmm = q8::KernelsFor(BestIsa()).isa == Isa::kAvx512Vnni;
+  Rng r(317);
+  for (int trial = 0; trial < 300 / kSweepDivisor; ++trial) {
+    q8::TapRowArgs a;
+    a.n = r.Int(1, 300);
+    a.start = r.Coin(0.5) ? -r.Int(0, 5) : r.Int(0, 20);
+    a.step = 1;
+    a.fill = static_cast<uint8_t>(r.Int(0, 255));
+    a.flip = r.Coin() ? 0x80 : 0;
+    std::vector<std::unique_ptr<GuardedBuffer<uint8_t>>> rows;
+    for (int t = 0; t < 3; ++t) {
+      a.valid[t] = r.Coin(0.1) ? 0 : std::max<int64_t>(1, a.start + a.n - r.Int(0, 8));
+      std::vector<uint8_t> v(std::max<int64_t>(1, a.valid[t]));
+      for (auto& b : v) b = static_cast<uint8_t>(r.Int(0, 255));
+      rows.push_back(Guarded(v));
+      a.row[t] = rows.back()->data();
+    }
+    a.row[3] = nullptr;
+    a.valid[3] = 0;
+    std::vector<uint8_t> want(3 * a.n);
+    for (int64_t j = 0; j < a.n; ++j)
+      for (int t = 0; t < 3; ++t) {
+        const int64_t i = a.start + j;
+        want[3 * j + t] = static_cast<uint8_t>((i >= 0 && i < a.valid[t] ? a.row[t][i] : a.fill) ^ a.flip);
+      }
+    for (int version = 0; version < (zmm ? 2 : 1); ++version) {
+      std::vector<uint8_t> out(3 * a.n + 192, 0xA5);
+      a.out = out.data();
+      (version == 0 ? q8::PixelRow3Portable : q8::PixelRow3Avx512)(a);
+      for (int64_t i = 0; i < 3 * a.n; ++i)
+        ASSERT_EQ(int{out[i]}, int{want[i]}) << "version " << version << " trial " << trial << " n " << a.n
+                                             << " start " << a.start << " at pixel " << i / 3 << " channel " << i % 3;
+    }
+  }
+}
+
 // Lanes-are-channels mode (small output maps, deep K: positions as rows,
 // channels as lanes, transposed store): channel counts around the tile and
 // vector edges, position counts around the row tile, 1x1 and 3x3, stride 2,

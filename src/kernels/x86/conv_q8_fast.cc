@@ -391,8 +391,12 @@ void PixelPanelPortable(const PixelPanelArgs& a) {
   }
 }
 
-void Pixels4To3Portable(const uint8_t* in, int64_t n, uint8_t* out) {
-  for (int64_t j = 0; j < n; ++j) std::memcpy(out + 3 * j, in + 4 * j, 3);
+void PixelRow3Portable(const TapRowArgs& a) {
+  for (int64_t j = 0; j < a.n; ++j)
+    for (int t = 0; t < 3; ++t) {
+      const int64_t i = a.start + j;
+      a.out[3 * j + t] = static_cast<uint8_t>((i >= 0 && i < a.valid[t] ? a.row[t][i] : a.fill) ^ a.flip);
+    }
 }
 
 void PanelCopyPortable(const PanelCopyArgs& a) {
@@ -429,7 +433,7 @@ struct TaskCtx {
   void (*tap_row)(const q8::TapRowArgs&);
   void (*tap_staged)(const q8::TapStagedArgs&);  // null: row by row
   void (*pixel_panel)(const q8::PixelPanelArgs&);
-  void (*pixels_4to3)(const uint8_t*, int64_t, uint8_t*);
+  void (*pixel_row3)(const q8::TapRowArgs&);
   void (*panel_copy)(const q8::PanelCopyArgs&);
   void (*store_transposed)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);
   uint64_t call = 0;  // which run (ConvQ8FastNewRun): a tap buffer is reused within one run only
@@ -630,8 +634,8 @@ void StagePaddedRow(const uint8_t* row, int64_t iw, int64_t pl, int64_t n, uint8
 }
 
 // Conv mode, pixel-rows order (ConvQ8Packed::pixel_rows): the task's input
-// rows are interleaved into 3-byte pixels once (a tap row of 4-byte pixels,
-// then the fourth byte dropped; with one channel, the padded row itself);
+// rows are interleaved into 3-byte pixels once (with one channel, the padded
+// row itself);
 // each sub-panel step is then a strided run of 4-byte reads out of one such
 // row, or two for a step that straddles kernel rows. Returns sub-panel 0
 // ([k4][nr][4] each).
@@ -647,17 +651,15 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
   // included), and the panel kernel up to 4 bytes before them.
   const int64_t read = std::max(rb, 4 * k4 - (g.kh - 1) * rb);
   const int64_t px = (g.ow - 1) * g.sw + (read + cg - 1) / cg;
-  const int64_t pitch = px * cg + 192;  // + the slack PixelPanelAvx512's 128-byte windows need
+  const int64_t pitch = px * cg + 192;  // + the slack of PixelPanelAvx512's 128-byte windows and PixelRow3's stores
   constexpr int64_t kFront = 64;
-  thread_local std::vector<uint8_t> prow_buf, quad_row, panel;
+  thread_local std::vector<uint8_t> prow_buf, panel;
   if (prow_buf.size() < static_cast<size_t>(nrows * pitch + kFront)) prow_buf.resize(nrows * pitch + kFront);
   uint8_t* prow = prow_buf.data() + kFront;
-  if (quad_row.size() < static_cast<size_t>(4 * px + 128)) quad_row.resize(4 * px + 128);
   q8::TapRowArgs a;
   a.fill = c.zp_code;
   a.flip = c.flip;
   a.start = -g.pl, a.step = 1, a.n = px;
-  a.out = quad_row.data();
   for (int64_t r = 0; r < nrows; ++r) {
     const int64_t iy = iy_lo + r;
     const bool row_ok = iy >= 0 && iy < g.ih;
@@ -665,13 +667,12 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
       StagePaddedRow(row_ok ? xg + iy * g.iw : nullptr, g.iw, g.pl, px, c.zp_code, c.flip, prow + r * pitch);
       continue;
     }
-    for (int t = 0; t < 4; ++t) {
-      const bool ok = row_ok && t < cg;
-      a.row[t] = ok ? xg + t * in_sz + iy * g.iw : xg;
-      a.valid[t] = ok ? g.iw : 0;
+    for (int t = 0; t < 3; ++t) {
+      a.row[t] = row_ok ? xg + t * in_sz + iy * g.iw : xg;
+      a.valid[t] = row_ok ? g.iw : 0;
     }
-    c.tap_row(a);
-    c.pixels_4to3(quad_row.data(), px, prow + r * pitch);
+    a.out = prow + r * pitch;
+    c.pixel_row3(a);
   }
   const int64_t subs = (np + nr - 1) / nr;
   const size_t need = static_cast<size_t>(subs * k4 * nr * 4 + 64);
@@ -1060,7 +1061,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     ctx.tap_row = zmm ? q8::TapRowAvx512 : q8::TapRowPortable;
     ctx.tap_staged = zmm ? q8::TapStagedAvx512 : nullptr;
     ctx.pixel_panel = zmm ? q8::PixelPanelAvx512 : q8::PixelPanelPortable;
-    ctx.pixels_4to3 = zmm ? q8::Pixels4To3Avx512 : q8::Pixels4To3Portable;
+    ctx.pixel_row3 = zmm ? q8::PixelRow3Avx512 : q8::PixelRow3Portable;
     ctx.panel_copy = zmm ? q8::PanelCopyAvx512 : q8::PanelCopyPortable;
     ctx.store_transposed = zmm ? q8::StoreTransposedAvx512 : q8::StoreTransposedPortable;
   } else {

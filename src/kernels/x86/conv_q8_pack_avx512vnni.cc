@@ -13,6 +13,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 #include "kernels/x86/conv_q8_pack_kernels.h"
@@ -218,13 +219,42 @@ void PixelPanelAvx512(const PixelPanelArgs& a) {
   }
 }
 
-// 16 pixels per step: bytes 0-2 of each dword kept by vpshufb (three dwords
-// per 128-bit block), the blocks' fourth dwords dropped by vpcompressd.
-void Pixels4To3Avx512(const uint8_t* in, int64_t n, uint8_t* out) {
-  const __m512i shuf = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1));
-  for (int64_t j = 0; j < n; j += 16) {
-    const __m512i v = _mm512_shuffle_epi8(_mm512_loadu_si512(in + 4 * j), shuf);
-    _mm512_storeu_si512(out + 3 * j, _mm512_maskz_compress_epi32(0x7777, v));
+// 64 pixels per step: the three channels' 64-byte loads become 192 bytes of
+// pixels. Output block b (16 bytes) holds pixels 16 b / 3 .. (16 b + 15) / 3,
+// all from 128-bit lane b / 3 of the loads: per output vector one lane
+// shuffle per channel brings each block its lane, one vpshufb per channel
+// picks that channel's bytes (the others zero), and the three are ORed.
+void PixelRow3Avx512(const TapRowArgs& a) {
+  alignas(64) static const auto masks = [] {
+    std::array<std::array<uint8_t, 64>, 9> m{};  // [vector k * 3 + channel t]
+    for (int k = 0; k < 3; ++k)
+      for (int o = 0; o < 64; ++o) {
+        const int byte = 64 * k + o, pixel = byte / 3, lane = (16 * k + o / 16 * 4) / 12;
+        for (int t = 0; t < 3; ++t) m[3 * k + t][o] = byte % 3 == t ? static_cast<uint8_t>(pixel - 16 * lane) : 0x80;
+      }
+    return m;
+  }();
+  const __m512i fill = _mm512_set1_epi8(static_cast<char>(a.fill));
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(a.flip));
+  __m512i mk[9];
+  for (int i = 0; i < 9; ++i) mk[i] = _mm512_load_si512(masks[i].data());
+  for (int64_t j = 0; j < a.n; j += 64) {
+    __m512i r[3];
+    for (int t = 0; t < 3; ++t) r[t] = _mm512_xor_si512(Load64(a, t, a.start + j, fill), flip);
+    // Block j of output vector k takes lane (4 k + j) / 3: 0,0,0,1 / 1,1,2,2 / 2,3,3,3.
+    const __m512i l0[3] = {_mm512_shuffle_i64x2(r[0], r[0], 0x40), _mm512_shuffle_i64x2(r[1], r[1], 0x40),
+                           _mm512_shuffle_i64x2(r[2], r[2], 0x40)};
+    const __m512i l1[3] = {_mm512_shuffle_i64x2(r[0], r[0], 0xA5), _mm512_shuffle_i64x2(r[1], r[1], 0xA5),
+                           _mm512_shuffle_i64x2(r[2], r[2], 0xA5)};
+    const __m512i l2[3] = {_mm512_shuffle_i64x2(r[0], r[0], 0xFE), _mm512_shuffle_i64x2(r[1], r[1], 0xFE),
+                           _mm512_shuffle_i64x2(r[2], r[2], 0xFE)};
+    const __m512i* lk[3] = {l0, l1, l2};
+    for (int k = 0; k < 3; ++k) {
+      const __m512i v = _mm512_ternarylogic_epi32(_mm512_shuffle_epi8(lk[k][0], mk[3 * k]),
+                                                  _mm512_shuffle_epi8(lk[k][1], mk[3 * k + 1]),
+                                                  _mm512_shuffle_epi8(lk[k][2], mk[3 * k + 2]), 0xFE);  // a | b | c
+      _mm512_storeu_si512(a.out + 3 * j + 64 * k, v);
+    }
   }
 }
 

@@ -68,10 +68,12 @@ struct PixelPanelArgs {
 void PixelPanelPortable(const PixelPanelArgs& a);
 void PixelPanelAvx512(const PixelPanelArgs& a);  // 15 pitch + row_bytes <= 118; else the portable one
 
-// out[3 j + c] = in[4 j + c] for j < n, c < 3 (4-byte pixels to 3-byte ones);
-// up to 64 bytes past out + 3 n may be written.
-void Pixels4To3Portable(const uint8_t* in, int64_t n, uint8_t* out);
-void Pixels4To3Avx512(const uint8_t* in, int64_t n, uint8_t* out);  // in readable for 64 bytes past 4 n
+// Three channels' rows as 3-byte pixels (pixel-rows order, 3 channels):
+// out[3 j + t] = v ^ flip for j < n and t < 3, v as TapRowArgs defines it at
+// step 1 (row[3] and valid[3] are not read). Up to 191 bytes past out + 3 n
+// may be written.
+void PixelRow3Portable(const TapRowArgs& a);
+void PixelRow3Avx512(const TapRowArgs& a);
 
 // A run of lanes of one panel row: `bytes` bytes copied from src_base + src to dst_base + dst.
 struct PanelSeg {
