@@ -130,8 +130,15 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   const int64_t subs = std::max<int64_t>(1, (pl.out_sz + pk.nr - 1) / pk.nr);
   int64_t q = std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, pk.k4 * 4 * pk.nr), 1, kMaxSubPanels);
   q = std::min(q, subs);
+  // A small map whose panel fits is one position block: its sub-panels would
+  // split into unequal blocks (14x14: 3 + 2), which two threads cannot share
+  // evenly; the channels split instead (MobileNetV2 1x1 64->384@14: the
+  // slower thread's share 0.67 -> 0.5).
+  const bool one_block = subs <= 2 * kMaxSubPanels && subs * pk.k4 * 4 * pk.nr <= kPanelBytes;
+  if (one_block) q = subs;
   int64_t tpb = std::clamp<int64_t>(kChannelsPerTask / pk.mr, 1, std::max<int64_t>(1, pk.m_tiles));
-  const int64_t min_tpb = std::max<int64_t>(1, kMinChannelsPerTask / pk.mr);
+  // (One block: re-reading its small panel per channel block costs little.)
+  const int64_t min_tpb = one_block ? 1 : std::max<int64_t>(1, kMinChannelsPerTask / pk.mr);
   auto tasks = [&] {
     const int64_t mb = (pk.m_tiles + tpb - 1) / tpb, pb = (subs + q - 1) / q;
     return outer * mb * pb;
@@ -144,7 +151,9 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   // An odd count of a few tasks splits badly over two threads: one sub-panel
   // less per block, else one more channel block, when that makes it even.
   if (tasks() % 2 == 1 && tasks() < 32) {
-    if (q > 1 && ((subs + q - 2) / (q - 1)) % 2 == 0) --q;
+    const int64_t mb = (pk.m_tiles + tpb - 1) / tpb;
+    if (q > 1 && !one_block && ((subs + q - 2) / (q - 1)) % 2 == 0) --q;
+    else if (one_block && mb < pk.m_tiles) tpb = (pk.m_tiles + mb) / (mb + 1);  // mb + 1 blocks
     else if (tpb > 1) tpb = (tpb + 1) / 2;
   }
   // Spread the sub-panels evenly over the blocks (no block of a few positions).
