@@ -36,7 +36,11 @@ one-node model). Every child warms up for --warmup runs and at least --warmup-ms
 (50 ms): a fresh process's worker threads can sit queued behind the main thread
 for its first milliseconds, longer than all the runs of the Fashion-MNIST CNN.
 Reported: the median of the round medians, and peer_ms / nibble_int8_ms (> 1
-means nibble int8 is faster).
+means nibble int8 is faster). Before each group of multi-thread timings a probe
+(build/bench/nibble_core_round_trip) times a cache line's round trip between
+the first two CPUs; the environment table lists what it read: on a host that
+moves its vCPUs between dies (about 50 ns on one die, 300+ across), the
+2-thread times depend on where the CPUs were.
 
 Last, `nibble bench --profile` on the float and on nibble's int8 model: nodes are
 matched by name (nibble's quantized Conv keeps the float node's name) and any
@@ -58,6 +62,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -810,6 +815,7 @@ class Results:
     errors: dict = field(default_factory=dict)      # (model, peer label) -> message
     infos: dict = field(default_factory=dict)       # engine -> info dict of a child
     checks: list = field(default_factory=list)      # LayerCheck
+    round_trips: list = field(default_factory=list)  # (round, model, ns or None) before each multi-thread group
 
 
 def not_available(peer: Peer, mf: ModelFiles) -> str:
@@ -821,10 +827,29 @@ def not_available(peer: Peer, mf: ModelFiles) -> str:
     return ""
 
 
+# Above this CPU-to-CPU round trip the two CPUs share no cache (different
+# dies); on this project's 2-vCPU machines it reads about 50 or 300-350 ns.
+CROSS_DIE_NS = 150.0
+
+
+def core_round_trip(probe: Path) -> float | None:
+    """bench/core_round_trip.cc's cache-line round trip between the first two CPUs, ns (None: not measured)."""
+    if not probe.exists():
+        return None
+    try:
+        p = subprocess.run([str(probe)], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"round_trip_ns=([0-9.]+)", p.stdout)
+    return float(m.group(1)) if m else None
+
+
 def run_rounds(args, peers: list[Peer], prepared: list[ModelFiles], res: Results) -> None:
     for rnd in range(args.rounds):
         for mf in prepared:
             for t in args.threads:
+                if t > 1:
+                    res.round_trips.append((rnd, mf.name, core_round_trip(args.core_probe)))
                 # Rotate the order every round, so no runtime always follows the same one.
                 shift = (rnd * 3) % len(peers)
                 for peer in peers[shift:] + peers[:shift]:
@@ -887,6 +912,20 @@ def run_info(res: Results) -> list[tuple[str, str]]:
         rows.append(("ONNX Runtime session", "CPUExecutionProvider, intra_op_num_threads=threads, "
                                              "inter_op_num_threads=1, sequential, default graph optimizations"))
     return rows
+
+
+def round_trip_row(res: Results) -> list[tuple[str, str]]:
+    """Where the host had put the two CPUs while the multi-thread groups ran."""
+    if not res.round_trips:
+        return []
+    got = [ns for _, _, ns in res.round_trips if ns is not None]
+    if not got:
+        return [("CPU round trip", "not measured (build/bench/nibble_core_round_trip missing)")]
+    cross = sum(ns > CROSS_DIE_NS for ns in got)
+    listed = ", ".join(f"{ns:.0f}" for ns in got)
+    return [("CPU round trip before each multi-thread group (ns)",
+             f"{listed}: {cross} of {len(got)} above {CROSS_DIE_NS:.0f} ns, i.e. with the two CPUs on different "
+             "dies (no shared cache), where every runtime's 2-thread times rise, nibble's most")]
 
 
 def median_of(res: Results, model: str, label: str, t: int) -> Sample | None:
@@ -965,7 +1004,7 @@ def layer_section(res: Results, args) -> list[str]:
 
 def markdown(env, res: Results, args, peers: list[Peer], prepared: list[ModelFiles]) -> str:
     lines = ["### int8 inference, batch 1: nibble vs. ONNX Runtime, OpenVINO and LiteRT", ""]
-    lines += benchlib.environment_table(env + run_info(res))
+    lines += benchlib.environment_table(env + run_info(res) + round_trip_row(res))
     lines += ["", *results_table(res, args, peers, prepared), "",
               "peer / nibble int8 = peer ms / nibble int8 ms at the same thread count: above 1 means nibble int8 is "
               "faster. \"ORT QDQ\" / \"nibble QDQ\": the model made by ORT's quantize_static (after quant_pre_process; "
@@ -987,6 +1026,8 @@ def markdown(env, res: Results, args, peers: list[Peer], prepared: list[ModelFil
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--core-probe", type=Path, default=REPO_ROOT / "build" / "bench" / "nibble_core_round_trip",
+                    help="CPU-to-CPU round-trip probe, run before each multi-thread group (bench/core_round_trip.cc)")
     ap.add_argument("--nibble", type=Path, default=Path(os.environ.get("NIBBLE_BIN", REPO_ROOT / "build" / "nibble")),
                     help="the nibble executable (default: $NIBBLE_BIN or build/nibble)")
     ap.add_argument("--work", type=Path, default=REPO_ROOT / "build-bench" / "compare",

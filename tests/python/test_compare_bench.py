@@ -7,6 +7,7 @@ OpenVINO and LiteRT are optional: when not importable, their rows must say "not 
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -112,3 +113,21 @@ def test_warmup_ms_keeps_warming_up_until_the_time_has_passed(nibble_bin):
     calls.clear()
     compare.time_runs(run, runs=2, warmup=4, warmup_ms=0)
     assert len(calls) == 6  # the count alone when no time is asked for
+
+
+def test_core_round_trip_probe_is_read_and_reported(nibble_bin):
+    """The CPU round-trip probe compare.py runs before multi-thread groups: its number is parsed and listed."""
+    probe = nibble_bin.parent / "bench" / "nibble_core_round_trip"
+    if not probe.exists():
+        pytest.skip(f"{probe} not built (Google Benchmark missing: bench/ is not configured)")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("fewer than 2 CPUs")
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    import compare
+    ns = compare.core_round_trip(probe)
+    assert ns is not None and 5 < ns < 1e5, ns
+    assert compare.core_round_trip(probe.parent / "no_such_probe") is None
+    (label, text), = compare.round_trip_row(compare.Results(round_trips=[(0, "m", ns), (0, "m", 400.0)]))
+    assert "round trip" in label
+    assert f"{ns:.0f}, 400" in text
+    assert f"{int(ns > compare.CROSS_DIE_NS) + 1} of 2 above" in text
