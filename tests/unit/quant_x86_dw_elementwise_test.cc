@@ -466,6 +466,27 @@ void CheckMaxPool(Rng& r, int trial) {
   }
 }
 
+// One geometry on 1-5 planes of random codes at every level, split between
+// two calls at a random plane, against the reference.
+template <class T>
+void CheckMaxPoolEveryIsa(Rng& r, const WindowGeometry& g, int trial) {
+  const int64_t planes = r.Int(1, 5);
+  GuardedBuffer<T> x(planes * g.spatial_size_in());
+  FillCodes(r, x.data(), x.size());
+  std::vector<T> want(planes * g.spatial_size_out());
+  MaxPoolQ8Reference(planes, g, x.data(), want.data(), 0, planes);
+  for (Isa isa : SupportedIsas()) {
+    GuardedBuffer<T> y(want.size());
+    const int64_t split = r.Int(0, static_cast<int>(planes));
+    MaxPoolQ8X86(planes, g, x.data(), y.data(), 0, split, isa);
+    MaxPoolQ8X86(planes, g, x.data(), y.data(), split, planes, isa);
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_EQ(int{y[i]}, int{want[i]}) << "trial " << trial << " isa " << IsaName(isa) << " in " << g.in[0] << "x"
+                                         << g.in[1] << " kernel " << g.kernel[0] << "x" << g.kernel[1] << " pads "
+                                         << g.pad_begin[0] << "," << g.pad_begin[1] << " at " << i;
+  }
+}
+
 // The 2x2 stride-2 kernel (small CNNs' pooling): odd and even sizes, widths
 // past one 32-output step, small even widths (several output rows per step,
 // odd heights leaving a row between planes), ceil_mode (whose partial last
@@ -483,25 +504,8 @@ TEST(X86ElementwiseQ8, MaxPool2x2Stride2BitExact) {
     ComputeWindow(g, {0, 0, 0, 0}, "NOTSET", r.Chance(0.2));
     fast += MaxPoolQ8Is2x2Stride2(g) ? 1 : 0;
     several_rows += MaxPoolQ8RowsPerStep2x2(g) > 1 ? 1 : 0;
-    const int64_t planes = r.Int(1, 5);
-    auto run = [&](auto tag) {
-      using T = decltype(tag);
-      GuardedBuffer<T> x(planes * g.spatial_size_in());
-      FillCodes(r, x.data(), x.size());
-      std::vector<T> want(planes * g.spatial_size_out());
-      MaxPoolQ8Reference(planes, g, x.data(), want.data(), 0, planes);
-      for (Isa isa : SupportedIsas()) {
-        GuardedBuffer<T> y(want.size());
-        const int64_t split = r.Int(0, static_cast<int>(planes));
-        MaxPoolQ8X86(planes, g, x.data(), y.data(), 0, split, isa);
-        MaxPoolQ8X86(planes, g, x.data(), y.data(), split, planes, isa);
-        for (size_t i = 0; i < want.size(); ++i)
-          ASSERT_EQ(int{y[i]}, int{want[i]}) << "trial " << trial << " isa " << IsaName(isa) << " in " << g.in[0]
-                                             << "x" << g.in[1] << " at " << i;
-      }
-    };
-    run(uint8_t{});
-    run(int8_t{});
+    CheckMaxPoolEveryIsa<uint8_t>(r, g, trial);
+    CheckMaxPoolEveryIsa<int8_t>(r, g, trial);
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_GT(fast, 40);
@@ -529,26 +533,8 @@ TEST(X86ElementwiseQ8, MaxPoolWidth3Stride2BitExact) {
     if (!MaxPoolQ8IsWidth3Stride2(g)) continue;
     ++fast;
     left_pad += pl;
-    const int64_t planes = r.Int(1, 5);
-    auto run = [&](auto tag) {
-      using T = decltype(tag);
-      GuardedBuffer<T> x(planes * g.spatial_size_in());
-      FillCodes(r, x.data(), x.size());
-      std::vector<T> want(planes * g.spatial_size_out());
-      MaxPoolQ8Reference(planes, g, x.data(), want.data(), 0, planes);
-      for (Isa isa : SupportedIsas()) {
-        GuardedBuffer<T> y(want.size());
-        const int64_t split = r.Int(0, static_cast<int>(planes));
-        MaxPoolQ8X86(planes, g, x.data(), y.data(), 0, split, isa);
-        MaxPoolQ8X86(planes, g, x.data(), y.data(), split, planes, isa);
-        for (size_t i = 0; i < want.size(); ++i)
-          ASSERT_EQ(int{y[i]}, int{want[i]}) << "trial " << trial << " isa " << IsaName(isa) << " in " << g.in[0]
-                                             << "x" << g.in[1] << " pads " << g.pad_begin[0] << "," << g.pad_begin[1]
-                                             << " at " << i;
-      }
-    };
-    run(uint8_t{});
-    run(int8_t{});
+    CheckMaxPoolEveryIsa<uint8_t>(r, g, trial);
+    CheckMaxPoolEveryIsa<int8_t>(r, g, trial);
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_GT(fast, 60);
