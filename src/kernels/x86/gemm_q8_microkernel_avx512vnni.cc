@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/x86/gemm_q8_microkernel.h"
@@ -160,6 +161,16 @@ inline __m512i Pack4(__m512i a, __m512i b, __m512i c, __m512i d) {
   return _mm512_permutexvar_epi32(order, bytes);
 }
 
+// y clamped to [lo, hi] where Pack4's saturation would not do it: with
+// kPacksClamp (lo and hi are TC's own ends: ReLU and ReLU6 outputs mostly)
+// the packs alone clamp; with sat_hi only hi is TC's maximum.
+template <bool kPacksClamp>
+inline __m512i ClampForPacks(__m512i y, __m512i lo32, __m512i hi32, bool sat_hi) {
+  if constexpr (kPacksClamp) return y;
+  y = _mm512_max_epi32(y, lo32);
+  return sat_hi ? y : _mm512_min_epi32(y, hi32);
+}
+
 inline __mmask16 TailMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 // One depth step of a tile: rows [kLo, kHi) of the accumulators take it.
@@ -194,7 +205,7 @@ __attribute__((always_inline)) inline void KStep(__m512i (&acc)[R][V], const uin
 // packs into one store. Deciding per row inside the loop made GCC spill the
 // accumulators and branch around each row: about 9 cycles per vector, which
 // on 1x1 convs of depth 16 is twice the multiply-accumulate time.
-template <class TC, int R, int V>
+template <class TC, int R, int V, bool kPacksClamp>
 __attribute__((always_inline)) inline bool ConvRowsHigh(__m512i (&acc)[R][V], const MicroArgs& g) {
   if (!g.narrow) return false;
 #pragma GCC unroll 8
@@ -212,10 +223,7 @@ __attribute__((always_inline)) inline bool ConvRowsHigh(__m512i (&acc)[R][V], co
     } else {
       __m512i y[4];
 #pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) {
-        const __m512i t = _mm512_max_epi32(RequantHigh(acc[r][v], p), lo32);
-        y[v] = sat_hi ? t : _mm512_min_epi32(t, hi32);  // the packs saturate to the type's range
-      }
+      for (int v = 0; v < V; ++v) y[v] = ClampForPacks<kPacksClamp>(RequantHigh(acc[r][v], p), lo32, hi32, sat_hi);
 #pragma GCC unroll 4
       for (int v = V; v < 4; ++v) y[v] = y[0];  // lanes past the tile: not stored
       _mm512_mask_storeu_epi8(c, keep, Pack4<TC>(y[0], y[1], y[2], y[3]));
@@ -227,7 +235,9 @@ __attribute__((always_inline)) inline bool ConvRowsHigh(__m512i (&acc)[R][V], co
 // kEdge (fc mode with a_off, MicroArgs::edge): the steps come in groups of
 // three kernel columns; bit 0 drops row 0 from the first of each group, bit 1
 // row R - 1 from the last.
-template <bool kConv, class TC, int R, int V, bool kOffsets, int kEdge = 0>
+// kPacksClamp: g.lo and g.hi are TC's own ends (MicroArgs), so the packing
+// stores need no clamp instructions.
+template <bool kConv, class TC, int R, int V, bool kOffsets, int kEdge, bool kPacksClamp>
 void Tile(const MicroArgs& g) {
   // The accumulators start at the bias (vpdpbusd wraps like the sum would).
   __m512i acc[R][V];
@@ -250,7 +260,7 @@ void Tile(const MicroArgs& g) {
   } else {
     for (int64_t s = g.k4; s > 0; --s) KStep<kConv, R, V, kOffsets, 0, R>(acc, a, off, pf, b, g);
   }
-  if (!g.per_lane && ConvRowsHigh<TC, R, V>(acc, g)) return;
+  if (!g.per_lane && ConvRowsHigh<TC, R, V, kPacksClamp>(acc, g)) return;
   // Spill the tile once, with constant indices only: any run-time index into
   // acc makes GCC keep the whole array in memory inside the k loop.
   __m512i out[R][V];
@@ -301,10 +311,8 @@ void Tile(const MicroArgs& g) {
       constexpr int kN = R * V;
       __m512i y[kN + 3];
 #pragma GCC unroll 24
-      for (int i = 0; i < kN; ++i) {
-        __m512i t = _mm512_max_epi32(RequantHighLanes(out[i / V][i % V], ph[i % V]), lo32);
-        y[i] = sat_hi ? t : _mm512_min_epi32(t, hi32);  // the packs saturate to the type's range
-      }
+      for (int i = 0; i < kN; ++i)
+        y[i] = ClampForPacks<kPacksClamp>(RequantHighLanes(out[i / V][i % V], ph[i % V]), lo32, hi32, sat_hi);
       for (int i = kN; i < kN + 3; ++i) y[i] = _mm512_setzero_si512();
 #pragma GCC unroll 6
       for (int i = 0; i < kN; i += 4)
@@ -332,35 +340,35 @@ void Tile(const MicroArgs& g) {
   }
 }
 
-template <bool kConv, class TC, int R, bool kOffsets>
+template <bool kConv, class TC, int R, bool kOffsets, bool kP>
 void ByLanes(const MicroArgs& g) {
   switch ((g.lanes + 15) / 16) {
-    case 1: return Tile<kConv, TC, R, 1, kOffsets>(g);
-    case 2: return Tile<kConv, TC, R, 2, kOffsets>(g);
-    default: return Tile<kConv, TC, R, 3, kOffsets>(g);
+    case 1: return Tile<kConv, TC, R, 1, kOffsets, 0, kP>(g);
+    case 2: return Tile<kConv, TC, R, 2, kOffsets, 0, kP>(g);
+    default: return Tile<kConv, TC, R, 3, kOffsets, 0, kP>(g);
   }
 }
 
-template <bool kConv, class TC, bool kOffsets>
+template <bool kConv, class TC, bool kOffsets, bool kP>
 void ByRows(const MicroArgs& g) {
   switch (g.rows) {
-    case 1: return ByLanes<kConv, TC, 1, kOffsets>(g);
-    case 2: return ByLanes<kConv, TC, 2, kOffsets>(g);
-    case 3: return ByLanes<kConv, TC, 3, kOffsets>(g);
-    case 4: return ByLanes<kConv, TC, 4, kOffsets>(g);
-    case 5: return ByLanes<kConv, TC, 5, kOffsets>(g);
-    case 6: return ByLanes<kConv, TC, 6, kOffsets>(g);
-    case 7: return ByLanes<kConv, TC, 7, kOffsets>(g);
-    default: return ByLanes<kConv, TC, 8, kOffsets>(g);
+    case 1: return ByLanes<kConv, TC, 1, kOffsets, kP>(g);
+    case 2: return ByLanes<kConv, TC, 2, kOffsets, kP>(g);
+    case 3: return ByLanes<kConv, TC, 3, kOffsets, kP>(g);
+    case 4: return ByLanes<kConv, TC, 4, kOffsets, kP>(g);
+    case 5: return ByLanes<kConv, TC, 5, kOffsets, kP>(g);
+    case 6: return ByLanes<kConv, TC, 6, kOffsets, kP>(g);
+    case 7: return ByLanes<kConv, TC, 7, kOffsets, kP>(g);
+    default: return ByLanes<kConv, TC, 8, kOffsets, kP>(g);
   }
 }
 
-template <class TC, int R, int E>
+template <class TC, int R, int E, bool kP>
 void EdgeByLanes(const MicroArgs& g) {
   switch ((g.lanes + 15) / 16) {
-    case 1: return Tile<false, TC, R, 1, true, E>(g);
-    case 2: return Tile<false, TC, R, 2, true, E>(g);
-    default: return Tile<false, TC, R, 3, true, E>(g);
+    case 1: return Tile<false, TC, R, 1, true, E, kP>(g);
+    case 2: return Tile<false, TC, R, 2, true, E, kP>(g);
+    default: return Tile<false, TC, R, 3, true, E, kP>(g);
   }
 }
 
@@ -368,31 +376,39 @@ void EdgeByLanes(const MicroArgs& g) {
 // last runs) skip the kernel column that lies in the padding for their edge
 // positions; other tiles take every step (the padding bytes are 0 then, so
 // ignoring the hint is exact).
-template <class TC, int R>
+template <class TC, int R, bool kP>
 void EdgeByEdges(const MicroArgs& g) {
   switch (g.edge & 3) {
-    case 1: return EdgeByLanes<TC, R, 1>(g);
-    case 2: return EdgeByLanes<TC, R, 2>(g);
-    default: return EdgeByLanes<TC, R, 3>(g);
+    case 1: return EdgeByLanes<TC, R, 1, kP>(g);
+    case 2: return EdgeByLanes<TC, R, 2, kP>(g);
+    default: return EdgeByLanes<TC, R, 3, kP>(g);
   }
 }
 
-template <class TC>
+template <class TC, bool kP>
 bool EdgeTile(const MicroArgs& g) {
   if ((g.edge & 3) == 0 || (g.rows != 7 && g.rows != 8) || g.k4 % 3 != 0) return false;
-  if (g.rows == 7) EdgeByEdges<TC, 7>(g);
-  else EdgeByEdges<TC, 8>(g);
+  if (g.rows == 7) EdgeByEdges<TC, 7, kP>(g);
+  else EdgeByEdges<TC, 8, kP>(g);
   return true;
+}
+
+template <bool kConv, class TC, bool kP>
+void MicroBounds(const MicroArgs& g) {
+  if constexpr (!kConv)
+    if (g.a_off) {
+      if (EdgeTile<TC, kP>(g)) return;
+      return ByRows<kConv, TC, true, kP>(g);
+    }
+  ByRows<kConv, TC, false, kP>(g);
 }
 
 template <bool kConv, class TC>
 void Micro(const MicroArgs& g) {
-  if constexpr (!kConv)
-    if (g.a_off) {
-      if (EdgeTile<TC>(g)) return;
-      return ByRows<kConv, TC, true>(g);
-    }
-  ByRows<kConv, TC, false>(g);
+  if (g.lo == std::numeric_limits<TC>::min() && g.hi == std::numeric_limits<TC>::max())
+    MicroBounds<kConv, TC, true>(g);
+  else
+    MicroBounds<kConv, TC, false>(g);
 }
 
 void RequantizeZmm(const int32_t* acc, const int32_t* mult, const int32_t* shift, int64_t n, int32_t zp, int32_t lo,
