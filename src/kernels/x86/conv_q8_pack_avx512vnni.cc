@@ -17,19 +17,11 @@
 #include <cstdint>
 
 #include "kernels/x86/conv_q8_pack_kernels.h"
+#include "kernels/x86/mask_bits.h"
 
 namespace nibble::q8 {
 namespace {
 
-// Bits [lo, hi) of a 64-bit mask, lo and hi clamped to [0, 64].
-inline __mmask64 Bits(int64_t lo, int64_t hi) {
-  lo = std::clamp<int64_t>(lo, 0, 64);
-  hi = std::clamp<int64_t>(hi, 0, 64);
-  if (hi <= lo) return 0;
-  const uint64_t h = hi == 64 ? ~uint64_t{0} : (uint64_t{1} << hi) - 1;
-  const uint64_t l = (uint64_t{1} << lo) - 1;
-  return h & ~l;
-}
 
 // row + i without forming an out-of-object pointer in C++ terms; only the
 // mask decides which bytes are touched.

@@ -13,6 +13,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/x86/mask_bits.h"
 #include "kernels/x86/maxpool_q8.h"
 #include "kernels/x86/maxpool_q8_driver.inc"
 
@@ -134,12 +135,6 @@ bool MaxPoolWidth3Stride2(const WindowGeometry& g, const T* x, T* y, int64_t pla
   const int64_t kh = g.kernel[0], sh = g.stride[0], ph = g.pad_begin[0];
   const bool pad = g.pad_begin[1] == 1;
   const __m512i lowest = _mm512_set1_epi8(static_cast<char>(std::numeric_limits<T>::lowest()));
-  // Bytes of a 64-byte load from column c that lie in [0, iw).
-  auto cols = [&](int64_t c) -> __mmask64 {
-    const int64_t lo = std::clamp<int64_t>(-c, 0, 64), hi = std::clamp<int64_t>(iw - c, 0, 64);
-    if (hi <= lo) return 0;
-    return (hi == 64 ? ~__mmask64{0} : (__mmask64{1} << hi) - 1) & ~((__mmask64{1} << lo) - 1);
-  };
   for (int64_t plane = plane_lo; plane < plane_hi; ++plane) {
     const T* xp = x + plane * ih * iw;
     T* yp = y + plane * oh * ow;
@@ -148,7 +143,8 @@ bool MaxPoolWidth3Stride2(const WindowGeometry& g, const T* x, T* y, int64_t pla
       const int64_t r0 = std::max<int64_t>(0, oy * sh - ph), r1 = std::min(ih, oy * sh - ph + kh);
       for (int64_t ox = 0; ox < ow; ox += 32) {
         const int64_t ca = 2 * ox, cb = pad ? ca - 2 : ca + 2;
-        const __mmask64 ka = cols(ca), kb = cols(cb);
+        // Bytes of each 64-byte load that lie in columns [0, iw).
+        const __mmask64 ka = q8::Bits(-ca, iw - ca), kb = q8::Bits(-cb, iw - cb);
         const T* row = xp + r0 * iw;
         __m512i a = _mm512_mask_loadu_epi8(lowest, ka, row + ca), b = _mm512_mask_loadu_epi8(lowest, kb, row + cb);
         for (int64_t r = r0 + 1; r < r1; ++r) {
