@@ -153,6 +153,36 @@ __attribute__((target("avx2"))) double PeakYmmMaddwd() {
   return 2.0 * 16 * 12 * kPeakIters / (CpuSeconds() - t0) * 1e-9;
 }
 
+// tdpbsud (AMX-INT8): 16x16 int32 tiles += 16x64 s8 by 64x16 u8, 16384
+// multiply-accumulates per instruction, on four independent accumulators.
+struct alignas(64) PeakTileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
+  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
+};
+
+__attribute__((target("amx-tile,amx-int8"))) double PeakTileDpbsud() {
+  const PeakTileConfig cfg;
+  _tile_loadconfig(&cfg);
+  _tile_zero(4);
+  _tile_zero(5);
+  _tile_zero(6);
+  _tile_zero(7);
+  const int64_t n = kPeakIters / 16;
+  const double t0 = CpuSeconds();
+  for (int64_t i = 0; i < n; ++i) {
+    _tile_dpbsud(0, 4, 6);
+    _tile_dpbsud(1, 4, 7);
+    _tile_dpbsud(2, 5, 6);
+    _tile_dpbsud(3, 5, 7);
+  }
+  const double s = CpuSeconds() - t0;
+  // The conv kernel configures its own tiles: leave none configured behind it.
+  _tile_release();
+  return 2.0 * 16384 * 4 * n / s * 1e-9;
+}
+
 // Best of several short runs: on a shared machine a single run can be slowed.
 double BestOf(double (*run)()) {
   double best = 0;
@@ -166,7 +196,9 @@ double PeakFor(Isa isa) {
   static const double ymm =
       IsaSupported(Isa::kAvxVnni) && IsaSupported(Isa::kAvx512Vnni) ? BestOf(PeakYmmDpbusd) : 0;
   static const double avx2 = IsaSupported(Isa::kAvx2) ? BestOf(PeakYmmMaddwd) : 0;
+  static const double amx = IsaSupported(Isa::kAmx) ? BestOf(PeakTileDpbsud) : 0;
   switch (isa) {
+    case Isa::kAmx: return amx;
     case Isa::kAvx512Vnni: return zmm;
     case Isa::kAvxVnni: return ymm;
     case Isa::kAvx2: return avx2;
@@ -269,7 +301,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   benchmark::AddCustomContext("cpu", CpuFeatureSummary());
   std::string isas;
-  for (Isa i : SupportedIsas()) isas += std::string(q8::KernelsFor(i).name) + " ";
+  for (Isa i : SupportedIsas()) isas += std::string(IsaName(i)) + " ";
   benchmark::AddCustomContext("isa_levels", isas);
   const ConvShape convs[] = {
       {"resnet18_conv1_7x7s2_3to64_224", 3, 64, 224, 224, 7, 7, 2, 3},
@@ -297,9 +329,15 @@ int main(int argc, char** argv) {
       {"fashion_cnn_3x3_32to32_7", 32, 32, 7, 7, 3, 3, 1, 1},
   };
   for (Isa isa : SupportedIsas()) {
-    const std::string tag = q8::KernelsFor(isa).name;
+    // The amx level differs from avx512vnni in its conv kernels only.
+    const std::string tag = isa == Isa::kAmx ? "amx" : q8::KernelsFor(isa).name;
     if (isa != Isa::kScalar) benchmark::RegisterBenchmark(("peak/" + tag).c_str(), BM_Peak, isa)->Iterations(1);
     const bool slow = isa == Isa::kScalar;
+    if (isa == Isa::kAmx) {
+      for (const ConvShape& s : convs)
+        benchmark::RegisterBenchmark(("conv/amx/" + std::string(s.name)).c_str(), BM_Conv, isa, s)->Unit(benchmark::kMillisecond);
+      continue;
+    }
     if (!slow) benchmark::RegisterBenchmark(("gemm/" + tag + "/1024x1024x1024").c_str(), BM_Gemm, isa, 1024, 1024, 1024)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("gemm/" + tag + "/fc_1x1000x512").c_str(), BM_Gemm, isa, 1, 1000, 512)->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("gemm/" + tag + "/196x768x768").c_str(), BM_Gemm, isa, 196, 768, 768)->Unit(benchmark::kMillisecond);

@@ -1,6 +1,10 @@
 #include "base/cpu_features.h"
 
 #include <cpuinfo.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -22,6 +26,14 @@ const CpuFeatures& DetectCpuFeatures() {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) r.avxvnni = (a >> 4) & 1;
     r.avx512vpopcntdq = cpuinfo_has_x86_avx512vpopcntdq();
+    // Debian 12's cpuinfo predates AMX too: leaf 7 EDX bit 24 (AMX-TILE), bit 25 (AMX-INT8).
+    const bool amx_cpuid = __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> 24) & 3) == 3;
+#if defined(__linux__) && defined(__x86_64__)
+    // Linux hands out the 8 KB tile state only on request (once per process,
+    // for every thread); it refuses where the kernel or the hypervisor lacks it.
+    constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    r.amx_int8 = amx_cpuid && syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#endif
 #endif
     return r;
   }();
@@ -43,6 +55,7 @@ std::string CpuFeatureSummary() {
   add(f.avx512vnni, "avx512vnni");
   add(f.avxvnni, "avxvnni");
   add(f.avx512vpopcntdq, "avx512vpopcntdq");
+  add(f.amx_int8, "amx-int8");
   return s + "]";
 }
 

@@ -36,10 +36,10 @@ int main(int argc, char** argv) {
            "--isa",
            [](const std::string& name) {
              const auto isa = nibble::ParseIsa(name);
-             if (!isa) throw CLI::ValidationError("--isa", "'" + name + "' is not scalar, avx2, avxvnni or avx512vnni");
+             if (!isa) throw CLI::ValidationError("--isa", "'" + name + "' is not scalar, avx2, avxvnni, avx512vnni or amx");
              nibble::SetIsaOverride(*isa);
            },
-           "kernel level: scalar, avx2, avxvnni or avx512vnni (default: the best this CPU runs)");
+           "kernel level: scalar, avx2, avxvnni, avx512vnni or amx (default: the best this CPU runs)");
   };
   isa_option(run);
 

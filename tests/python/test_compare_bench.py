@@ -89,12 +89,14 @@ def test_warmup_ms_keeps_warming_up_until_the_time_has_passed(nibble_bin):
     however few warm-up runs were asked for (a short process's first milliseconds: threads being placed)."""
     model = REPO_ROOT / "models" / "fashion_cnn.onnx"
     t0 = time.perf_counter()
-    r = subprocess.run([str(nibble_bin), "bench", str(model), "--runs", "1", "--warmup", "0", "--warmup-ms", "60"],
+    # 400 ms: the first run (float kernels set up on first use) took 70 ms
+    # once on a busy machine, which left a 60 ms window a single run.
+    r = subprocess.run([str(nibble_bin), "bench", str(model), "--runs", "1", "--warmup", "0", "--warmup-ms", "400"],
                        capture_output=True, text=True, timeout=60)
     elapsed = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
     warmup = int(re.search(r"\bwarmup=(\d+)", r.stdout).group(1))
-    assert warmup > 1 and elapsed >= 0.06, (warmup, elapsed, r.stdout)
+    assert warmup > 1 and elapsed >= 0.4, (warmup, elapsed, r.stdout)
 
     spec = importlib.util.spec_from_file_location("compare_script", SCRIPT)
     compare = importlib.util.module_from_spec(spec)

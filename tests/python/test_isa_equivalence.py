@@ -1,13 +1,14 @@
 """Integer execution gives the same codes on every ISA level, thread count and
 sub-8-bit kernel family.
 
-Every x86 kernel level (NIBBLE_ISA=scalar, avx2, avxvnni, avx512vnni; those this
+Every x86 kernel level (NIBBLE_ISA=scalar, avx2, avxvnni, avx512vnni, amx; those this
 CPU cannot run are skipped) and 1 or 2 threads must produce bit-identical
 outputs for a quantized model: the fast kernels are exact, not approximately
 right. Models: a "kernel zoo" CNN that reaches every integer kernel path
 (strided 7x7 stem, grouped conv, depthwise 3x3 and 5x5 at strides 1 and 2 with a
 channel multiplier, pointwise convs, residual Add, Mul, MaxPool, AveragePool,
-Concat, Sigmoid through a table, GlobalAveragePool, Gemm), quantized with
+Concat, Sigmoid through a table, a 3x3 conv over 64 channels that the amx level
+runs on tile products, GlobalAveragePool, Gemm), quantized with
 uint8 and with int8 activations, and MobileNetV2 at 224x224 (random weights).
 
 Sub-8-bit models (W4A8, W4A4, W2A2, W1A1, the kernel zoo and the Fashion-MNIST
@@ -31,7 +32,7 @@ from nibble_cli import fresh_dir, run_cli, sanitize
 from make_models import GraphBuilder, make_mobilenetv2
 
 TIMEOUT_S = 300
-ISAS = ["scalar", "avx2", "avxvnni", "avx512vnni"]
+ISAS = ["scalar", "avx2", "avxvnni", "avx512vnni", "amx"]
 
 
 def kernel_zoo() -> onnx.ModelProto:
@@ -48,13 +49,15 @@ def kernel_zoo() -> onnx.ModelProto:
     a = b.node("AveragePool", [m], "avg", kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 1, 1])
     c = b.node("Concat", [a, m], "concat", axis=1)
     d4 = b.node("Relu", [b.conv(c, "dw5s1", 64, 64, 5, group=64, bias=True)], "dw5s1.relu")
+    w = b.node("Relu", [b.conv(c, "wide3x3", 64, 40, 3, bias=True)], "wide3x3.relu")
     y = b.node("GlobalAveragePool", [d4], "gap")
     y = b.node("Flatten", [y], "flatten", axis=1)
     b.gemm(y, "logits", 64, 10)
     inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 45, 37])]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10]),
                helper.make_tensor_value_info("dw5s1.relu", TensorProto.FLOAT, None),
-               helper.make_tensor_value_info("concat", TensorProto.FLOAT, None)]
+               helper.make_tensor_value_info("concat", TensorProto.FLOAT, None),
+               helper.make_tensor_value_info("wide3x3.relu", TensorProto.FLOAT, None)]
     return b.model("kernel_zoo", inputs, outputs)
 
 
@@ -102,7 +105,9 @@ def supported_isas() -> list[str]:
             break
     ok = {"scalar": True, "avx2": {"avx2", "fma"} <= flags,
           "avxvnni": {"avx2", "fma"} <= flags and ("avx_vnni" in flags or {"avx512f", "avx512vl", "avx512_vnni"} <= flags),
-          "avx512vnni": {"avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags}
+          "avx512vnni": {"avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags,
+          # (the OS must grant the tile state too; Linux since 5.16 does where the CPU has it)
+          "amx": {"avx512f", "avx512bw", "avx512vl", "avx512_vnni", "amx_tile", "amx_int8"} <= flags}
     return [isa for isa in ISAS if ok[isa]]
 
 

@@ -5,6 +5,8 @@
 
 #include <limits>
 #include <optional>
+#include <functional>
+#include <numeric>
 #include <random>
 
 #include "guard_page.h"
@@ -169,7 +171,7 @@ ConvShape RandomConvShape(Rng& r) {
 // whole map as one task (ConvQ8RowRuns): read in place, or copied; convs
 // packed in pixel-rows order.
 struct ConvPaths {
-  int in_place = 0, copied = 0, pixel_rows = 0, pixel_rows_one_channel = 0;
+  int in_place = 0, copied = 0, pixel_rows = 0, pixel_rows_one_channel = 0, amx = 0;
 };
 
 template <class TX, class TY>
@@ -214,6 +216,7 @@ void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, Con
   ConvQ8Reference(p, gx->data(), gw->data(), bp, want.data());
   const ConvQ8Packed pk = PackConvQ8(p, gw->data(), bp, isa);
   if (paths && pk.pixel_rows) ++paths->pixel_rows;
+  if (paths && pk.isa == Isa::kAmx) ++paths->amx;
   if (paths && pk.pixel_rows && pk.cg == 1) ++paths->pixel_rows_one_channel;
   if (paths && pk.lanes_channels) {
     std::vector<std::pair<int64_t, int>> runs;
@@ -332,6 +335,45 @@ TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
+}
+
+// The AMX tile kernel (conv_q8_amx.h) on the convs the amx level gives it
+// (channel quads, at least 64 channels per group, depth at least 192): tap
+// counts 1 to 25, strides, dilation, padding, channel counts that leave a
+// tap's last block of quads partly padding (67 channels: 17 quads, a block of
+// 16 and one of 1) or that are no multiple of 4, channel tiles of 1 to 32 rows
+// (the last one partial), maps whose passes span several output rows (7x7,
+// narrow ones) or one row in pieces (wide ones), a position block per task
+// or several, groups and batch; bit-exact with the reference, every output
+// type pair, extreme codes, and both requantization forms (shift 33..45 with
+// narrow bounds, and the general one).
+TEST(QuantX86Kernels, ConvAmxMatchesReference) {
+  if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
+  Rng r(97);
+  ConvPaths paths;
+  const int trials = 32 / kSweepDivisor;
+  for (int trial = 0; trial < trials; ++trial) {
+    ConvShape s = RandomQuadShape(r);
+    // Maps up to 24 past the kernel's span (a 2-D map up to ~30x30): the
+    // reference's time grows with channels x area, and rows of 7 to 30
+    // already cover passes over several rows and rows in two passes.
+    for (size_t d = 0; d < s.in.size(); ++d)
+      s.in[d] = std::min<int64_t>(s.in[d], (s.kernel[d] - 1) * s.dilation[d] + 1 + (s.in.size() == 1 ? 90 : 24));
+    s.cg = r.Coin(0.4) ? 64 * r.Int(1, 3) : r.Int(64, 200);
+    if (s.cg * std::accumulate(s.kernel.begin(), s.kernel.end(), int64_t{1}, std::multiplies<>()) < 192)
+      s.cg = 192;
+    s.mg = r.Coin(0.3) ? r.Int(1, 32) : r.Int(33, 100);
+    if (s.group > 1) s.mg = std::min<int64_t>(s.mg, 40);
+    const bool extreme = trial % 7 == 6;
+    switch (trial % 4) {
+      case 0: CheckConv<uint8_t, uint8_t>(r, Isa::kAmx, s, trial, extreme, &paths); break;
+      case 1: CheckConv<uint8_t, int8_t>(r, Isa::kAmx, s, trial, extreme, &paths); break;
+      case 2: CheckConv<int8_t, uint8_t>(r, Isa::kAmx, s, trial, extreme, &paths); break;
+      default: CheckConv<int8_t, int8_t>(r, Isa::kAmx, s, trial, extreme, &paths); break;
+    }
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_EQ(paths.amx, trials) << "some shape did not take the AMX path";
 }
 
 // The row tiles of lanes-are-channels mode read in place: balanced runs within

@@ -31,7 +31,7 @@ bool PopcountPathSupported(PopcountPath p) {
 }
 
 PopcountPath PopcountPathFor(Isa isa) {
-  if (isa == Isa::kAvx512Vnni && PopcountPathSupported(PopcountPath::kAvx512)) return PopcountPath::kAvx512;
+  if (isa >= Isa::kAvx512Vnni && PopcountPathSupported(PopcountPath::kAvx512)) return PopcountPath::kAvx512;
   if (isa != Isa::kScalar && PopcountPathSupported(PopcountPath::kAvx2)) return PopcountPath::kAvx2;
   return PopcountPath::kScalar;
 }

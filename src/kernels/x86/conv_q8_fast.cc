@@ -12,6 +12,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "kernels/x86/conv_q8_amx.h"
 #include "kernels/x86/conv_q8_pack_kernels.h"
 #include "kernels/x86/gemm_q8_microkernel.h"
 #include "kernels/x86/gemm_q8_pack.h"
@@ -71,6 +72,11 @@ constexpr int64_t kLanesChannelsSplitRowsMaxWeights = 32 * 1024;
 // 3x3 0.527 -> 0.522 ms, whole network (1 thread) 9.53 -> 9.44 ms; layer1
 // (58 columns) 0.586-0.591 -> 0.584 ms.
 constexpr int64_t kStagedMaxCols = 64;
+// AMX level: quads convs with at least this many channels per group (whole
+// 64-byte tile rows) and this depth (channels x taps) run as tile products;
+// see PackConvQ8.
+constexpr int64_t kAmxMinChannels = 64;
+constexpr int64_t kAmxMinDepth = 192;
 
 // 1-D convolutions are 2-D ones with H = 1.
 struct Geo2 {
@@ -463,6 +469,7 @@ struct TapView {
   const int64_t* k_off = nullptr;
   bool direct = false;
   int64_t pos0 = 0, oy_a = 0, ow = 0, s_rr = 0, lanes = 0;  // lanes: direct buffer row length (positions, a multiple of nr)
+  int64_t s_quad = 0;  // bytes from one channel quad to the next
   int64_t PosOff(int64_t p) const { return direct ? (p - pos0) * 4 : (p / ow - oy_a) * s_rr + (p % ow) * 4; }
 };
 
@@ -503,7 +510,8 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   };
   if (c.direct) {
     const int64_t lanes = (np + nr - 1) / nr * nr;
-    const size_t need = static_cast<size_t>(pk.quads_n * lanes * 4 + 64);
+    // + the rows the AMX kernel reads past the depth (conv_q8_amx.h).
+    const size_t need = static_cast<size_t>((pk.quads_n + 16) * lanes * 4 + 64);
     if (tbuf.size() < need) tbuf.resize(need);
     a.start = 0, a.step = 1, a.n = np;
     for (int64_t qd = 0; qd < pk.quads_n; ++qd) {
@@ -513,13 +521,14 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
       k_off[qd] = qd * lanes * 4;  // taps == 1
     }
     v.t = tbuf.data();
-    v.oy_a = 0, v.s_rr = 0, v.lanes = lanes;
+    v.oy_a = 0, v.s_rr = 0, v.lanes = lanes, v.s_quad = lanes * 4;
     last = {c.call, xg, pos0, np, v};
     return v;
   }
   const int64_t oy_a = pos0 / g.ow, oy_b = (pos0 + np - 1) / g.ow;
   const TapBuffer tb = MakeTapBuffer(g, oy_a, oy_b);
-  const size_t need = static_cast<size_t>(pk.quads_n * tb.s_quad + 64);
+  // + what the AMX tiles read past the last quad (padding quads, a pass's 32 lanes).
+  const size_t need = static_cast<size_t>((pk.quads_n + 16) * tb.s_quad + 256);
   if (tbuf.size() < need) tbuf.resize(need);
   // Phases some tap reads (1x1 stride 2 reads one of four).
   bool rph_used[8] = {}, cph_used[8] = {};
@@ -583,7 +592,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
       for (int64_t kx = 0; kx < g.kw; ++kx, ++s) k_off[s] = qd * tb.s_quad + row_off + col_off[kx];
   }
   v.t = tbuf.data();
-  v.oy_a = oy_a, v.s_rr = tb.s_rr, v.lanes = 0;
+  v.oy_a = oy_a, v.s_rr = tb.s_rr, v.lanes = 0, v.s_quad = tb.s_quad;
   last = {c.call, xg, pos0, np, v};
   return v;
 }
@@ -705,6 +714,79 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
     }
   }
   return panel.data();
+}
+
+// AMX level: the tap buffer read in place. The task's positions go in passes
+// of up to 32 lanes, each a run of the buffer's cells (the cells of one or a
+// few output rows; those between rows are computed but not stored), and
+// every channel tile of the block runs over every pass.
+template <class TY>
+void RunAmx(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64_t mb, int64_t grp,
+            const int32_t* bias, bool per_channel, int32_t lo, int32_t hi, bool narrow, TY* y) {
+  const ConvQ8Packed& pk = *c.pk;
+  const ConvPlan& pl = *c.pl;
+  const Geo2& g = c.geo;
+  thread_local std::vector<q8::AmxPass> passes;
+  thread_local std::vector<q8::AmxSeg> segs;
+  thread_local std::vector<int64_t> b_off;
+  passes.clear();
+  segs.clear();
+  q8::AmxConvArgs a;
+  a.kb = pk.amx_kb;
+  a.blocks = pk.amx_blocks;
+  const int64_t end = pos0 + np;
+  const TapView v = BuildTaps(c, xg, pos0, np);
+  a.b = v.t;
+  a.b_stride = v.s_quad;
+  // Block (tap, quad block qb) starts at quad qb * kb of the tap: the
+  // quads-order step (ky * quads_n + quad) * kw + kx of k_off.
+  const int64_t bpt = pk.amx_blocks / pk.taps;
+  b_off.resize(pk.amx_blocks);
+  for (int64_t blk = 0; blk < pk.amx_blocks; ++blk) {
+    const int64_t tap = blk / bpt, qb = blk % bpt, ky = tap / g.kw, kx = tap % g.kw;
+    b_off[blk] = v.k_off[(ky * pk.quads_n + qb * pk.amx_kb) * g.kw + kx];
+  }
+  a.b_off = b_off.data();
+  for (int64_t p = pos0; p < end;) {
+    const int64_t c0 = v.PosOff(p);
+    q8::AmxPass ps{c0, static_cast<int>(segs.size()), 0};
+    int64_t q = p;
+    while (q < end) {
+      const int64_t off = v.PosOff(q);
+      if (off >= c0 + 4 * q8::kAmxLanes) break;
+      const int lane = static_cast<int>((off - c0) / 4);
+      const int64_t run = v.direct ? end - q : std::min(g.ow - q % g.ow, end - q);
+      const int n = static_cast<int>(std::min<int64_t>(run, q8::kAmxLanes - lane));
+      segs.push_back({lane, n, q});
+      q += n;
+      if (n < run) break;
+    }
+    ps.count = static_cast<int>(segs.size()) - ps.first;
+    passes.push_back(ps);
+    p = q;
+  }
+  a.passes = passes.data();
+  a.npasses = static_cast<int>(passes.size());
+  a.segs = segs.data();
+  a.zp = pk.y_zero_point;
+  a.lo = lo;
+  a.hi = hi;
+  a.narrow = narrow;
+  a.ldc = pl.out_sz;
+  a.mult_stride = per_channel ? 1 : 0;
+  const int64_t tile_bytes = q8::AmxTileBytes(pk.amx_kb, pk.amx_blocks);
+  const int64_t mt_end = std::min(pk.m_tiles, (mb + 1) * pl.tiles_per_block);
+  for (int64_t mt = mb * pl.tiles_per_block; mt < mt_end; ++mt) {
+    const int64_t m0 = grp * pk.mg + mt * pk.mr;
+    a.a = pk.w8.data() + (grp * pk.m_tiles + mt) * tile_bytes;
+    a.rows = static_cast<int>(std::min<int64_t>(pk.mr, pk.mg - mt * pk.mr));
+    a.bias = bias + m0;
+    a.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
+    a.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
+    a.c = y + m0 * pl.out_sz;
+    if constexpr (std::is_same_v<TY, uint8_t>) q8::ConvAmxU8(a);
+    else q8::ConvAmxS8(a);
+  }
 }
 
 // Lanes-are-channels mode: one micro-kernel row tile, `n` output positions
@@ -889,6 +971,7 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
                "PackConvQ8: channels do not split into ", p.group, " groups");
   NIBBLE_CHECK(q8::MultipliersOk(p.multiplier, p.out_channels), "PackConvQ8: ", p.multiplier.size(),
                " multipliers for ", p.out_channels, " output channels");
+  if (static_cast<int>(isa) > static_cast<int>(BestIsa())) isa = BestIsa();
   const q8::KernelTable& kt = q8::KernelsFor(isa);
   ConvQ8Packed pk;
   pk.isa = kt.isa;
@@ -917,12 +1000,32 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
                   (pk.cg == 3 ? pixel_k4 < pk.quads_n * pk.taps : pk.cg == 1 && pixel_k4 <= (pk.k + 3) / 4);
   pk.quads = pk.cg >= 3 && !pk.pixel_rows;
   pk.k4 = pk.quads ? pk.quads_n * pk.taps : pk.pixel_rows ? pixel_k4 : (pk.k + 3) / 4;
+  // AMX: channel-quad convs deep enough for whole 64-byte tile rows run as
+  // tile products (conv_q8_amx.h); the rest stay on the zmm kernels, which
+  // were faster there (bench/nibble_bench_qgemm, conv/amx vs conv/avx512vnni):
+  // shallower blocks cost a tile product each all the same (Fashion-MNIST
+  // 3x3 16->32@14 0.009 ms zmm, 0.013-0.021 amx), and with few
+  // multiply-accumulates per output the tile round trip of the epilogue
+  // dominates (MobileNetV2 1x1 16->96@112 0.22 vs 0.55 ms, 160->960@7 0.041-
+  // 0.061 vs 0.065, 3-channel pixel rows: VGG conv0 1.30 vs 1.78), while
+  // ResNet-18 layer1's 3x3 (depth 576) runs 0.76 -> 0.36 ms and MobileNetV2's
+  // 1x1 576->96@14 0.082 -> 0.035-0.065.
+  if (isa == Isa::kAmx && pk.quads && pk.cg >= kAmxMinChannels && pk.k >= kAmxMinDepth) {
+    pk.isa = Isa::kAmx;
+    pk.mr = q8::kAmxRows;
+    pk.nr = q8::kAmxLanes;
+  }
+  const bool amx = pk.isa == Isa::kAmx;
+  if (amx) {
+    pk.amx_kb = std::min<int64_t>(16, pk.quads_n);
+    pk.amx_blocks = pk.taps * ((pk.quads_n + pk.amx_kb - 1) / pk.amx_kb);
+  }
   const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();
   const int64_t out_sz = geo_known ? p.geo.spatial_size_out() : 0;
   const bool shallow_1x1 = pk.taps == 1 && pk.k < kLanesChannelsMin1x1Depth && out_sz > kLanesChannelsAlways;
-  pk.lanes_channels = pk.quads && !kt.wide && out_sz > 0 && pk.k >= kLanesChannelsMinDepth &&
+  pk.lanes_channels = pk.quads && !kt.wide && !amx && out_sz > 0 && pk.k >= kLanesChannelsMinDepth &&
                       ((out_sz <= kLanesChannelsMaxPositions && !shallow_1x1) || (pk.taps > 1 && pk.cg >= 8));
-  const int unit = pk.lanes_channels ? kt.nr : kt.mr;
+  const int unit = pk.lanes_channels ? kt.nr : pk.mr;
   pk.m_tiles = (pk.mg + unit - 1) / unit;
   const int64_t k = pk.k, taps = pk.taps, cg = pk.cg;
   for (int64_t grp = 0; grp < p.group; ++grp) {
@@ -940,7 +1043,16 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
     };
     auto plain_value = [&](int64_t m, int64_t l) { return wg[m * k + l]; };
     auto pack = [&](auto&& value) {
-      if (kt.wide) {
+      if (amx) {
+        // [m_tiles][blocks][mr][4 kb] per group; value(m, l) at depth l of the AMX order.
+        const int64_t kbytes = 4 * pk.amx_kb, tile_bytes = q8::AmxTileBytes(pk.amx_kb, pk.amx_blocks);
+        const int64_t base = static_cast<int64_t>(pk.w8.size());
+        pk.w8.resize(static_cast<size_t>(base + pk.m_tiles * tile_bytes), 0);
+        for (int64_t m = 0; m < pk.mg; ++m)
+          for (int64_t l = 0; l < pk.amx_blocks * kbytes; ++l)
+            pk.w8[base + (m / unit) * tile_bytes + (l / kbytes) * unit * kbytes + (m % unit) * kbytes + l % kbytes] =
+                value(m, l);
+      } else if (kt.wide) {
         const std::vector<int16_t> part = q8::PackUnits<int16_t>(pk.mg, pk.k4 * 4, unit, value);
         pk.w16.insert(pk.w16.end(), part.begin(), part.end());
       } else {
@@ -948,7 +1060,15 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
         pk.w8.insert(pk.w8.end(), part.begin(), part.end());
       }
     };
-    if (pk.quads) pack(quad_value);
+    // AMX quads: depth l = (blk * kb + i) * 4 + t, blk = tap * bpt + qb,
+    // holds channel 4 (qb * kb + i) + t of the tap.
+    auto amx_quad_value = [&](int64_t m, int64_t l) -> int8_t {
+      const int64_t bpt = pk.amx_blocks / taps, blk = l / (4 * pk.amx_kb), i = (l / 4) % pk.amx_kb;
+      const int64_t tap = blk / bpt, c = (blk % bpt * pk.amx_kb + i) * 4 + l % 4;
+      return c < cg ? wg[m * k + c * taps + tap] : int8_t{0};
+    };
+    if (amx) pack(amx_quad_value);
+    else if (pk.quads) pack(quad_value);
     else if (pk.pixel_rows) pack(pixel_value);
     else pack([&](int64_t m, int64_t l) { return l < k ? plain_value(m, l) : int8_t{0}; });
   }
@@ -1037,7 +1157,10 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
                    p.geo.kernel == pk.kernel,
                "ConvQ8FastRun: params do not match the packed weights");
   const q8::KernelTable& kt = q8::KernelsFor(pk.isa);
-  NIBBLE_CHECK(kt.mr == pk.mr && kt.nr == pk.nr && kt.wide == pk.wide, "ConvQ8FastRun: weights packed for another ISA");
+  const bool amx = pk.isa == Isa::kAmx;
+  NIBBLE_CHECK(amx ? IsaSupported(Isa::kAmx) && pk.mr == q8::kAmxRows && pk.nr == q8::kAmxLanes
+                   : kt.mr == pk.mr && kt.nr == pk.nr && kt.wide == pk.wide,
+               "ConvQ8FastRun: weights packed for another ISA");
   const q8::MicroFn fn = std::is_same_v<TY, uint8_t> ? kt.conv_u8 : kt.conv_s8;
   const q8::MicroFn fc_fn = std::is_same_v<TY, uint8_t> ? kt.fc_u8 : kt.fc_s8;
   int32_t lo = pk.y_min, hi = pk.y_max;
@@ -1066,7 +1189,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
                  geo.oh == geo.ih && geo.ow == geo.iw;
     ctx.zp_code = zp_code;
     ctx.flip = flip;
-    const bool zmm = pk.isa == Isa::kAvx512Vnni;
+    const bool zmm = pk.isa >= Isa::kAvx512Vnni;
     ctx.tap_row = zmm ? q8::TapRowAvx512 : q8::TapRowPortable;
     ctx.tap_staged = zmm ? q8::TapStagedAvx512 : nullptr;
     ctx.pixel_panel = zmm ? q8::PixelPanelAvx512 : q8::PixelPanelPortable;
@@ -1095,6 +1218,11 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     const int64_t pos0 = pb * P, np = std::min(P, pl.out_sz - pos0);
     const int64_t subs = (np + nr - 1) / nr;
 
+    if (amx) {
+      RunAmx(ctx, xg, pos0, np, mb, grp, bias, per_channel, lo, hi, kSigned ? pk.narrow_s8 : pk.narrow_u8,
+             y + n * pk.out_channels * pl.out_sz);
+      continue;
+    }
     if (pk.lanes_channels) {
       RunLanesChannels(ctx, xg, pos0, np, mb, grp, bias, per_channel, lo, hi, kSigned ? pk.narrow_s8 : pk.narrow_u8,
                        fc_fn, y + n * pk.out_channels * pl.out_sz);

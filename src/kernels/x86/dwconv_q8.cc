@@ -177,7 +177,7 @@ void DwConvQ8Run(const DwConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
   dwq8_detail::FastArgs a{&pk,         g.in[0],        g.in[1],        g.out[0],       g.out[1], g.pad_begin[0],
                           g.pad_begin[1], p.in_channels, p.x_zero_point, p.y_zero_point, lo,       hi};
   const int k = static_cast<int>(g.kernel[0]), s = static_cast<int>(g.stride[0]);
-  if (pk.isa == Isa::kAvx512Vnni) dwq8_detail::RunAvx512(a, x, y, plane_lo, plane_hi, k, s);
+  if (pk.isa >= Isa::kAvx512Vnni) dwq8_detail::RunAvx512(a, x, y, plane_lo, plane_hi, k, s);
   else dwq8_detail::RunAvx2(a, x, y, plane_lo, plane_hi, k, s);
 }
 

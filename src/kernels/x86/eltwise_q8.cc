@@ -62,9 +62,9 @@ void AddQ8Span(const AddQ8Params& params, const T* a, bool a_scalar, const T* b,
       s.c0 += s.mz * int32_t{*z};  // a partial sum of acc: no overflow (add_mul_q8.h)
       z = nullptr;
     }
-    if (isa == Isa::kAvx512Vnni) eltq8_detail::AddInt32Avx512(s, x, z, y, n);
+    if (isa >= Isa::kAvx512Vnni) eltq8_detail::AddInt32Avx512(s, x, z, y, n);
     else eltq8_detail::AddInt32Avx2(s, x, z, y, n);
-  } else if (isa == Isa::kAvx512Vnni) {
+  } else if (isa >= Isa::kAvx512Vnni) {
     eltq8_detail::AddRescale64Avx512(p, a, a_scalar, b, b_scalar, y, n);
   } else {
     eltq8_detail::AddRescale64Avx2(p, a, a_scalar, b, b_scalar, y, n);
@@ -78,7 +78,7 @@ void MulQ8Span(const MulQ8Params& params, const T* a, bool a_scalar, const T* b,
   if (n <= 0) return;
   if (isa == Isa::kScalar || (a_scalar && b_scalar)) {
     ScalarSpan(p, a, a_scalar, b, b_scalar, y, n, [](int32_t qa, int32_t qb, const MulQ8Params& q) { return MulQ8(qa, qb, q); });
-  } else if (isa == Isa::kAvx512Vnni) {
+  } else if (isa >= Isa::kAvx512Vnni) {
     eltq8_detail::MulAvx512(p, a, a_scalar, b, b_scalar, y, n);
   } else {
     eltq8_detail::MulAvx2(p, a, a_scalar, b, b_scalar, y, n);
@@ -103,7 +103,7 @@ void MulQ8X86(const MulQ8Params& p, const Shape& a_shape, const T* a, const Shap
 
 void ApplyLutQ8X86(const LutQ8& table, const uint8_t* x, uint8_t* y, int64_t n, Isa isa) {
   if (n <= 0) return;
-  if (isa == Isa::kAvx512Vnni) eltq8_detail::LutAvx512(table, x, y, n);
+  if (isa >= Isa::kAvx512Vnni) eltq8_detail::LutAvx512(table, x, y, n);
   else if (isa == Isa::kAvx2 || isa == Isa::kAvxVnni) eltq8_detail::LutAvx2(table, x, y, n);
   else ApplyLutQ8(table, x, y, n);
 }

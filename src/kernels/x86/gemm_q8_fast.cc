@@ -18,6 +18,7 @@ namespace q8 {
 const KernelTable& KernelsFor(Isa isa) {
   if (static_cast<int>(isa) > static_cast<int>(BestIsa())) isa = BestIsa();
   switch (isa) {
+    case Isa::kAmx:  // the tile kernels are conv mode's only (conv_q8_amx.h)
     case Isa::kAvx512Vnni: return Avx512VnniKernels();
     case Isa::kAvxVnni: return HasVexVnni() ? VexVnniKernels() : EvexVnniKernels();
     case Isa::kAvx2: return Avx2Kernels();

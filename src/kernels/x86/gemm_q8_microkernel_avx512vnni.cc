@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "kernels/x86/gemm_q8_microkernel.h"
+#include "kernels/x86/requant_vec_avx512.h"
 
 namespace nibble::q8 {
 namespace {
@@ -71,43 +72,13 @@ inline __m512i Requant(__m512i x, const Req& p, __m512i lo64, __m512i hi64, __m5
   return _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64(o, 32)), zp32);
 }
 
-// Requant for results known to lie in (-2^30, 2^30) (MicroArgs::narrow) and
-// 33 <= shift <= 45 (every requantization scale below 1/4): only the high
-// dwords H of the 64-bit products matter, since 2^(s-1) is a multiple of 2^32
-// and the low dword L < 2^32 cannot carry past it:
-//   floor((P + 2^(s-1)) / 2^s) = floor((H + 2^(s-33)) / 2^(s-32)),  P = 2^32 H + L,
-// so one dword shuffle gathers both H's and the rest runs in 32 bits, the zero
-// point riding in the rounding term (adding zp 2^(s-32) before the shift adds
-// exactly zp after it; |H| < 2^30, |zp| 2^(s-32) <= 2^29: no int32
-// overflow), and the clamp runs in 32 bits. Six operations per 16 lanes;
-// other shifts take the general form.
-struct ReqH {
-  __m512i m, rz;  // multiplier (in every dword), rounding term + zp * 2^(s-32)
-  __m128i sh;     // s - 32
-};
-
-inline bool HighOk(int32_t s) { return s >= 33 && s <= 45; }
-
-inline ReqH MakeReqH(int32_t m, int32_t s, int32_t zp) {
-  ReqH p;
-  p.m = _mm512_set1_epi32(m);
-  p.rz = _mm512_set1_epi32((int32_t{1} << (s - 33)) + zp * (int32_t{1} << (s - 32)));
-  p.sh = _mm_cvtsi32_si128(s - 32);
-  return p;
-}
-
-// H = the high dword of x * m per lane (signed 32 x 32 -> 64); me holds the
-// even lanes' multipliers in the low dwords of the qwords, mo the odd lanes'.
-inline __m512i HighDwords(__m512i x, __m512i me, __m512i mo) {
-  const __m512i e = _mm512_mul_epi32(x, me);
-  const __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
-  return _mm512_mask_shuffle_epi32(o, 0x5555, e, _MM_PERM_CDAB);  // H of lane 2i from e, 2i+1 from o
-}
-
-// MBQM(x) + zp for 16 lanes.
-inline __m512i RequantHigh(__m512i x, const ReqH& p) {
-  return _mm512_sra_epi32(_mm512_add_epi32(HighDwords(x, p.m, p.m), p.rz), p.sh);
-}
+// The high-dword form for results known to lie in (-2^30, 2^30)
+// (MicroArgs::narrow), shifts 33..45: requant_vec_avx512.h.
+using vec512::HighDwords;
+using vec512::HighOk;
+using vec512::MakeReqH;
+using vec512::ReqH;
+using vec512::RequantHigh;
 
 // RequantHigh with a multiplier and shift per lane (fc mode). False when some
 // lane's shift is outside [33, 45].

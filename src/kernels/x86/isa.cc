@@ -20,12 +20,13 @@ const char* IsaName(Isa isa) {
     case Isa::kAvx2: return "avx2";
     case Isa::kAvxVnni: return "avxvnni";
     case Isa::kAvx512Vnni: return "avx512vnni";
+    case Isa::kAmx: return "amx";
   }
   return "?";
 }
 
 std::optional<Isa> ParseIsa(const std::string& name) {
-  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvxVnni, Isa::kAvx512Vnni})
+  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvxVnni, Isa::kAvx512Vnni, Isa::kAmx})
     if (name == IsaName(i)) return i;
   return std::nullopt;
 }
@@ -38,6 +39,7 @@ bool IsaSupported(Isa isa) {
     case Isa::kAvx2: return f.avx2 && f.fma;
     case Isa::kAvxVnni: return f.avx2 && f.fma && (f.avxvnni || (f.avx512vnni && f.avx512vl && f.avx512f));
     case Isa::kAvx512Vnni: return f.avx2 && f.fma && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+    case Isa::kAmx: return IsaSupported(Isa::kAvx512Vnni) && f.amx_int8;
   }
   return false;
 #else
@@ -47,7 +49,7 @@ bool IsaSupported(Isa isa) {
 
 std::vector<Isa> SupportedIsas() {
   std::vector<Isa> r;
-  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvxVnni, Isa::kAvx512Vnni})
+  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvxVnni, Isa::kAvx512Vnni, Isa::kAmx})
     if (IsaSupported(i)) r.push_back(i);
   return r;
 }
@@ -66,7 +68,7 @@ Isa ActiveIsa() {
     const char* env = std::getenv("NIBBLE_ISA");
     if (!env || !*env) return BestIsa();
     const std::optional<Isa> isa = ParseIsa(env);
-    NIBBLE_CHECK(isa.has_value(), "NIBBLE_ISA='", env, "' is not one of scalar, avx2, avxvnni, avx512vnni");
+    NIBBLE_CHECK(isa.has_value(), "NIBBLE_ISA='", env, "' is not one of scalar, avx2, avxvnni, avx512vnni, amx");
     return static_cast<int>(*isa) > static_cast<int>(BestIsa()) ? BestIsa() : *isa;
   }();
   return from_env;

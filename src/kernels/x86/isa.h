@@ -9,6 +9,9 @@
 //   avx2        AVX2 + FMA: vpmaddwd on int16-widened operands
 //   avxvnni     vpdpbusd on ymm: AVX-VNNI (VEX) or AVX512-VNNI + VL (EVEX)
 //   avx512vnni  vpdpbusd on zmm: AVX512 F, BW, VL and VNNI
+//   amx         avx512vnni, plus AMX-INT8 tile products (tdpbsud) for the
+//               convolutions that run as GEMMs over position panels; every
+//               other kernel runs its avx512vnni path at this level
 #pragma once
 #include <optional>
 #include <string>
@@ -16,10 +19,10 @@
 
 namespace nibble {
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvxVnni = 2, kAvx512Vnni = 3 };
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvxVnni = 2, kAvx512Vnni = 3, kAmx = 4 };
 
 const char* IsaName(Isa isa);
-// "scalar", "avx2", "avxvnni", "avx512vnni"; nullopt for anything else.
+// "scalar", "avx2", "avxvnni", "avx512vnni", "amx"; nullopt for anything else.
 std::optional<Isa> ParseIsa(const std::string& name);
 
 // Can this CPU execute kernels of this level?

@@ -157,12 +157,13 @@ void LowBitGemvRun(const LowBitGemvPacked& pk, int64_t m, const TA* a, TC* c, in
     std::memset(row.data() + pk.k, 0, row.size() - static_cast<size_t>(pk.k));
     for (int64_t sb = task_lo; sb < task_hi; ++sb) {
       switch (pk.isa) {
+        case Isa::kAmx:
         case Isa::kAvx512Vnni: lowbit_gemv_detail::DotAvx512(pk, sb, row.data(), dot); break;
         case Isa::kAvx2:
         case Isa::kAvxVnni: lowbit_gemv_detail::DotAvx2(pk, sb, row.data(), dot); break;
         default: DotScalar(pk, sb, row.data(), dot);
       }
-      if (pk.isa == Isa::kAvx512Vnni && std::abs(pk.c_zero_point) <= (1 << 16)) {
+      if (pk.isa >= Isa::kAvx512Vnni && std::abs(pk.c_zero_point) <= (1 << 16)) {
         lowbit_gemv_detail::EpilogueAvx512(pk, sb, dot, static_cast<int32_t>(asum), std::is_signed_v<TA>,
                                            c + r * pk.n, lo, hi);
         continue;

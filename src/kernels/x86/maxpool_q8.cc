@@ -53,7 +53,7 @@ void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, i
     p.kind = PoolKind::kMax;
     if (MaxPool2dRowsApplies(p)) MaxPool2dRows(p, x, y, plane_lo, plane_hi);
     else MaxPoolQ8Reference(planes, geo, x, y, plane_lo, plane_hi);
-  } else if (isa == Isa::kAvx512Vnni) {
+  } else if (isa >= Isa::kAvx512Vnni) {
     maxpoolq8_detail::RunAvx512(geo, x, y, plane_lo, plane_hi);
   } else {
     maxpoolq8_detail::RunAvx2(geo, x, y, plane_lo, plane_hi);
