@@ -127,6 +127,9 @@ void Tile(const AmxConvArgs& g) {
     else if (two_rows) PassProducts<true, false>(g, bp, two_cols, acc);
     else if (a_resident) PassProducts<false, true>(g, bp, two_cols, acc);
     else PassProducts<false, false>(g, bp, two_cols, acc);
+    // After the last products the tiles go back to their initial state: the
+    // OS then saves none of their 8 KB at a context switch.
+    if (pi + 1 == g.npasses) _tile_release();
     for (int r = 0; r < g.rows; ++r) {
       const __m512i bias = _mm512_set1_epi32(g.bias[r]);
       auto requant = [&](const int32_t* v) {
