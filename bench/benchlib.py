@@ -43,7 +43,8 @@ def cpu_description() -> tuple[str, dict[str, bool]]:
                     flags = set(value.split())
     except OSError:
         pass
-    return model, {f: f in flags for f in ("avx2", "avx512f", "avx512_vnni")}
+    # amx_int8: nibble's amx level and oneDNN's (OpenVINO's) AMX kernels need it.
+    return model, {f: f in flags for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8")}
 
 
 def usable_cpus() -> int:
