@@ -329,8 +329,12 @@ void ValidLanes(int64_t start, int64_t step, int64_t valid, int64_t n, int64_t& 
 // Tap-buffer tasks: the weights hold channel quads per kernel tap
 // (ConvQ8Packed::quads), so per (channel quad, input row, column phase) a task
 // interleaves the four channel rows once into its tap buffer T, laid out
-// [quad][row phase][row][column phase][column][4]: with strides, every tap of
-// a run of output positions in one output row is a run of whole lanes of T.
+// [quad][row phase][column phase][row][column][4]: with strides, every tap of
+// a run of output positions in one output row is a run of whole lanes of T,
+// and the next output row's run follows its row's after the kernel's
+// columns - 1 lanes (the AMX passes take several short rows at once:
+// ResNet-18 layer4.0's 3x3 stride-2 conv to a 7x7 map, 14 valid lanes of 32
+// with the column phase inside the row, 28 with it outside).
 struct TapBuffer {
   int64_t oy_a, rows, cols;                  // first output row, rows per row phase, columns per column phase
   int64_t s_cph, s_rr, s_rph, s_quad;        // byte strides
@@ -341,9 +345,9 @@ TapBuffer MakeTapBuffer(const Geo2& g, int64_t oy_a, int64_t oy_b) {
   t.oy_a = oy_a;
   t.rows = oy_b - oy_a + 1 + (g.kh - 1) * g.dh / g.sh;
   t.cols = g.ow + (g.kw - 1) * g.dw / g.sw;
-  t.s_cph = t.cols * 4;
-  t.s_rr = g.sw * t.s_cph;
-  t.s_rph = t.rows * t.s_rr;
+  t.s_rr = t.cols * 4;
+  t.s_cph = t.rows * t.s_rr;
+  t.s_rph = g.sw * t.s_cph;
   t.s_quad = g.sh * t.s_rph;
   return t;
 }
@@ -535,18 +539,18 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   const bool few_phases = g.sh <= 8 && g.sw <= 8;
   for (int64_t ky = 0; ky < g.kh && few_phases; ++ky) rph_used[(ky * g.dh) % g.sh] = true;
   for (int64_t kx = 0; kx < g.kw && few_phases; ++kx) cph_used[(kx * g.dw) % g.sw] = true;
-  // Every (row phase, row, column phase) the taps read, in increasing lane
+  // Every (row phase, column phase, row) the taps read, in increasing lane
   // order within a quad: one segment of tb.cols lanes each.
   thread_local std::vector<q8::TapSeg> segs;
   segs.clear();
   for (int64_t rph = 0; rph < g.sh; ++rph) {
     if (few_phases && !rph_used[rph]) continue;
-    for (int64_t rr = 0; rr < tb.rows; ++rr) {
-      const int64_t iy = (oy_a + rr) * g.sh + rph - g.pt;
-      for (int64_t cph = 0; cph < g.sw; ++cph) {
-        if (few_phases && !cph_used[cph]) continue;
+    for (int64_t cph = 0; cph < g.sw; ++cph) {
+      if (few_phases && !cph_used[cph]) continue;
+      for (int64_t rr = 0; rr < tb.rows; ++rr) {
+        const int64_t iy = (oy_a + rr) * g.sh + rph - g.pt;
         segs.push_back({iy >= 0 && iy < g.ih ? iy * g.iw : -1, cph - g.pl,
-                        (rph * tb.s_rph + rr * tb.s_rr + cph * tb.s_cph) / 4});
+                        (rph * tb.s_rph + cph * tb.s_cph + rr * tb.s_rr) / 4});
       }
     }
   }
