@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/cpu_features.h"
+#include "kernels/x86/conv_q8_amx.h"
 #include "kernels/x86/conv_q8_fast.h"
 #include "kernels/x86/gemm_q8_fast.h"
 #include "kernels/x86/gemm_q8_microkernel.h"
@@ -155,15 +156,9 @@ __attribute__((target("avx2"))) double PeakYmmMaddwd() {
 
 // tdpbsud (AMX-INT8): 16x16 int32 tiles += 16x64 s8 by 64x16 u8, 16384
 // multiply-accumulates per instruction, on four independent accumulators.
-struct alignas(64) PeakTileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
-  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
-};
-
 __attribute__((target("amx-tile,amx-int8"))) double PeakTileDpbsud() {
-  const PeakTileConfig cfg;
+  q8::AmxTileConfig cfg;
+  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
   _tile_loadconfig(&cfg);
   _tile_zero(4);
   _tile_zero(5);

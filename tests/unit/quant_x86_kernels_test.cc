@@ -3,10 +3,10 @@
 // every buffer.
 #include <gtest/gtest.h>
 
-#include <limits>
-#include <optional>
 #include <functional>
+#include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "guard_page.h"
@@ -318,6 +318,16 @@ constexpr int kSweepDivisor = 1;
 constexpr int kSweepDivisor = 1;
 #endif
 
+// One of the four input/output type pairs, in turn by trial.
+void CheckConvTypePair(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, ConvPaths* paths = nullptr) {
+  switch (trial % 4) {
+    case 0: CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme, paths); break;
+    case 1: CheckConv<uint8_t, int8_t>(r, isa, s, trial, extreme, paths); break;
+    case 2: CheckConv<int8_t, uint8_t>(r, isa, s, trial, extreme, paths); break;
+    default: CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme, paths); break;
+  }
+}
+
 TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
   for (Isa isa : SupportedIsas()) {
     Rng r(71 + static_cast<int>(isa));
@@ -326,12 +336,7 @@ TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
     for (int trial = 0; trial < trials; ++trial) {
       const ConvShape s = RandomQuadShape(r);
       const bool extreme = trial % 7 == 6;
-      switch (trial % 4) {
-        case 0: CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme); break;
-        case 1: CheckConv<uint8_t, int8_t>(r, isa, s, trial, extreme); break;
-        case 2: CheckConv<int8_t, uint8_t>(r, isa, s, trial, extreme); break;
-        default: CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme); break;
-      }
+      CheckConvTypePair(r, isa, s, trial, extreme);
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
@@ -365,12 +370,7 @@ TEST(QuantX86Kernels, ConvAmxMatchesReference) {
     s.mg = r.Coin(0.3) ? r.Int(1, 32) : r.Int(33, 100);
     if (s.group > 1) s.mg = std::min<int64_t>(s.mg, 40);
     const bool extreme = trial % 7 == 6;
-    switch (trial % 4) {
-      case 0: CheckConv<uint8_t, uint8_t>(r, Isa::kAmx, s, trial, extreme, &paths); break;
-      case 1: CheckConv<uint8_t, int8_t>(r, Isa::kAmx, s, trial, extreme, &paths); break;
-      case 2: CheckConv<int8_t, uint8_t>(r, Isa::kAmx, s, trial, extreme, &paths); break;
-      default: CheckConv<int8_t, int8_t>(r, Isa::kAmx, s, trial, extreme, &paths); break;
-    }
+    CheckConvTypePair(r, Isa::kAmx, s, trial, extreme, &paths);
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_EQ(paths.amx, trials) << "some shape did not take the AMX path";

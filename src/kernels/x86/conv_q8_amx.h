@@ -60,6 +60,15 @@ struct AmxConvArgs {
 void ConvAmxU8(const AmxConvArgs& g);
 void ConvAmxS8(const AmxConvArgs& g);
 
+// The 64-byte operand of ldtilecfg (palette 1): bytes per row and rows of
+// each of the eight tiles.
+struct alignas(64) AmxTileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
 // Bytes of one packed weight tile.
 inline int64_t AmxTileBytes(int64_t kb, int64_t blocks) { return blocks * kb * 4 * kAmxRows; }
 

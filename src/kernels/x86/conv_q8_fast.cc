@@ -496,6 +496,9 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
     return last.v;
   }
   if (k_off.size() < static_cast<size_t>(k4)) k_off.resize(k4);
+  // The AMX tiles read up to 15 quads past the last (a tap's zero-weight
+  // padding quads) and a pass's 32 lanes past a quad's cells (conv_q8_amx.h).
+  const int64_t amx_slack_quads = pk.isa == Isa::kAmx ? 16 : 0;
   TapView v;
   v.direct = c.direct;
   v.pos0 = pos0;
@@ -514,8 +517,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   };
   if (c.direct) {
     const int64_t lanes = (np + nr - 1) / nr * nr;
-    // + the rows the AMX kernel reads past the depth (conv_q8_amx.h).
-    const size_t need = static_cast<size_t>((pk.quads_n + 16) * lanes * 4 + 64);
+    const size_t need = static_cast<size_t>((pk.quads_n + amx_slack_quads) * lanes * 4 + 64);
     if (tbuf.size() < need) tbuf.resize(need);
     a.start = 0, a.step = 1, a.n = np;
     for (int64_t qd = 0; qd < pk.quads_n; ++qd) {
@@ -531,8 +533,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   }
   const int64_t oy_a = pos0 / g.ow, oy_b = (pos0 + np - 1) / g.ow;
   const TapBuffer tb = MakeTapBuffer(g, oy_a, oy_b);
-  // + what the AMX tiles read past the last quad (padding quads, a pass's 32 lanes).
-  const size_t need = static_cast<size_t>((pk.quads_n + 16) * tb.s_quad + 256);
+  const size_t need = static_cast<size_t>((pk.quads_n + amx_slack_quads) * tb.s_quad + 256);
   if (tbuf.size() < need) tbuf.resize(need);
   // Phases some tap reads (1x1 stride 2 reads one of four).
   bool rph_used[8] = {}, cph_used[8] = {};

@@ -11,7 +11,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/x86/conv_q8_amx.h"
 #include "kernels/x86/requant_vec_avx512.h"
@@ -19,18 +18,11 @@
 namespace nibble::q8 {
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Loaded on every call (it also clears the tiles): a configuration cached per
 // thread would be wrong after anything else in the process configured or
 // released the tiles, and the call's products cost far more.
 void Configure(int64_t kb) {
-  TileConfig c;
+  AmxTileConfig c;
   for (int t = 0; t < 4; ++t) c.colsb[t] = 64, c.rows[t] = 16;
   for (int t = 4; t < 6; ++t) c.colsb[t] = static_cast<uint16_t>(4 * kb), c.rows[t] = 16;
   for (int t = 6; t < 8; ++t) c.colsb[t] = 64, c.rows[t] = static_cast<uint8_t>(kb);
@@ -93,7 +85,6 @@ struct RowRequant {
   bool high;
   vec512::ReqH h;
   vec512::RequantConsts q;
-  __m512i lo, hi;
 };
 
 template <class TC>
