@@ -1,64 +1,74 @@
-// AMX-INT8 tile kernel for the convolution driver's lanes-are-positions mode
-// (conv_q8_fast.cc), internal to src/kernels/x86.
+// AMX-INT8 tile kernel for the convolution driver's AMX mode (conv_q8_fast.cc),
+// internal to src/kernels/x86.
 //
-// One call computes, for each of its passes, output channels [0, rows) x 32 lanes of
+// The activations are the A operand, the weights B. The driver stages the
+// task's input as cells: one per lane of its tap buffer (an input position of
+// one row and column phase), `cell` bytes each holding the position's
+// channels (a multiple of 64, the channels past the group's zero). A tile row
+// is then 64 channels of one cell, 64-byte aligned, and the 16 output
+// positions of a tile are 16 consecutive cells for every kernel tap: rows
+// `cell` bytes apart. One call computes, for each of its passes (32 cells),
 //
-//   acc[r][j] = sum over blocks b, steps i < kb, t < 4 of A[b][r][4 i + t] * B_b[i][j][t]
+//   acc[p][m] = sum over blocks b, k < 64 of X[pass cell + p][x_off[b] + k] * W_b[k / 4][m][k % 4]
 //
-// with tdpbsud (signed weights x unsigned activations, int32 accumulators
-// that wrap like vpdpbusd's), then requantizes like the vpdpbusd kernels and
-// stores the lanes named by `segs` (runs of one output row each). A, the
-// weights of one tile of kAmxRows output channels, is [blocks][kAmxRows][4 kb]
-// bytes. Block b of the activations is kb rows of 32 lanes x 4 bytes, rows
-// b_stride apart, at b + pass cell + b_off[b]: the driver's tap buffer read
-// in place (rows are channel quads of one kernel tap, lanes its cells).
-// Lanes outside the segments, and rows past the channels (the zero-weight
-// padding of a tap's last block), are read but not used: the driver leaves
-// them readable.
+// for output channels m < channels (<= 32), with tdpbusd (unsigned
+// activations x signed weights, int32 accumulators that wrap like
+// vpdpbusd's), requantizes per channel like the vpdpbusd kernels and stores
+// the cells named by `segs` (runs of one output row each) transposed into
+// the NCHW output. Cells between the segments are computed and dropped; the
+// driver leaves every cell a pass reads readable.
 #pragma once
 #include <cstdint>
 
 namespace nibble::q8 {
 
-// Output channels per weight tile (two 16-row tiles); lanes per pass.
-constexpr int kAmxRows = 32;
-constexpr int kAmxLanes = 32;
+// Output channels per weight tile (two 16-column tiles); cells per pass (two
+// 16-row tiles); bytes of depth per block (a tile row).
+constexpr int kAmxChannels = 32;
+constexpr int kAmxCells = 32;
+constexpr int kAmxBlockBytes = 64;
 
-// Lanes [lo, lo + n) of the pass go to output elements [out, out + n) of each row.
+// Cells [lo, lo + n) of the pass go to output elements [out, out + n) of each channel.
 struct AmxSeg {
   int lo = 0, n = 0;
   int64_t out = 0;
 };
 
-// One pass: lane 0 of B at b + cell; segs [first, first + count) of the call's.
+// One pass: its first cell; segs [first, first + count) of the call's.
 struct AmxPass {
   int64_t cell = 0;
   int first = 0, count = 0;
 };
 
 struct AmxConvArgs {
-  const int8_t* a = nullptr;
-  int64_t kb = 0, blocks = 0;  // depth steps per block (1..16), blocks
-  const uint8_t* b = nullptr;
-  const int64_t* b_off = nullptr;  // per block
-  int64_t b_stride = 0;
-  int rows = 0;  // valid output channels, <= kAmxRows
-  const AmxPass* passes = nullptr;  // every pass runs over the same weight tile
+  const uint8_t* x = nullptr;      // cell 0
+  int64_t cell = 0;                // bytes per cell
+  const int64_t* x_off = nullptr;  // per block: bytes from a cell to the block's tile row
+  int64_t blocks = 0;
+  const int8_t* w = nullptr;  // [blocks][2][16][16][4]: B tiles of channels 0-15 and 16-31
+  int channels = 0;           // valid output channels, <= kAmxChannels
+  const AmxPass* passes = nullptr;
   int npasses = 0;
   const AmxSeg* segs = nullptr;
-  // Epilogue, per row: y = clamp(MultiplyByQuantizedMultiplier(acc + bias) + zp, lo, hi).
+  // Epilogue, per channel m: y = clamp(MultiplyByQuantizedMultiplier(acc + bias[m]) + zp, lo, hi).
   const int32_t* bias = nullptr;
   const int32_t* mult = nullptr;
   const int32_t* shift = nullptr;
-  int mult_stride = 1;
+  int mult_stride = 1;  // 0: one multiplier for every channel
   int32_t zp = 0, lo = 0, hi = 0;
   bool narrow = false;  // MicroArgs::narrow
-  void* c = nullptr;  // row r at c + r * ldc elements (uint8_t or int8_t)
+  void* c = nullptr;    // channel m's outputs at c + m * ldc elements (uint8_t or int8_t)
   int64_t ldc = 0;
 };
 
 void ConvAmxU8(const AmxConvArgs& g);
 void ConvAmxS8(const AmxConvArgs& g);
+
+// Cells from a tap buffer ([quad][lane][4], quads `quad_stride` bytes apart):
+// cell j of out (`cell` bytes apart) gets bytes 4 q .. 4 q + 3 = lane j of
+// quad q, for q < 16 (zero for q >= quads) and j < n. Reads up to 15 lanes
+// past n in every quad; writes 64 bytes per cell.
+void AmxCellsFromQuads(const uint8_t* quads, int64_t quad_stride, int nquads, int64_t n, uint8_t* out, int64_t cell);
 
 // The 64-byte operand of ldtilecfg (palette 1): bytes per row and rows of
 // each of the eight tiles.
@@ -69,7 +79,7 @@ struct alignas(64) AmxTileConfig {
   uint8_t rows[16] = {};
 };
 
-// Bytes of one packed weight tile.
-inline int64_t AmxTileBytes(int64_t kb, int64_t blocks) { return blocks * kb * 4 * kAmxRows; }
+// Bytes of one channel tile's packed weights.
+inline int64_t AmxTileBytes(int64_t blocks) { return blocks * kAmxBlockBytes * kAmxChannels; }
 
 }  // namespace nibble::q8

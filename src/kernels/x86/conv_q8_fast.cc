@@ -496,9 +496,6 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
     return last.v;
   }
   if (k_off.size() < static_cast<size_t>(k4)) k_off.resize(k4);
-  // The AMX tiles read up to 15 quads past the last (a tap's zero-weight
-  // padding quads) and a pass's 32 lanes past a quad's cells (conv_q8_amx.h).
-  const int64_t amx_slack_quads = pk.isa == Isa::kAmx ? 16 : 0;
   TapView v;
   v.direct = c.direct;
   v.pos0 = pos0;
@@ -517,7 +514,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   };
   if (c.direct) {
     const int64_t lanes = (np + nr - 1) / nr * nr;
-    const size_t need = static_cast<size_t>((pk.quads_n + amx_slack_quads) * lanes * 4 + 64);
+    const size_t need = static_cast<size_t>(pk.quads_n * lanes * 4 + 64);
     if (tbuf.size() < need) tbuf.resize(need);
     a.start = 0, a.step = 1, a.n = np;
     for (int64_t qd = 0; qd < pk.quads_n; ++qd) {
@@ -533,7 +530,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   }
   const int64_t oy_a = pos0 / g.ow, oy_b = (pos0 + np - 1) / g.ow;
   const TapBuffer tb = MakeTapBuffer(g, oy_a, oy_b);
-  const size_t need = static_cast<size_t>((pk.quads_n + amx_slack_quads) * tb.s_quad + 256);
+  const size_t need = static_cast<size_t>(pk.quads_n * tb.s_quad + 256);
   if (tbuf.size() < need) tbuf.resize(need);
   // Phases some tap reads (1x1 stride 2 reads one of four).
   bool rph_used[8] = {}, cph_used[8] = {};
@@ -721,10 +718,59 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
   return panel.data();
 }
 
-// AMX level: the tap buffer read in place. The task's positions go in passes
-// of up to 32 lanes, each a run of the buffer's cells (the cells of one or a
-// few output rows; those between rows are computed but not stored), and
-// every channel tile of the block runs over every pass.
+// AMX level: the task's cells (conv_q8_amx.h), one per lane of its tap
+// buffer (a quad's lanes), built from that buffer. Block (tap, cb) of
+// position p reads 64 channels at cells + (PosOff(p) / 4 + tap lane) * cell
+// + 64 cb, where the tap lane is where the tap's first quad starts (k_off at
+// quad 0).
+struct CellView {
+  const uint8_t* x = nullptr;
+  int64_t cell = 0;
+  const int64_t* x_off = nullptr;  // per block (tap, channel block)
+  TapView taps;
+};
+
+CellView BuildCells(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
+  const ConvQ8Packed& pk = *c.pk;
+  const Geo2& g = c.geo;
+  thread_local std::vector<uint8_t> buf;
+  thread_local std::vector<int64_t> x_off;
+  struct Last {
+    uint64_t call = 0;
+    const uint8_t* xg = nullptr;
+    int64_t pos0 = 0, np = 0;
+    CellView v;
+  };
+  thread_local Last last;
+  if (last.call == c.call && last.xg == xg && last.pos0 == pos0 && last.np == np) return last.v;
+  CellView v;
+  v.taps = BuildTaps(c, xg, pos0, np);
+  const int64_t lanes = v.taps.s_quad / 4, cbs = pk.amx_cblocks;
+  v.cell = cbs * q8::kAmxBlockBytes;
+  // A pass reads up to kAmxCells - 1 cells past the last one a valid
+  // position reads; the cells are 64-byte aligned.
+  const size_t need = static_cast<size_t>((lanes + q8::kAmxCells) * v.cell + 64);
+  if (buf.size() < need) buf.resize(need);
+  uint8_t* cells = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
+  for (int64_t cb = 0; cb < cbs; ++cb)
+    q8::AmxCellsFromQuads(v.taps.t + cb * 16 * v.taps.s_quad, v.taps.s_quad,
+                          static_cast<int>(std::min<int64_t>(16, pk.quads_n - 16 * cb)), lanes,
+                          cells + cb * q8::kAmxBlockBytes, v.cell);
+  x_off.resize(pk.amx_blocks);
+  for (int64_t tap = 0; tap < pk.taps; ++tap) {
+    const int64_t ky = tap / g.kw, kx = tap % g.kw;
+    const int64_t lane = v.taps.direct ? 0 : v.taps.k_off[ky * pk.quads_n * g.kw + kx] / 4;
+    for (int64_t cb = 0; cb < cbs; ++cb) x_off[tap * cbs + cb] = lane * v.cell + cb * q8::kAmxBlockBytes;
+  }
+  v.x = cells;
+  v.x_off = x_off.data();
+  last = {c.call, xg, pos0, np, v};
+  return v;
+}
+
+// AMX level: the task's positions go in passes of up to 32 cells (the cells
+// of one or a few output rows; those between rows are computed but not
+// stored), and every channel tile of the block runs over every pass.
 template <class TY>
 void RunAmx(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64_t mb, int64_t grp,
             const int32_t* bias, bool per_channel, int32_t lo, int32_t hi, bool narrow, TY* y) {
@@ -733,35 +779,26 @@ void RunAmx(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64
   const Geo2& g = c.geo;
   thread_local std::vector<q8::AmxPass> passes;
   thread_local std::vector<q8::AmxSeg> segs;
-  thread_local std::vector<int64_t> b_off;
   passes.clear();
   segs.clear();
+  const CellView cv = BuildCells(c, xg, pos0, np);
+  const TapView& v = cv.taps;
   q8::AmxConvArgs a;
-  a.kb = pk.amx_kb;
+  a.x = cv.x;
+  a.cell = cv.cell;
+  a.x_off = cv.x_off;
   a.blocks = pk.amx_blocks;
   const int64_t end = pos0 + np;
-  const TapView v = BuildTaps(c, xg, pos0, np);
-  a.b = v.t;
-  a.b_stride = v.s_quad;
-  // Block (tap, quad block qb) starts at quad qb * kb of the tap: the
-  // quads-order step (ky * quads_n + quad) * kw + kx of k_off.
-  const int64_t bpt = pk.amx_blocks / pk.taps;
-  b_off.resize(pk.amx_blocks);
-  for (int64_t blk = 0; blk < pk.amx_blocks; ++blk) {
-    const int64_t tap = blk / bpt, qb = blk % bpt, ky = tap / g.kw, kx = tap % g.kw;
-    b_off[blk] = v.k_off[(ky * pk.quads_n + qb * pk.amx_kb) * g.kw + kx];
-  }
-  a.b_off = b_off.data();
   for (int64_t p = pos0; p < end;) {
-    const int64_t c0 = v.PosOff(p);
+    const int64_t c0 = v.PosOff(p) / 4;
     q8::AmxPass ps{c0, static_cast<int>(segs.size()), 0};
     int64_t q = p;
     while (q < end) {
-      const int64_t off = v.PosOff(q);
-      if (off >= c0 + 4 * q8::kAmxLanes) break;
-      const int lane = static_cast<int>((off - c0) / 4);
+      const int64_t cell = v.PosOff(q) / 4;
+      if (cell >= c0 + q8::kAmxCells) break;
+      const int lane = static_cast<int>(cell - c0);
       const int64_t run = v.direct ? end - q : std::min(g.ow - q % g.ow, end - q);
-      const int n = static_cast<int>(std::min<int64_t>(run, q8::kAmxLanes - lane));
+      const int n = static_cast<int>(std::min<int64_t>(run, q8::kAmxCells - lane));
       segs.push_back({lane, n, q});
       q += n;
       if (n < run) break;
@@ -779,12 +816,12 @@ void RunAmx(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64
   a.narrow = narrow;
   a.ldc = pl.out_sz;
   a.mult_stride = per_channel ? 1 : 0;
-  const int64_t tile_bytes = q8::AmxTileBytes(pk.amx_kb, pk.amx_blocks);
+  const int64_t tile_bytes = q8::AmxTileBytes(pk.amx_blocks);
   const int64_t mt_end = std::min(pk.m_tiles, (mb + 1) * pl.tiles_per_block);
   for (int64_t mt = mb * pl.tiles_per_block; mt < mt_end; ++mt) {
     const int64_t m0 = grp * pk.mg + mt * pk.mr;
-    a.a = pk.w8.data() + (grp * pk.m_tiles + mt) * tile_bytes;
-    a.rows = static_cast<int>(std::min<int64_t>(pk.mr, pk.mg - mt * pk.mr));
+    a.w = pk.w8.data() + (grp * pk.m_tiles + mt) * tile_bytes;
+    a.channels = static_cast<int>(std::min<int64_t>(pk.mr, pk.mg - mt * pk.mr));
     a.bias = bias + m0;
     a.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
     a.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
@@ -1017,13 +1054,13 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   // 1x1 576->96@14 0.082 -> 0.035-0.065.
   if (isa == Isa::kAmx && pk.quads && pk.cg >= kAmxMinChannels && pk.k >= kAmxMinDepth) {
     pk.isa = Isa::kAmx;
-    pk.mr = q8::kAmxRows;
-    pk.nr = q8::kAmxLanes;
+    pk.mr = q8::kAmxChannels;
+    pk.nr = q8::kAmxCells;
   }
   const bool amx = pk.isa == Isa::kAmx;
   if (amx) {
-    pk.amx_kb = std::min<int64_t>(16, pk.quads_n);
-    pk.amx_blocks = pk.taps * ((pk.quads_n + pk.amx_kb - 1) / pk.amx_kb);
+    pk.amx_cblocks = (pk.cg + q8::kAmxBlockBytes - 1) / q8::kAmxBlockBytes;
+    pk.amx_blocks = pk.taps * pk.amx_cblocks;
   }
   const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();
   const int64_t out_sz = geo_known ? p.geo.spatial_size_out() : 0;
@@ -1048,16 +1085,7 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
     };
     auto plain_value = [&](int64_t m, int64_t l) { return wg[m * k + l]; };
     auto pack = [&](auto&& value) {
-      if (amx) {
-        // [m_tiles][blocks][mr][4 kb] per group; value(m, l) at depth l of the AMX order.
-        const int64_t kbytes = 4 * pk.amx_kb, tile_bytes = q8::AmxTileBytes(pk.amx_kb, pk.amx_blocks);
-        const int64_t base = static_cast<int64_t>(pk.w8.size());
-        pk.w8.resize(static_cast<size_t>(base + pk.m_tiles * tile_bytes), 0);
-        for (int64_t m = 0; m < pk.mg; ++m)
-          for (int64_t l = 0; l < pk.amx_blocks * kbytes; ++l)
-            pk.w8[base + (m / unit) * tile_bytes + (l / kbytes) * unit * kbytes + (m % unit) * kbytes + l % kbytes] =
-                value(m, l);
-      } else if (kt.wide) {
+      if (kt.wide) {
         const std::vector<int16_t> part = q8::PackUnits<int16_t>(pk.mg, pk.k4 * 4, unit, value);
         pk.w16.insert(pk.w16.end(), part.begin(), part.end());
       } else {
@@ -1065,17 +1093,27 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
         pk.w8.insert(pk.w8.end(), part.begin(), part.end());
       }
     };
-    // AMX quads: depth l = (blk * kb + i) * 4 + t, blk = tap * bpt + qb,
-    // holds channel 4 (qb * kb + i) + t of the tap.
-    auto amx_quad_value = [&](int64_t m, int64_t l) -> int8_t {
-      const int64_t bpt = pk.amx_blocks / taps, blk = l / (4 * pk.amx_kb), i = (l / 4) % pk.amx_kb;
-      const int64_t tap = blk / bpt, c = (blk % bpt * pk.amx_kb + i) * 4 + l % 4;
-      return c < cg ? wg[m * k + c * taps + tap] : int8_t{0};
-    };
-    if (amx) pack(amx_quad_value);
-    else if (pk.quads) pack(quad_value);
-    else if (pk.pixel_rows) pack(pixel_value);
-    else pack([&](int64_t m, int64_t l) { return l < k ? plain_value(m, l) : int8_t{0}; });
+    if (amx) {
+      // [m_tiles][blocks][2][16][16][4] per group: block (tap, cb), half h,
+      // row i, column j, byte t holds channel 64 cb + 4 i + t of output
+      // channel 32 mt + 16 h + j at the tap, zero past either count.
+      const int64_t tile_bytes = q8::AmxTileBytes(pk.amx_blocks);
+      const int64_t base = static_cast<int64_t>(pk.w8.size());
+      pk.w8.resize(static_cast<size_t>(base + pk.m_tiles * tile_bytes), 0);
+      for (int64_t m = 0; m < pk.mg; ++m)
+        for (int64_t tap = 0; tap < taps; ++tap)
+          for (int64_t ch = 0; ch < cg; ++ch) {
+            const int64_t blk = tap * pk.amx_cblocks + ch / 64, i = ch % 64 / 4, h = m % 32 / 16;
+            pk.w8[base + m / 32 * tile_bytes + blk * 2048 + h * 1024 + i * 64 + m % 16 * 4 + ch % 4] =
+                wg[m * k + ch * taps + tap];
+          }
+    } else if (pk.quads) {
+      pack(quad_value);
+    } else if (pk.pixel_rows) {
+      pack(pixel_value);
+    } else {
+      pack([&](int64_t m, int64_t l) { return l < k ? plain_value(m, l) : int8_t{0}; });
+    }
   }
   pk.x_zero_point = p.x_zero_point;
   pk.bias_u8.resize(p.out_channels);
@@ -1163,7 +1201,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
                "ConvQ8FastRun: params do not match the packed weights");
   const q8::KernelTable& kt = q8::KernelsFor(pk.isa);
   const bool amx = pk.isa == Isa::kAmx;
-  NIBBLE_CHECK(amx ? IsaSupported(Isa::kAmx) && pk.mr == q8::kAmxRows && pk.nr == q8::kAmxLanes
+  NIBBLE_CHECK(amx ? IsaSupported(Isa::kAmx) && pk.mr == q8::kAmxChannels && pk.nr == q8::kAmxCells
                    : kt.mr == pk.mr && kt.nr == pk.nr && kt.wide == pk.wide,
                "ConvQ8FastRun: weights packed for another ISA");
   const q8::MicroFn fn = std::is_same_v<TY, uint8_t> ? kt.conv_u8 : kt.conv_s8;

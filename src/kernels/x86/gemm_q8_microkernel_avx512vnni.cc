@@ -30,47 +30,10 @@ inline int32_t Load32(const uint8_t* p) {
   return v;
 }
 
-// MultiplyByQuantizedMultiplier needs a 64-bit product per lane: even lanes
-// multiply in place (vpmuldq reads the low dword of each qword), odd lanes after
-// a 32-bit shift; the rounding add and the arithmetic shift (vpsravq) are exact
-// in 64 bits. Clamping the 64-bit result to [lo - zp, hi - zp] before adding zp
-// equals the reference's saturate-to-int32, + zp, clamp whenever |zp|, |lo|,
-// |hi| <= 2^30: a result beyond int32 lands beyond [lo, hi] either way.
-struct Req {
-  __m512i me, mo, se, so, re, ro;
-};
-
-inline Req ReqBroadcast(int32_t m, int32_t s) {
-  Req p;
-  p.me = p.mo = _mm512_set1_epi64(m);
-  p.se = p.so = _mm512_set1_epi64(s);
-  p.re = p.ro = _mm512_set1_epi64(int64_t{1} << (s - 1));
-  return p;
-}
-
-inline Req ReqLanes(const int32_t* m, const int32_t* s, __mmask16 k) {
-  const __m512i mv = _mm512_maskz_loadu_epi32(k, m), sv = _mm512_maskz_loadu_epi32(k, s);
-  const __m512i one = _mm512_set1_epi64(1);
-  Req p;
-  p.me = mv;
-  p.mo = _mm512_srli_epi64(mv, 32);
-  p.se = _mm512_and_si512(sv, _mm512_set1_epi64(0xffffffff));
-  p.so = _mm512_srli_epi64(sv, 32);
-  // Masked-off lanes have shift 0: 1 << -1 is 0 for vpsllvq, harmless.
-  p.re = _mm512_sllv_epi64(one, _mm512_sub_epi64(p.se, one));
-  p.ro = _mm512_sllv_epi64(one, _mm512_sub_epi64(p.so, one));
-  return p;
-}
-
-inline __m512i Requant(__m512i x, const Req& p, __m512i lo64, __m512i hi64, __m512i zp32) {
-  __m512i e = _mm512_mul_epi32(x, p.me);
-  __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), p.mo);
-  e = _mm512_srav_epi64(_mm512_add_epi64(e, p.re), p.se);
-  o = _mm512_srav_epi64(_mm512_add_epi64(o, p.ro), p.so);
-  e = _mm512_min_epi64(_mm512_max_epi64(e, lo64), hi64);
-  o = _mm512_min_epi64(_mm512_max_epi64(o, lo64), hi64);
-  return _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64(o, 32)), zp32);
-}
+using vec512::Req;
+using vec512::ReqBroadcast;
+using vec512::ReqLanes;
+using vec512::Requant;
 
 // The high-dword form for results known to lie in (-2^30, 2^30)
 // (MicroArgs::narrow), shifts 33..45: requant_vec_avx512.h.
@@ -80,30 +43,9 @@ using vec512::MakeReqH;
 using vec512::ReqH;
 using vec512::RequantHigh;
 
-// RequantHigh with a multiplier and shift per lane (fc mode). False when some
-// lane's shift is outside [33, 45].
-struct ReqHL {
-  __m512i me, mo, rz, sh;
-};
-
-inline bool MakeReqHL(const int32_t* m, const int32_t* s, int stride, __mmask16 k, int32_t zp, ReqHL& p) {
-  const __m512i mv = stride == 0 ? _mm512_set1_epi32(m[0]) : _mm512_maskz_loadu_epi32(k, m);
-  __m512i sv = stride == 0 ? _mm512_set1_epi32(s[0]) : _mm512_maskz_loadu_epi32(k, s);
-  sv = _mm512_mask_mov_epi32(_mm512_set1_epi32(33), k, sv);  // lanes past the tile: any valid shift
-  if (_mm512_cmplt_epi32_mask(sv, _mm512_set1_epi32(33)) | _mm512_cmpgt_epi32_mask(sv, _mm512_set1_epi32(45)))
-    return false;
-  const __m512i one = _mm512_set1_epi32(1), sh = _mm512_sub_epi32(sv, _mm512_set1_epi32(32));
-  p.me = mv;
-  p.mo = _mm512_srli_epi64(mv, 32);
-  p.rz = _mm512_add_epi32(_mm512_sllv_epi32(one, _mm512_sub_epi32(sh, one)),
-                          _mm512_mullo_epi32(_mm512_set1_epi32(zp), _mm512_sllv_epi32(one, sh)));
-  p.sh = sh;
-  return true;
-}
-
-inline __m512i RequantHighLanes(__m512i x, const ReqHL& p) {
-  return _mm512_srav_epi32(_mm512_add_epi32(HighDwords(x, p.me, p.mo), p.rz), p.sh);
-}
+using vec512::MakeReqHL;
+using vec512::ReqHL;
+using vec512::RequantHighLanes;
 
 // Stores clamp(y, lo, hi) as bytes. When hi is the type's maximum the
 // saturating down-conversion does the upper clamp (for u8 after max(y, lo)
