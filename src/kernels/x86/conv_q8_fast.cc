@@ -77,6 +77,13 @@ constexpr int64_t kStagedMaxCols = 64;
 // see PackConvQ8.
 constexpr int64_t kAmxMinChannels = 64;
 constexpr int64_t kAmxMinDepth = 192;
+// AMX tasks copy no panel; with a kernel height above 1 their position
+// blocks are as large as this many passes of cells (and then split for
+// threads as usual): every block stages its (kernel height - 1) halo rows
+// again, which at 4 passes (128 positions, 2.3 rows of ResNet-18's 56-column
+// layer1) doubled the staging. ResNet-18 at 1 thread, interleaved best of 3:
+// 4.05 -> 3.63 ms.
+constexpr int64_t kAmxMaxPasses = 16;
 
 // 1-D convolutions are 2-D ones with H = 1.
 struct Geo2 {
@@ -134,7 +141,10 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
     return pl;
   }
   const int64_t subs = std::max<int64_t>(1, (pl.out_sz + pk.nr - 1) / pk.nr);
-  int64_t q = std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, pk.k4 * 4 * pk.nr), 1, kMaxSubPanels);
+  const bool halo = pk.kernel.size() == 2 && pk.kernel[0] > 1;
+  int64_t q = pk.isa == Isa::kAmx && halo
+                  ? kAmxMaxPasses
+                  : std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, pk.k4 * 4 * pk.nr), 1, kMaxSubPanels);
   q = std::min(q, subs);
   // A small map whose panel fits is one position block: its sub-panels would
   // split into unequal blocks (14x14: 3 + 2), which two threads cannot share
