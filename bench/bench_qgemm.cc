@@ -154,9 +154,9 @@ __attribute__((target("avx2"))) double PeakYmmMaddwd() {
   return 2.0 * 16 * 12 * kPeakIters / (CpuSeconds() - t0) * 1e-9;
 }
 
-// tdpbsud (AMX-INT8): 16x16 int32 tiles += 16x64 s8 by 64x16 u8, 16384
+// tdpbusd (AMX-INT8, the conv kernel's product): 16x16 int32 tiles += 16x64 u8 by 64x16 s8, 16384
 // multiply-accumulates per instruction, on four independent accumulators.
-__attribute__((target("amx-tile,amx-int8"))) double PeakTileDpbsud() {
+__attribute__((target("amx-tile,amx-int8"))) double PeakTileDpbusd() {
   q8::AmxTileConfig cfg;
   for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
   _tile_loadconfig(&cfg);
@@ -167,10 +167,10 @@ __attribute__((target("amx-tile,amx-int8"))) double PeakTileDpbsud() {
   const int64_t n = kPeakIters / 16;
   const double t0 = CpuSeconds();
   for (int64_t i = 0; i < n; ++i) {
-    _tile_dpbsud(0, 4, 6);
-    _tile_dpbsud(1, 4, 7);
-    _tile_dpbsud(2, 5, 6);
-    _tile_dpbsud(3, 5, 7);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
   }
   const double s = CpuSeconds() - t0;
   // The conv kernel configures its own tiles: leave none configured behind it.
@@ -191,7 +191,7 @@ double PeakFor(Isa isa) {
   static const double ymm =
       IsaSupported(Isa::kAvxVnni) && IsaSupported(Isa::kAvx512Vnni) ? BestOf(PeakYmmDpbusd) : 0;
   static const double avx2 = IsaSupported(Isa::kAvx2) ? BestOf(PeakYmmMaddwd) : 0;
-  static const double amx = IsaSupported(Isa::kAmx) ? BestOf(PeakTileDpbsud) : 0;
+  static const double amx = IsaSupported(Isa::kAmx) ? BestOf(PeakTileDpbusd) : 0;
   switch (isa) {
     case Isa::kAmx: return amx;
     case Isa::kAvx512Vnni: return zmm;

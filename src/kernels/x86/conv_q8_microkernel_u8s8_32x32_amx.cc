@@ -22,7 +22,6 @@
 #include <algorithm>
 
 #include "kernels/x86/conv_q8_amx.h"
-#include "kernels/x86/conv_q8_pack_kernels.h"
 #include "kernels/x86/requant_vec_avx512.h"
 
 namespace nibble::q8 {
@@ -92,14 +91,49 @@ void PassProducts(const AmxConvArgs& g, const uint8_t* xp, bool two_rows, int32_
   else Products<false, kTwoCols, kBResident>(g, xp, acc);
 }
 
+// codes ([32 cells][32 channels] bytes) to channel m's outputs at c + m ldc:
+// cells [lo, lo + n) of each segment at out .. out + n. The transpose runs
+// on the four 16x16 blocks at once, one per 128-bit lane: four rounds of
+// byte unpacks of rows i and i + 8 each rotate the 8 index bits (row, byte)
+// left by one, so after four the rows are the columns. Then row j holds
+// channel j's cells 0-15, channel 16 + j's 0-15, channel j's 16-31 and
+// channel 16 + j's 16-31; one lane shuffle makes each channel's 32 cells one
+// half, stored with a mask per segment.
+void StoreTransposed(const uint8_t* codes, int channels, const AmxSeg* segs, int nsegs, uint8_t* c, int64_t ldc) {
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i)
+    r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * i))),
+                              _mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * (16 + i))), 1);
+  for (int round = 0; round < 4; ++round) {
+    __m512i t[16];
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = _mm512_unpacklo_epi8(r[i], r[i + 8]);
+      t[2 * i + 1] = _mm512_unpackhi_epi8(r[i], r[i + 8]);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
+  }
+  for (int j = 0; j < 16 && j < channels; ++j) {
+    const __m512i o = _mm512_shuffle_i64x2(r[j], r[j], _MM_SHUFFLE(3, 1, 2, 0));
+    const __m256i lo_ch = _mm512_castsi512_si256(o), hi_ch = _mm512_extracti64x4_epi64(o, 1);
+    for (int i = 0; i < nsegs; ++i) {
+      const AmxSeg& sg = segs[i];
+      const __mmask32 k = static_cast<__mmask32>(((uint64_t{1} << sg.n) - 1) << sg.lo);
+      // Cell lo + t lands at out + t: the vector's byte 0 at out - lo (masked off below lo).
+      const uintptr_t at = reinterpret_cast<uintptr_t>(c) + (sg.out - sg.lo);
+      _mm256_mask_storeu_epi8(reinterpret_cast<void*>(at + j * ldc), k, lo_ch);
+      if (16 + j < channels) _mm256_mask_storeu_epi8(reinterpret_cast<void*>(at + (16 + j) * ldc), k, hi_ch);
+    }
+  }
+}
+
 inline __mmask16 LaneMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max(n, 0)) - 1); }
 
 template <class TC>
 void Tile(const AmxConvArgs& g) {
   Configure();
   alignas(64) int32_t acc[kAmxCells * kAmxChannels];
-  // Requantized codes, [cell][channel]; + the rows StoreTransposedAvx512 may read.
-  alignas(64) uint8_t codes[(kAmxCells + 8) * kAmxChannels];
+  // Requantized codes, [cell][channel].
+  alignas(64) uint8_t codes[kAmxCells * kAmxChannels];
   const bool two_cols = g.channels > 16;
   const int nv = two_cols ? 2 : 1;
   // A depth of one block: the weight tiles stay loaded for every pass.
@@ -149,12 +183,7 @@ void Tile(const AmxConvArgs& g) {
         // The codes lie in [lo, hi], within TC's range: vpmovdb's truncation keeps them.
         _mm_store_si128(reinterpret_cast<__m128i*>(codes + p * 32 + 16 * v), _mm512_cvtepi32_epi8(y));
       }
-    for (int i = 0; i < ps.count; ++i) {
-      const AmxSeg& sg = segs[i];
-      for (int j = 0; j < sg.n; j += 8)
-        StoreTransposedAvx512(codes + (sg.lo + j) * 32, 32, std::min(8, sg.n - j), g.channels,
-                              c + (sg.out + j) * static_cast<int64_t>(sizeof(TC)), g.ldc);
-    }
+    StoreTransposed(codes, g.channels, segs, ps.count, c, g.ldc);  // TC is one byte
   }
 }
 
