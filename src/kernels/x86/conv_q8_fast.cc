@@ -73,10 +73,12 @@ constexpr int64_t kLanesChannelsSplitRowsMaxWeights = 32 * 1024;
 // (58 columns) 0.586-0.591 -> 0.584 ms.
 constexpr int64_t kStagedMaxCols = 64;
 // AMX level: quads convs with at least this many channels per group (whole
-// 64-byte tile rows) and this depth (channels x taps) run as tile products;
-// see PackConvQ8.
+// 64-byte tile rows) and this depth (channels x taps), or shallower ones
+// with this many output channels per group, run as tile products; see
+// PackConvQ8.
 constexpr int64_t kAmxMinChannels = 64;
 constexpr int64_t kAmxMinDepth = 192;
+constexpr int64_t kAmxMinShallowOutputs = 256;
 // AMX tasks copy no panel; with a kernel height above 1 their position
 // blocks are as large as this many passes of cells (and then split for
 // threads as usual): every block stages its (kernel height - 1) halo rows
@@ -1062,7 +1064,8 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   // 0.061 vs 0.065, 3-channel pixel rows: VGG conv0 1.30 vs 1.78), while
   // ResNet-18 layer1's 3x3 (depth 576) runs 0.76 -> 0.36 ms and MobileNetV2's
   // 1x1 576->96@14 0.082 -> 0.035-0.065.
-  if (isa == Isa::kAmx && pk.quads && pk.cg >= kAmxMinChannels && pk.k >= kAmxMinDepth) {
+  if (isa == Isa::kAmx && pk.quads && pk.cg >= kAmxMinChannels &&
+      (pk.k >= kAmxMinDepth || pk.mg >= kAmxMinShallowOutputs)) {
     pk.isa = Isa::kAmx;
     pk.mr = q8::kAmxChannels;
     pk.nr = q8::kAmxCells;
