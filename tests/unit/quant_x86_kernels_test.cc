@@ -343,10 +343,10 @@ TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
 }
 
 // The AMX tile kernel (conv_q8_amx.h) on the convs the amx level gives it
-// (channel quads, at least 64 channels per group, depth at least 192): tap
-// counts 1 to 25, strides, dilation, padding, channel counts that leave a
-// tap's last block of quads partly padding (67 channels: 17 quads, a block of
-// 16 and one of 1) or that are no multiple of 4, channel tiles of 1 to 32 rows
+// (channel quads, at least 64 channels per group, depth at least 192, stride
+// width at most 2; or depth from 64 with at least 256 output channels): tap counts 1 to 25, strides, dilation, padding, channel
+// counts that leave the last block of 64 partly padding (67: a block of 64
+// and one of 3) or that are no multiple of 4, channel tiles of 1 to 32 rows
 // (the last one partial), maps whose passes span several output rows (7x7,
 // narrow ones) or one row in pieces (wide ones), a position block per task
 // or several, groups and batch; bit-exact with the reference, every output
@@ -369,6 +369,12 @@ TEST(QuantX86Kernels, ConvAmxMatchesReference) {
       s.cg = 192;
     s.mg = r.Coin(0.3) ? r.Int(1, 32) : r.Int(33, 100);
     if (s.group > 1) s.mg = std::min<int64_t>(s.mg, 40);
+    if (trial % 8 == 3) {  // shallower, with enough output channels (kAmxMinShallowOutputs)
+      s.cg = r.Int(64, 191);
+      s.mg = r.Int(256, 300);
+      s.group = 1;
+    }
+    s.stride.back() = std::min<int64_t>(s.stride.back(), 2);  // wider strides stay on zmm
     const bool extreme = trial % 7 == 6;
     CheckConvTypePair(r, Isa::kAmx, s, trial, extreme, &paths);
     if (::testing::Test::HasFatalFailure()) return;

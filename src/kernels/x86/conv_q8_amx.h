@@ -2,9 +2,10 @@
 // internal to src/kernels/x86.
 //
 // The activations are the A operand, the weights B. The driver stages the
-// task's input as cells: one per lane of its tap buffer (an input position of
-// one row and column phase), `cell` bytes each holding the position's
-// channels (a multiple of 64, the channels past the group's zero). A tile row
+// task's input as cells: one per input position of one row and column phase
+// (the tap buffer's lanes, conv_q8_fast.cc), `cell` bytes each holding the
+// position's channels (a multiple of 64, the channels past the group's
+// zero, in AmxCellChannel order). A tile row
 // is then 64 channels of one cell, 64-byte aligned, and the 16 output
 // positions of a tile are 16 consecutive cells for every kernel tap: rows
 // `cell` bytes apart. One call computes, for each of its passes (32 cells),
@@ -64,11 +65,20 @@ struct AmxConvArgs {
 void ConvAmxU8(const AmxConvArgs& g);
 void ConvAmxS8(const AmxConvArgs& g);
 
-// Cells from a tap buffer ([quad][lane][4], quads `quad_stride` bytes apart):
-// cell j of out (`cell` bytes apart) gets bytes 4 q .. 4 q + 3 = lane j of
-// quad q, for q < 16 (zero for q >= quads) and j < n. Reads up to 15 lanes
-// past n in every quad; writes 64 bytes per cell.
-void AmxCellsFromQuads(const uint8_t* quads, int64_t quad_stride, int nquads, int64_t n, uint8_t* out, int64_t cell);
+// One run of cells of one input row, for channel block [0, channels) of up
+// to 64 channels (planes `plane` bytes apart from x): cell j of out (`cell`
+// bytes apart) gets the 64 bytes of input column start + j * step (step 1 or
+// 2), codes ^ flip, fill ^ flip outside [0, iw) or when row < 0 (the row's
+// offset in its plane otherwise), zero for channels >= `channels`. The
+// channels of a cell are in the order AmxCellChannel gives; writes 64 bytes
+// per cell, for j < n.
+void AmxCellsFromRow(const uint8_t* x, int64_t plane, int channels, int64_t row, int64_t start, int step, int64_t iw,
+                     int64_t n, uint8_t fill, uint8_t flip, uint8_t* out, int64_t cell);
+
+// The channel (of its block of 64) at byte d of a cell block: the staging's
+// transpose leaves channel 4 b + l at byte 16 l + b.
+constexpr int AmxCellChannel(int d) { return 4 * (d % 16) + d / 16; }
+constexpr int AmxCellByte(int c) { return 16 * (c % 4) + c / 4; }
 
 // The 64-byte operand of ldtilecfg (palette 1): bytes per row and rows of
 // each of the eight tiles.

@@ -730,21 +730,22 @@ const uint8_t* PackPixelRowsPanel(const TaskCtx& c, const uint8_t* xg, int64_t p
   return panel.data();
 }
 
-// AMX level: the task's cells (conv_q8_amx.h), one per lane of its tap
-// buffer (a quad's lanes), built from that buffer. Block (tap, cb) of
-// position p reads 64 channels at cells + (PosOff(p) / 4 + tap lane) * cell
-// + 64 cb, where the tap lane is where the tap's first quad starts (k_off at
-// quad 0).
+// AMX level: the task's cells (conv_q8_amx.h), laid out like the lanes of
+// its tap buffer ([row phase][column phase][row][column], TapBuffer), built
+// straight from the input rows. Block (tap, cb) of output position p reads
+// 64 channels at cells + (PosCell(p) + tap cell) * cell + 64 cb.
 struct CellView {
   const uint8_t* x = nullptr;
   int64_t cell = 0;
   const int64_t* x_off = nullptr;  // per block (tap, channel block)
-  TapView taps;
+  int64_t oy_a = 0, ow = 0, cols = 0;
+  int64_t PosCell(int64_t p) const { return (p / ow - oy_a) * cols + p % ow; }
 };
 
 CellView BuildCells(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
   const ConvQ8Packed& pk = *c.pk;
   const Geo2& g = c.geo;
+  NIBBLE_CHECK(g.sw <= 2, "ConvQ8FastRun: AMX weights packed for a conv of stride width ", g.sw);
   thread_local std::vector<uint8_t> buf;
   thread_local std::vector<int64_t> x_off;
   struct Last {
@@ -754,25 +755,47 @@ CellView BuildCells(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t n
     CellView v;
   };
   thread_local Last last;
-  if (last.call == c.call && last.xg == xg && last.pos0 == pos0 && last.np == np) return last.v;
+  if (last.call == c.call && last.xg == xg && last.pos0 == pos0 && last.np == np) {
+    ++tls_tap_reuses;
+    return last.v;
+  }
   CellView v;
-  v.taps = BuildTaps(c, xg, pos0, np);
-  const int64_t lanes = v.taps.s_quad / 4, cbs = pk.amx_cblocks;
+  v.oy_a = pos0 / g.ow;
+  v.ow = g.ow;
+  const TapBuffer tb = MakeTapBuffer(g, v.oy_a, (pos0 + np - 1) / g.ow);  // byte strides of 4-byte lanes
+  v.cols = tb.cols;
+  const int64_t in_sz = c.pl->in_sz, cbs = pk.amx_cblocks, cph_cells = tb.s_cph / 4, rph_cells = tb.s_rph / 4;
   v.cell = cbs * q8::kAmxBlockBytes;
   // A pass reads up to kAmxCells - 1 cells past the last one a valid
   // position reads; the cells are 64-byte aligned.
-  const size_t need = static_cast<size_t>((lanes + q8::kAmxCells) * v.cell + 64);
+  const size_t need = static_cast<size_t>((tb.s_quad / 4 + q8::kAmxCells) * v.cell + 64);
   if (buf.size() < need) buf.resize(need);
   uint8_t* cells = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
-  for (int64_t cb = 0; cb < cbs; ++cb)
-    q8::AmxCellsFromQuads(v.taps.t + cb * 16 * v.taps.s_quad, v.taps.s_quad,
-                          static_cast<int>(std::min<int64_t>(16, pk.quads_n - 16 * cb)), lanes,
-                          cells + cb * q8::kAmxBlockBytes, v.cell);
+  // Only the phases some tap reads (1x1 stride 2 reads one of four).
+  bool rph_used[2] = {}, cph_used[2] = {};
+  const bool few_phases = g.sh <= 2;
+  for (int64_t ky = 0; ky < g.kh && few_phases; ++ky) rph_used[(ky * g.dh) % g.sh] = true;
+  for (int64_t kx = 0; kx < g.kw; ++kx) cph_used[(kx * g.dw) % g.sw] = true;
+  for (int64_t rph = 0; rph < g.sh; ++rph) {
+    if (few_phases && !rph_used[rph]) continue;
+    for (int64_t cph = 0; cph < g.sw; ++cph) {
+      if (!cph_used[cph]) continue;
+      for (int64_t rr = 0; rr < tb.rows; ++rr) {
+        const int64_t iy = (v.oy_a + rr) * g.sh + rph - g.pt;
+        uint8_t* row = cells + (rph * rph_cells + cph * cph_cells + rr * tb.cols) * v.cell;
+        for (int64_t cb = 0; cb < cbs; ++cb)
+          q8::AmxCellsFromRow(xg + cb * q8::kAmxBlockBytes * in_sz, in_sz,
+                              static_cast<int>(std::min<int64_t>(q8::kAmxBlockBytes, pk.cg - cb * q8::kAmxBlockBytes)),
+                              iy >= 0 && iy < g.ih ? iy * g.iw : -1, cph - g.pl, static_cast<int>(g.sw), g.iw,
+                              tb.cols, c.zp_code, c.flip, row + cb * q8::kAmxBlockBytes, v.cell);
+      }
+    }
+  }
   x_off.resize(pk.amx_blocks);
   for (int64_t tap = 0; tap < pk.taps; ++tap) {
-    const int64_t ky = tap / g.kw, kx = tap % g.kw;
-    const int64_t lane = v.taps.direct ? 0 : v.taps.k_off[ky * pk.quads_n * g.kw + kx] / 4;
-    for (int64_t cb = 0; cb < cbs; ++cb) x_off[tap * cbs + cb] = lane * v.cell + cb * q8::kAmxBlockBytes;
+    const int64_t y = tap / g.kw * g.dh, x = tap % g.kw * g.dw;
+    const int64_t at = (y % g.sh) * rph_cells + (y / g.sh) * tb.cols + (x % g.sw) * cph_cells + x / g.sw;
+    for (int64_t cb = 0; cb < cbs; ++cb) x_off[tap * cbs + cb] = at * v.cell + cb * q8::kAmxBlockBytes;
   }
   v.x = cells;
   v.x_off = x_off.data();
@@ -794,7 +817,6 @@ void RunAmx(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64
   passes.clear();
   segs.clear();
   const CellView cv = BuildCells(c, xg, pos0, np);
-  const TapView& v = cv.taps;
   q8::AmxConvArgs a;
   a.x = cv.x;
   a.cell = cv.cell;
@@ -802,14 +824,14 @@ void RunAmx(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64
   a.blocks = pk.amx_blocks;
   const int64_t end = pos0 + np;
   for (int64_t p = pos0; p < end;) {
-    const int64_t c0 = v.PosOff(p) / 4;
+    const int64_t c0 = cv.PosCell(p);
     q8::AmxPass ps{c0, static_cast<int>(segs.size()), 0};
     int64_t q = p;
     while (q < end) {
-      const int64_t cell = v.PosOff(q) / 4;
+      const int64_t cell = cv.PosCell(q);
       if (cell >= c0 + q8::kAmxCells) break;
       const int lane = static_cast<int>(cell - c0);
-      const int64_t run = v.direct ? end - q : std::min(g.ow - q % g.ow, end - q);
+      const int64_t run = std::min(g.ow - q % g.ow, end - q);
       const int n = static_cast<int>(std::min<int64_t>(run, q8::kAmxCells - lane));
       segs.push_back({lane, n, q});
       q += n;
@@ -1064,7 +1086,8 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   // 0.061 vs 0.065, 3-channel pixel rows: VGG conv0 1.30 vs 1.78), while
   // ResNet-18 layer1's 3x3 (depth 576) runs 0.76 -> 0.36 ms and MobileNetV2's
   // 1x1 576->96@14 0.082 -> 0.035-0.065.
-  if (isa == Isa::kAmx && pk.quads && pk.cg >= kAmxMinChannels &&
+  const bool amx_stride = p.geo.stride.empty() || p.geo.stride.back() <= 2;  // AmxCellsFromRow's steps
+  if (isa == Isa::kAmx && pk.quads && amx_stride && pk.cg >= kAmxMinChannels &&
       (pk.k >= kAmxMinDepth || pk.mg >= kAmxMinShallowOutputs)) {
     pk.isa = Isa::kAmx;
     pk.mr = q8::kAmxChannels;
@@ -1108,16 +1131,17 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
     };
     if (amx) {
       // [m_tiles][blocks][2][16][16][4] per group: block (tap, cb), half h,
-      // row i, column j, byte t holds channel 64 cb + 4 i + t of output
-      // channel 32 mt + 16 h + j at the tap, zero past either count.
+      // row i, column j, byte t holds channel 64 cb + AmxCellChannel(4 i + t)
+      // of output channel 32 mt + 16 h + j at the tap, zero past either count.
       const int64_t tile_bytes = q8::AmxTileBytes(pk.amx_blocks);
       const int64_t base = static_cast<int64_t>(pk.w8.size());
       pk.w8.resize(static_cast<size_t>(base + pk.m_tiles * tile_bytes), 0);
       for (int64_t m = 0; m < pk.mg; ++m)
         for (int64_t tap = 0; tap < taps; ++tap)
           for (int64_t ch = 0; ch < cg; ++ch) {
-            const int64_t blk = tap * pk.amx_cblocks + ch / 64, i = ch % 64 / 4, h = m % 32 / 16;
-            pk.w8[base + m / 32 * tile_bytes + blk * 2048 + h * 1024 + i * 64 + m % 16 * 4 + ch % 4] =
+            const int64_t blk = tap * pk.amx_cblocks + ch / 64, d = q8::AmxCellByte(static_cast<int>(ch % 64));
+            const int64_t h = m % 32 / 16;
+            pk.w8[base + m / 32 * tile_bytes + blk * 2048 + h * 1024 + d / 4 * 64 + m % 16 * 4 + d % 4] =
                 wg[m * k + ch * taps + tap];
           }
     } else if (pk.quads) {

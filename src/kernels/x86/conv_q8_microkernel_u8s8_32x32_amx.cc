@@ -192,41 +192,48 @@ void Tile(const AmxConvArgs& g) {
 void ConvAmxU8(const AmxConvArgs& g) { Tile<uint8_t>(g); }
 void ConvAmxS8(const AmxConvArgs& g) { Tile<int8_t>(g); }
 
-// 16 x 16 dwords per step: quad q's lanes j0 .. j0 + 15 are row q; the
-// transpose (32-bit, then 64-bit unpacks within 128-bit blocks, then two
-// block shuffles) makes cell j0 + i's 16 quads one vector.
-void AmxCellsFromQuads(const uint8_t* quads, int64_t quad_stride, int nquads, int64_t n, uint8_t* out,
-                       int64_t cell) {
+// 16 cells per step. Vector k holds channels 4 k + l (128-bit lane l) at
+// the step's 16 columns; viewing each lane as 16 rows (k) x 16 bytes
+// (columns), four rounds of byte unpacks of rows i and i + 8 transpose it
+// (StoreTransposed), so vector j becomes cell j: lane l, byte b = channel
+// 4 b + l (AmxCellChannel).
+void AmxCellsFromRow(const uint8_t* x, int64_t plane, int channels, int64_t row, int64_t start, int step, int64_t iw,
+                     int64_t n, uint8_t fill, uint8_t flip, uint8_t* out, int64_t cell) {
+  const __m128i fill16 = _mm_set1_epi8(static_cast<char>(fill));
+  const __m256i fill32 = _mm256_set1_epi8(static_cast<char>(fill));
+  const __m512i flip64 = _mm512_set1_epi8(static_cast<char>(flip));
   for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    // Bytes b of the step's window (16 step) read column first + b, loaded
+    // where it lies in [0, iw) (masked-off bytes are not accessed).
+    const int64_t first = start + j0 * step;
+    const int64_t lo = std::clamp<int64_t>(-first, 0, 16 * step), hi = std::clamp<int64_t>(iw - first, lo, 16 * step);
+    const uint64_t bits = row < 0 ? 0 : ((hi - lo >= 64 ? ~uint64_t{0} : (uint64_t{1} << (hi - lo)) - 1) << lo);
+    const uintptr_t base = reinterpret_cast<uintptr_t>(x) + row + first;
+    auto column_bytes = [&](int c) -> __m128i {
+      if (c >= channels) return _mm_setzero_si128();
+      const void* p = reinterpret_cast<const void*>(base + c * plane);
+      if (step == 1) return _mm_mask_loadu_epi8(fill16, static_cast<__mmask16>(bits), p);
+      // Step 2: the even bytes of 32 (vpmovwb keeps each word's low byte).
+      return _mm256_cvtepi16_epi8(_mm256_mask_loadu_epi8(fill32, static_cast<__mmask32>(bits), p));
+    };
     __m512i r[16];
-    for (int q = 0; q < 16; ++q)
-      r[q] = q < nquads ? _mm512_loadu_si512(quads + q * quad_stride + 4 * j0) : _mm512_setzero_si512();
-    __m512i t[16], u[16];
-    for (int k = 0; k < 8; ++k) {
-      t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
-      t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+    for (int k = 0; k < 16; ++k) {
+      __m512i v = _mm512_castsi128_si512(column_bytes(4 * k));
+      v = _mm512_inserti32x4(v, column_bytes(4 * k + 1), 1);
+      v = _mm512_inserti32x4(v, column_bytes(4 * k + 2), 2);
+      v = _mm512_inserti32x4(v, column_bytes(4 * k + 3), 3);
+      r[k] = _mm512_xor_si512(v, flip64);
     }
-    // u[4 k + e], block L: quads 4k .. 4k + 3 of lane 4 L + e.
-    for (int k = 0; k < 4; ++k) {
-      u[4 * k] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
-      u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
-      u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
-      u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+    for (int round = 0; round < 4; ++round) {
+      __m512i t[16];
+      for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_epi8(r[i], r[i + 8]);
+        t[2 * i + 1] = _mm512_unpackhi_epi8(r[i], r[i + 8]);
+      }
+      for (int i = 0; i < 16; ++i) r[i] = t[i];
     }
     const int64_t m = std::min<int64_t>(16, n - j0);
-    uint8_t* o = out + j0 * cell;
-    for (int e = 0; e < 4; ++e) {
-      const __m512i lo1 = _mm512_shuffle_i32x4(u[e], u[4 + e], _MM_SHUFFLE(1, 0, 1, 0));
-      const __m512i lo2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], _MM_SHUFFLE(1, 0, 1, 0));
-      const __m512i hi1 = _mm512_shuffle_i32x4(u[e], u[4 + e], _MM_SHUFFLE(3, 2, 3, 2));
-      const __m512i hi2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], _MM_SHUFFLE(3, 2, 3, 2));
-      const __m512i lanes[4] = {_mm512_shuffle_i32x4(lo1, lo2, _MM_SHUFFLE(2, 0, 2, 0)),
-                                _mm512_shuffle_i32x4(lo1, lo2, _MM_SHUFFLE(3, 1, 3, 1)),
-                                _mm512_shuffle_i32x4(hi1, hi2, _MM_SHUFFLE(2, 0, 2, 0)),
-                                _mm512_shuffle_i32x4(hi1, hi2, _MM_SHUFFLE(3, 1, 3, 1))};
-      for (int l = 0; l < 4; ++l)  // lane 4 l + e
-        if (4 * l + e < m) _mm512_store_si512(o + (4 * l + e) * cell, lanes[l]);
-    }
+    for (int j = 0; j < m; ++j) _mm512_store_si512(out + (j0 + j) * cell, r[j]);
   }
 }
 
