@@ -1076,16 +1076,17 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
                   (pk.cg == 3 ? pixel_k4 < pk.quads_n * pk.taps : pk.cg == 1 && pixel_k4 <= (pk.k + 3) / 4);
   pk.quads = pk.cg >= 3 && !pk.pixel_rows;
   pk.k4 = pk.quads ? pk.quads_n * pk.taps : pk.pixel_rows ? pixel_k4 : (pk.k + 3) / 4;
-  // AMX: channel-quad convs deep enough for whole 64-byte tile rows run as
-  // tile products (conv_q8_amx.h); the rest stay on the zmm kernels, which
-  // were faster there (bench/nibble_bench_qgemm, conv/amx vs conv/avx512vnni):
-  // shallower blocks cost a tile product each all the same (Fashion-MNIST
-  // 3x3 16->32@14 0.009 ms zmm, 0.013-0.021 amx), and with few
-  // multiply-accumulates per output the tile round trip of the epilogue
-  // dominates (MobileNetV2 1x1 16->96@112 0.22 vs 0.55 ms, 160->960@7 0.041-
-  // 0.061 vs 0.065, 3-channel pixel rows: VGG conv0 1.30 vs 1.78), while
-  // ResNet-18 layer1's 3x3 (depth 576) runs 0.76 -> 0.36 ms and MobileNetV2's
-  // 1x1 576->96@14 0.082 -> 0.035-0.065.
+  // AMX: channel-quad convs with whole 64-byte tile rows (kAmxMinChannels)
+  // and enough work per output or per staged input (kAmxMinDepth,
+  // kAmxMinShallowOutputs) run as tile products (conv_q8_amx.h). The rest
+  // stay on the zmm kernels, which measured faster there (interleaved network
+  // runs): a tile product costs the same however little depth it holds, and
+  // the epilogue (tiles through memory, per-channel requantization, the
+  // transposed store: about a cycle per output) dominates where an output
+  // has few multiply-accumulates. Tried and dropped: 3-channel convs as
+  // whole-patch cells (ResNet-18 conv1, depth 147 in 192: 0.56 -> 0.75 ms;
+  // MobileNetV2's 3x3 conv0 0.12 -> 0.19), shallow 1x1s with few outputs
+  // (MobileNetV2 144->24@56 1.34x, ResNet-18's 64->128 downsample 1.22x).
   const bool amx_stride = p.geo.stride.empty() || p.geo.stride.back() <= 2;  // AmxCellsFromRow's steps
   if (isa == Isa::kAmx && pk.quads && amx_stride && pk.cg >= kAmxMinChannels &&
       (pk.k >= kAmxMinDepth || pk.mg >= kAmxMinShallowOutputs)) {
