@@ -478,6 +478,21 @@ thread_local int64_t tls_rows_skipped = 0;
 thread_local int64_t tls_rows_skipped_nonzero_pad = 0;
 thread_local int64_t tls_edge_tiles = 0;
 
+// The last view a builder made on this thread and what it was built for: it
+// serves the next task of the same run with the same input and positions.
+template <class V>
+struct LastView {
+  uint64_t call = 0;
+  const uint8_t* xg = nullptr;
+  int64_t pos0 = 0, np = 0;
+  V v;
+  bool Hit(const TaskCtx& c, const uint8_t* x, int64_t p0, int64_t n) const {
+    const bool hit = call == c.call && xg == x && pos0 == p0 && np == n;
+    if (hit) ++tls_tap_reuses;
+    return hit;
+  }
+};
+
 // The task's tap buffer: step s of output position p (pos0 <= p < pos0 + np)
 // is the 4 bytes at t + k_off[s] + PosOff(p).
 struct TapView {
@@ -495,18 +510,8 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   const int64_t in_sz = c.pl->in_sz, nr = pk.nr, k4 = pk.k4;
   thread_local std::vector<uint8_t> tbuf;
   thread_local std::vector<int64_t> k_off;
-  // The last view built on this thread and what it was built for.
-  struct Last {
-    uint64_t call = 0;
-    const uint8_t* xg = nullptr;
-    int64_t pos0 = 0, np = 0;
-    TapView v;
-  };
-  thread_local Last last;
-  if (last.call == c.call && last.xg == xg && last.pos0 == pos0 && last.np == np) {
-    ++tls_tap_reuses;
-    return last.v;
-  }
+  thread_local LastView<TapView> last;
+  if (last.Hit(c, xg, pos0, np)) return last.v;
   if (k_off.size() < static_cast<size_t>(k4)) k_off.resize(k4);
   TapView v;
   v.direct = c.direct;
@@ -748,17 +753,8 @@ CellView BuildCells(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t n
   NIBBLE_CHECK(g.sw <= 2, "ConvQ8FastRun: AMX weights packed for a conv of stride width ", g.sw);
   thread_local std::vector<uint8_t> buf;
   thread_local std::vector<int64_t> x_off;
-  struct Last {
-    uint64_t call = 0;
-    const uint8_t* xg = nullptr;
-    int64_t pos0 = 0, np = 0;
-    CellView v;
-  };
-  thread_local Last last;
-  if (last.call == c.call && last.xg == xg && last.pos0 == pos0 && last.np == np) {
-    ++tls_tap_reuses;
-    return last.v;
-  }
+  thread_local LastView<CellView> last;
+  if (last.Hit(c, xg, pos0, np)) return last.v;
   CellView v;
   v.oy_a = pos0 / g.ow;
   v.ow = g.ow;

@@ -86,19 +86,11 @@ void PassProducts(const AmxConvArgs& g, const uint8_t* xp, bool two_rows, int32_
   else Products<false, kTwoCols, kBResident>(g, xp, acc);
 }
 
-// codes ([32 cells][32 channels] bytes) to channel m's outputs at c + m ldc:
-// cells [lo, lo + n) of each segment at out .. out + n. The transpose runs
-// on the four 16x16 blocks at once, one per 128-bit lane: four rounds of
-// byte unpacks of rows i and i + 8 each rotate the 8 index bits (row, byte)
-// left by one, so after four the rows are the columns. Then row j holds
-// channel j's cells 0-15, channel 16 + j's 0-15, channel j's 16-31 and
-// channel 16 + j's 16-31; one lane shuffle makes each channel's 32 cells one
-// half, stored with a mask per segment.
-void StoreTransposed(const uint8_t* codes, int channels, const AmxSeg* segs, int nsegs, uint8_t* c, int64_t ldc) {
-  __m512i r[16];
-  for (int i = 0; i < 16; ++i)
-    r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * i))),
-                              _mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * (16 + i))), 1);
+// Each 128-bit lane of r as a 16 x 16 byte matrix (row i in r[i]),
+// transposed: four rounds of byte unpacks of rows i and i + 8 each rotate the
+// 8 index bits (row, byte) left by one, so after four the rows are the
+// columns.
+inline void TransposeLanes16x16(__m512i (&r)[16]) {
   for (int round = 0; round < 4; ++round) {
     __m512i t[16];
     for (int i = 0; i < 8; ++i) {
@@ -107,6 +99,20 @@ void StoreTransposed(const uint8_t* codes, int channels, const AmxSeg* segs, int
     }
     for (int i = 0; i < 16; ++i) r[i] = t[i];
   }
+}
+
+// codes ([32 cells][32 channels] bytes) to channel m's outputs at c + m ldc:
+// cells [lo, lo + n) of each segment at out .. out + n. The transpose runs
+// on the four 16x16 blocks at once, one per 128-bit lane. Then row j holds
+// channel j's cells 0-15, channel 16 + j's 0-15, channel j's 16-31 and
+// channel 16 + j's 16-31; one lane shuffle makes each channel's 32 cells one
+// half, stored with a mask per segment.
+void StoreTransposed(const uint8_t* codes, int channels, const AmxSeg* segs, int nsegs, uint8_t* c, int64_t ldc) {
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i)
+    r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * i))),
+                              _mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * (16 + i))), 1);
+  TransposeLanes16x16(r);
   for (int j = 0; j < 16 && j < channels; ++j) {
     const __m512i o = _mm512_shuffle_i64x2(r[j], r[j], _MM_SHUFFLE(3, 1, 2, 0));
     const __m256i lo_ch = _mm512_castsi512_si256(o), hi_ch = _mm512_extracti64x4_epi64(o, 1);
@@ -188,9 +194,8 @@ void ConvAmxU8(const AmxConvArgs& g) { Tile<uint8_t>(g); }
 void ConvAmxS8(const AmxConvArgs& g) { Tile<int8_t>(g); }
 
 // 16 cells per step. Vector k holds channels 4 k + l (128-bit lane l) at
-// the step's 16 columns; viewing each lane as 16 rows (k) x 16 bytes
-// (columns), four rounds of byte unpacks of rows i and i + 8 transpose it
-// (StoreTransposed), so vector j becomes cell j: lane l, byte b = channel
+// the step's 16 columns; each lane is 16 rows (k) x 16 bytes (columns), and
+// the transpose makes vector j cell j: lane l, byte b = channel
 // 4 b + l (AmxCellChannel).
 void AmxCellsFromRow(const uint8_t* x, int64_t plane, int channels, int64_t row, int64_t start, int step, int64_t iw,
                      int64_t n, uint8_t fill, uint8_t flip, uint8_t* out, int64_t cell) {
@@ -219,14 +224,7 @@ void AmxCellsFromRow(const uint8_t* x, int64_t plane, int channels, int64_t row,
       v = _mm512_inserti32x4(v, column_bytes(4 * k + 3), 3);
       r[k] = _mm512_xor_si512(v, flip64);
     }
-    for (int round = 0; round < 4; ++round) {
-      __m512i t[16];
-      for (int i = 0; i < 8; ++i) {
-        t[2 * i] = _mm512_unpacklo_epi8(r[i], r[i + 8]);
-        t[2 * i + 1] = _mm512_unpackhi_epi8(r[i], r[i + 8]);
-      }
-      for (int i = 0; i < 16; ++i) r[i] = t[i];
-    }
+    TransposeLanes16x16(r);
     const int64_t m = std::min<int64_t>(16, n - j0);
     for (int j = 0; j < m; ++j) _mm512_store_si512(out + (j0 + j) * cell, r[j]);
   }
