@@ -343,11 +343,11 @@ TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
 }
 
 // The AMX tile kernel (conv_q8_amx.h) on the convs the amx level gives it
-// (channel quads, at least 64 channels per group, depth at least 192, stride
-// width at most 2; or depth from 64 with at least 256 output channels): tap counts 1 to 25, strides, dilation, padding, channel
-// counts that leave the last block of 64 partly padding (67: a block of 64
-// and one of 3) or that are no multiple of 4, channel tiles of 1 to 32 rows
-// (the last one partial), maps whose passes span several output rows (7x7,
+// (channel quads, at least 64 channels per group, stride width at most 2,
+// depth at least 192 or at least 256 output channels): tap counts 1 to 25,
+// strides, dilation, padding, channel counts that leave the last block of
+// 64 partly padding (67: a block of 64 and one of 3) or that are no multiple
+// of 4, channel tiles of 1 to 32 rows (the last one partial), maps whose passes span several output rows (7x7,
 // narrow ones) or one row in pieces (wide ones), a position block per task
 // or several, groups and batch; bit-exact with the reference, every output
 // type pair, extreme codes, and both requantization forms (shift 33..45 with

@@ -5,10 +5,9 @@
 // task's input as cells: one per input position of one row and column phase
 // (the tap buffer's lanes, conv_q8_fast.cc), `cell` bytes each holding the
 // position's channels (a multiple of 64, the channels past the group's
-// zero, in AmxCellChannel order). A tile row
-// is then 64 channels of one cell, 64-byte aligned, and the 16 output
-// positions of a tile are 16 consecutive cells for every kernel tap: rows
-// `cell` bytes apart. One call computes, for each of its passes (32 cells),
+// zero, in AmxCellChannel order). A tile row is then 64 channels of one
+// cell, 64-byte aligned, and the 16 output positions of a tile are 16
+// consecutive cells for every kernel tap: rows `cell` bytes apart. One call computes, for each of its passes (32 cells),
 //
 //   acc[p][m] = sum over blocks b, k < 64 of X[pass cell + p][x_off[b] + k] * W_b[k / 4][m][k % 4]
 //
@@ -90,6 +89,6 @@ struct alignas(64) AmxTileConfig {
 };
 
 // Bytes of one channel tile's packed weights.
-inline int64_t AmxTileBytes(int64_t blocks) { return blocks * kAmxBlockBytes * kAmxChannels; }
+constexpr int64_t AmxTileBytes(int64_t blocks) { return blocks * kAmxBlockBytes * kAmxChannels; }
 
 }  // namespace nibble::q8

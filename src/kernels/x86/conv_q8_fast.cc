@@ -350,6 +350,16 @@ void ValidLanes(int64_t start, int64_t step, int64_t valid, int64_t n, int64_t& 
 struct TapBuffer {
   int64_t oy_a, rows, cols;                  // first output row, rows per row phase, columns per column phase
   int64_t s_cph, s_rr, s_rph, s_quad;        // byte strides
+  // Bytes from an output position's lane (4 bytes each) to the lane kernel
+  // row ky / kernel column kx of it reads.
+  int64_t RowOff(const Geo2& g, int64_t ky) const {
+    const int64_t y = ky * g.dh;
+    return (y % g.sh) * s_rph + (y / g.sh) * s_rr;
+  }
+  int64_t ColOff(const Geo2& g, int64_t kx) const {
+    const int64_t x = kx * g.dw;
+    return (x % g.sw) * s_cph + (x / g.sw) * 4;
+  }
 };
 
 TapBuffer MakeTapBuffer(const Geo2& g, int64_t oy_a, int64_t oy_b) {
@@ -362,6 +372,28 @@ TapBuffer MakeTapBuffer(const Geo2& g, int64_t oy_a, int64_t oy_b) {
   t.s_rph = g.sw * t.s_cph;
   t.s_quad = g.sh * t.s_rph;
   return t;
+}
+
+// Every (row phase, column phase, row) the taps read, in increasing lane
+// order within a quad: one segment of tb.cols lanes each (phases no tap reads
+// are left out: 1x1 stride 2 reads one of four).
+void TapSegments(const Geo2& g, const TapBuffer& tb, std::vector<q8::TapSeg>& segs) {
+  bool rph_used[8] = {}, cph_used[8] = {};
+  const bool few_phases = g.sh <= 8 && g.sw <= 8;
+  for (int64_t ky = 0; ky < g.kh && few_phases; ++ky) rph_used[(ky * g.dh) % g.sh] = true;
+  for (int64_t kx = 0; kx < g.kw && few_phases; ++kx) cph_used[(kx * g.dw) % g.sw] = true;
+  segs.clear();
+  for (int64_t rph = 0; rph < g.sh; ++rph) {
+    if (few_phases && !rph_used[rph]) continue;
+    for (int64_t cph = 0; cph < g.sw; ++cph) {
+      if (few_phases && !cph_used[cph]) continue;
+      for (int64_t rr = 0; rr < tb.rows; ++rr) {
+        const int64_t iy = (tb.oy_a + rr) * g.sh + rph - g.pt;
+        segs.push_back({iy >= 0 && iy < g.ih ? iy * g.iw : -1, cph - g.pl,
+                        (rph * tb.s_rph + cph * tb.s_cph + rr * tb.s_rr) / 4});
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -549,26 +581,8 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   const TapBuffer tb = MakeTapBuffer(g, oy_a, oy_b);
   const size_t need = static_cast<size_t>(pk.quads_n * tb.s_quad + 256);
   if (tbuf.size() < need) tbuf.resize(need);
-  // Phases some tap reads (1x1 stride 2 reads one of four).
-  bool rph_used[8] = {}, cph_used[8] = {};
-  const bool few_phases = g.sh <= 8 && g.sw <= 8;
-  for (int64_t ky = 0; ky < g.kh && few_phases; ++ky) rph_used[(ky * g.dh) % g.sh] = true;
-  for (int64_t kx = 0; kx < g.kw && few_phases; ++kx) cph_used[(kx * g.dw) % g.sw] = true;
-  // Every (row phase, column phase, row) the taps read, in increasing lane
-  // order within a quad: one segment of tb.cols lanes each.
   thread_local std::vector<q8::TapSeg> segs;
-  segs.clear();
-  for (int64_t rph = 0; rph < g.sh; ++rph) {
-    if (few_phases && !rph_used[rph]) continue;
-    for (int64_t cph = 0; cph < g.sw; ++cph) {
-      if (few_phases && !cph_used[cph]) continue;
-      for (int64_t rr = 0; rr < tb.rows; ++rr) {
-        const int64_t iy = (oy_a + rr) * g.sh + rph - g.pt;
-        segs.push_back({iy >= 0 && iy < g.ih ? iy * g.iw : -1, cph - g.pl,
-                        (rph * tb.s_rph + cph * tb.s_cph + rr * tb.s_rr) / 4});
-      }
-    }
-  }
+  TapSegments(g, tb, segs);
   if (c.tap_staged && g.sw <= 2 && tb.cols * g.sw <= kStagedMaxCols) {
     // Short rows: one call stages every segment of every quad, then
     // interleaves whole 64-lane steps.
@@ -601,12 +615,9 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   // step cost more than the rest of this function on small maps).
   thread_local std::vector<int64_t> col_off;
   col_off.resize(g.kw);
-  for (int64_t kx = 0; kx < g.kw; ++kx) {
-    const int64_t x = kx * g.dw;
-    col_off[kx] = (x % g.sw) * tb.s_cph + (x / g.sw) * 4;
-  }
+  for (int64_t kx = 0; kx < g.kw; ++kx) col_off[kx] = tb.ColOff(g, kx);
   for (int64_t ky = 0, s = 0; ky < g.kh; ++ky) {
-    const int64_t y = ky * g.dh, row_off = (y % g.sh) * tb.s_rph + (y / g.sh) * tb.s_rr;
+    const int64_t row_off = tb.RowOff(g, ky);
     for (int64_t qd = 0; qd < pk.quads_n; ++qd)
       for (int64_t kx = 0; kx < g.kw; ++kx, ++s) k_off[s] = qd * tb.s_quad + row_off + col_off[kx];
   }
@@ -760,38 +771,25 @@ CellView BuildCells(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t n
   v.ow = g.ow;
   const TapBuffer tb = MakeTapBuffer(g, v.oy_a, (pos0 + np - 1) / g.ow);  // byte strides of 4-byte lanes
   v.cols = tb.cols;
-  const int64_t in_sz = c.pl->in_sz, cbs = pk.amx_cblocks, cph_cells = tb.s_cph / 4, rph_cells = tb.s_rph / 4;
+  const int64_t in_sz = c.pl->in_sz, cbs = pk.amx_cblocks;
   v.cell = cbs * q8::kAmxBlockBytes;
   // A pass reads up to kAmxCells - 1 cells past the last one a valid
   // position reads; the cells are 64-byte aligned.
   const size_t need = static_cast<size_t>((tb.s_quad / 4 + q8::kAmxCells) * v.cell + 64);
   if (buf.size() < need) buf.resize(need);
   uint8_t* cells = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
-  // Only the phases some tap reads (1x1 stride 2 reads one of four).
-  bool rph_used[2] = {}, cph_used[2] = {};
-  const bool few_phases = g.sh <= 2;
-  for (int64_t ky = 0; ky < g.kh && few_phases; ++ky) rph_used[(ky * g.dh) % g.sh] = true;
-  for (int64_t kx = 0; kx < g.kw; ++kx) cph_used[(kx * g.dw) % g.sw] = true;
-  for (int64_t rph = 0; rph < g.sh; ++rph) {
-    if (few_phases && !rph_used[rph]) continue;
-    for (int64_t cph = 0; cph < g.sw; ++cph) {
-      if (!cph_used[cph]) continue;
-      for (int64_t rr = 0; rr < tb.rows; ++rr) {
-        const int64_t iy = (v.oy_a + rr) * g.sh + rph - g.pt;
-        uint8_t* row = cells + (rph * rph_cells + cph * cph_cells + rr * tb.cols) * v.cell;
-        for (int64_t cb = 0; cb < cbs; ++cb)
-          q8::AmxCellsFromRow(xg + cb * q8::kAmxBlockBytes * in_sz, in_sz,
-                              static_cast<int>(std::min<int64_t>(q8::kAmxBlockBytes, pk.cg - cb * q8::kAmxBlockBytes)),
-                              iy >= 0 && iy < g.ih ? iy * g.iw : -1, cph - g.pl, static_cast<int>(g.sw), g.iw,
-                              tb.cols, c.zp_code, c.flip, row + cb * q8::kAmxBlockBytes, v.cell);
-      }
-    }
-  }
+  thread_local std::vector<q8::TapSeg> segs;
+  TapSegments(g, tb, segs);
+  for (const q8::TapSeg& sg : segs)
+    for (int64_t cb = 0; cb < cbs; ++cb)
+      q8::AmxCellsFromRow(xg + cb * q8::kAmxBlockBytes * in_sz, in_sz,
+                          static_cast<int>(std::min<int64_t>(q8::kAmxBlockBytes, pk.cg - cb * q8::kAmxBlockBytes)),
+                          sg.row, sg.start, static_cast<int>(g.sw), g.iw, tb.cols, c.zp_code, c.flip,
+                          cells + sg.lane * v.cell + cb * q8::kAmxBlockBytes, v.cell);
   x_off.resize(pk.amx_blocks);
   for (int64_t tap = 0; tap < pk.taps; ++tap) {
-    const int64_t y = tap / g.kw * g.dh, x = tap % g.kw * g.dw;
-    const int64_t at = (y % g.sh) * rph_cells + (y / g.sh) * tb.cols + (x % g.sw) * cph_cells + x / g.sw;
-    for (int64_t cb = 0; cb < cbs; ++cb) x_off[tap * cbs + cb] = at * v.cell + cb * q8::kAmxBlockBytes;
+    const int64_t lane = (tb.RowOff(g, tap / g.kw) + tb.ColOff(g, tap % g.kw)) / 4;
+    for (int64_t cb = 0; cb < cbs; ++cb) x_off[tap * cbs + cb] = lane * v.cell + cb * q8::kAmxBlockBytes;
   }
   v.x = cells;
   v.x_off = x_off.data();
@@ -1130,17 +1128,19 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
       // [m_tiles][blocks][2][16][16][4] per group: block (tap, cb), half h,
       // row i, column j, byte t holds channel 64 cb + AmxCellChannel(4 i + t)
       // of output channel 32 mt + 16 h + j at the tap, zero past either count.
-      const int64_t tile_bytes = q8::AmxTileBytes(pk.amx_blocks);
+      const int64_t tile_bytes = q8::AmxTileBytes(pk.amx_blocks), block_bytes = q8::AmxTileBytes(1);
       const int64_t base = static_cast<int64_t>(pk.w8.size());
       pk.w8.resize(static_cast<size_t>(base + pk.m_tiles * tile_bytes), 0);
-      for (int64_t m = 0; m < pk.mg; ++m)
+      for (int64_t m = 0; m < pk.mg; ++m) {
+        const int64_t mt = m / q8::kAmxChannels, h = m % q8::kAmxChannels / 16, j = m % 16;
         for (int64_t tap = 0; tap < taps; ++tap)
           for (int64_t ch = 0; ch < cg; ++ch) {
-            const int64_t blk = tap * pk.amx_cblocks + ch / 64, d = q8::AmxCellByte(static_cast<int>(ch % 64));
-            const int64_t h = m % 32 / 16;
-            pk.w8[base + m / 32 * tile_bytes + blk * 2048 + h * 1024 + d / 4 * 64 + m % 16 * 4 + d % 4] =
+            const int64_t blk = tap * pk.amx_cblocks + ch / q8::kAmxBlockBytes;
+            const int64_t d = q8::AmxCellByte(static_cast<int>(ch % q8::kAmxBlockBytes));
+            pk.w8[base + mt * tile_bytes + blk * block_bytes + h * block_bytes / 2 + d / 4 * 64 + j * 4 + d % 4] =
                 wg[m * k + ch * taps + tap];
           }
+      }
     } else if (pk.quads) {
       pack(quad_value);
     } else if (pk.pixel_rows) {

@@ -77,12 +77,13 @@ struct ConvQ8Packed {
   // where ConvQ8RowRuns allows; the tiles are stored transposed into NCHW.
   // Quads only, not with `wide`.
   bool lanes_channels = false;
-  // AMX level (isa kAmx; mr = q8::kAmxChannels, nr = q8::kAmxCells): deep
-  // quads convs run as tile products (conv_q8_amx.h) over cells staged from
-  // the tap buffer, weights packed as [group][m_tiles][amx_blocks][2][16][16][4]
-  // bytes: the depth runs kernel tap, then amx_cblocks blocks of 64 channels
-  // (the last one padded with zero weights), one B tile per block and half
-  // of the channel tile.
+  // AMX level (isa kAmx; mr = q8::kAmxChannels, nr = q8::kAmxCells): the
+  // quads convs PackConvQ8 picks run as tile products (conv_q8_amx.h) over
+  // cells staged from the input rows, weights packed as
+  // [group][m_tiles][amx_blocks][2][16][16][4] bytes: the depth runs kernel
+  // tap, then amx_cblocks blocks of 64 channels in AmxCellChannel order (the
+  // last one padded with zero weights), one B tile per block and half of the
+  // channel tile.
   int64_t amx_cblocks = 0, amx_blocks = 0;
   // [group][m_tiles][k4][mr][4], zero padded; in huge pages when large (it is
   // streamed from memory once per run: ResNet-18's layer4 holds 2.4 MB).

@@ -36,7 +36,7 @@ void Configure() {
   _tile_loadconfig(&c);
 }
 
-constexpr int64_t kWeightBlock = kAmxBlockBytes * kAmxChannels;  // bytes of one block's two B tiles
+constexpr int64_t kWeightBlock = AmxTileBytes(1);  // bytes of one block's two B tiles
 constexpr int64_t kWeightHalf = kWeightBlock / 2;
 
 // Accumulators of one pass into acc ([32 cells][32 channels] int32, 128 bytes
