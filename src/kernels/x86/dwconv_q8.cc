@@ -72,6 +72,25 @@ void RunScalar(const DwConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, TY*
   }
 }
 
+// The byte quads and starting bias of the 3x3 vpdpbusd path for plane m
+// (DwConvQ8Packed::q3), from w16 and bias_folded.
+void PackQ3Plane(DwConvQ8Packed& pk, int64_t m) {
+  const int16_t* w = pk.w16.data() + m * 9;
+  for (int i = 0; i < 9; ++i)
+    if (w[i] < -128 || w[i] > 127) return;  // q3_fits[m] stays 0
+  pk.q3_fits[m] = 1;
+  int32_t* q = pk.q3.data() + m * 4;
+  int32_t wsum = 0;
+  for (int ky = 0; ky < 3; ++ky) {
+    uint32_t quad = 0;
+    for (int kx = 0; kx < 3; ++kx) quad |= uint32_t{static_cast<uint8_t>(w[3 * ky + kx])} << (8 * kx);
+    q[ky] = static_cast<int32_t>(quad);
+    wsum += w[3 * ky] + w[3 * ky + 1] + w[3 * ky + 2];
+  }
+  const uint32_t off = pk.x_signed ? 128u : 0u;  // int8 x enters as x + 128
+  q[3] = static_cast<int32_t>(static_cast<uint32_t>(pk.bias_folded[m]) - off * static_cast<uint32_t>(wsum));
+}
+
 }  // namespace
 
 bool DwConvQ8Supports(const ConvQ8Params& p) {
@@ -125,6 +144,11 @@ DwConvQ8Packed PackDwConvQ8(const ConvQ8Params& p, const TW* w, const int32_t* b
   pk.multiplier.resize(M);
   pk.shift.resize(M);
   if (pk.fast) pk.wpair.assign(M * g.kh * pairs, 0);
+  const bool q3 = pk.fast && g.kh == 3 && g.kw == 3;
+  if (q3) {
+    pk.q3.assign(M * 4, 0);
+    pk.q3_fits.assign(M, 0);
+  }
   for (int64_t m = 0; m < M; ++m) {
     const int32_t zw = PerChannel(p.w_zero_point, m);
     NIBBLE_CHECK(zw >= std::numeric_limits<TW>::min() && zw <= std::numeric_limits<TW>::max(),
@@ -158,6 +182,7 @@ DwConvQ8Packed PackDwConvQ8(const ConvQ8Params& p, const TW* w, const int32_t* b
           const uint32_t w1 = kx + 1 < g.kw ? static_cast<uint16_t>(pk.w16[m * K + ky * g.kw + kx + 1]) : 0u;
           pk.wpair[(m * g.kh + ky) * pairs + j] = static_cast<int32_t>(w0 | (w1 << 16));
         }
+    if (q3) PackQ3Plane(pk, m);
   }
   return pk;
 }
