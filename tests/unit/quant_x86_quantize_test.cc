@@ -33,11 +33,22 @@ TEST(X86QuantizeLinear, MatchesQuantizeValueOnSpecialAndRandomValues) {
   for (Isa isa : SupportedIsas()) {
     for (int trial = 0; trial < 300; ++trial) {
       const size_t n = trial < 70 ? trial : 1 + rng() % 300;  // every short tail, then random lengths
-      const float scale = std::ldexp(1.0f + (rng() % 1000) / 1000.f, static_cast<int>(rng() % 12) - 8);
+      // Scales with short mantissas, then any mantissa (the AVX-512 path divides
+      // by multiplying with RN(1 / scale) and correcting, exact for all).
+      const float scale = trial % 2 ? std::ldexp(1.0f + (rng() % 1000) / 1000.f, static_cast<int>(rng() % 12) - 8)
+                                    : std::ldexp(1.0f + static_cast<float>(rng() % (1u << 23)) / (1u << 23),
+                                                 static_cast<int>(rng() % 40) - 30);
       std::vector<float> x(n);
       for (size_t i = 0; i < n; ++i) {
-        switch (rng() % 8) {
+        switch (rng() % 9) {
           case 0: x[i] = scale * (static_cast<float>(static_cast<int>(rng() % 600) - 300) + 0.5f); break;  // ties
+          case 4: {  // a few ulps either side of a tie
+            float v = scale * (static_cast<float>(static_cast<int>(rng() % 600) - 300) + 0.5f);
+            const float dir = rng() % 2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+            for (int k = static_cast<int>(rng() % 4); k > 0; --k) v = std::nextafter(v, dir);
+            x[i] = v;
+            break;
+          }
           case 1: x[i] = (rng() % 2 ? 1 : -1) * std::ldexp(1.f, static_cast<int>(rng() % 140)); break;       // huge
           case 2: x[i] = rng() % 3 == 0 ? nan : (rng() % 2 ? inf : -inf); break;
           case 3: x[i] = std::numeric_limits<float>::denorm_min() * static_cast<float>(rng() % 100); break;
