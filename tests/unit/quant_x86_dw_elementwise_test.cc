@@ -18,6 +18,7 @@
 #include "kernels/reference/pool_q8.h"
 #include "kernels/x86/dwconv_q8.h"
 #include "kernels/x86/eltwise_q8.h"
+#include "kernels/x86/global_avgpool_q8.h"
 #include "kernels/x86/maxpool_q8.h"
 
 namespace nibble {
@@ -546,6 +547,52 @@ TEST(X86ElementwiseQ8, MaxPoolBitExact) {
   for (int t = 0; t < 150; ++t) {
     CheckMaxPool<uint8_t>(r, t);
     CheckMaxPool<int8_t>(r, t);
+    if (HasFatalFailure()) return;
+  }
+}
+
+// ---------------------------------------------------------------- GlobalAveragePool
+
+// Plane sizes below, at and past one and two 32- and 64-byte steps (49: 7x7;
+// 196: 14x14), any zero point and multiplier, fused clamps, codes at the
+// extremes (the largest sums), planes ending at an unmapped page, split
+// between two calls, every level.
+template <class T>
+void CheckGlobalAvgPool(Rng& r, int trial) {
+  static const int64_t kSizes[] = {1, 7, 31, 32, 33, 49, 63, 64, 65, 96, 127, 128, 129, 196, 200};
+  GlobalAvgPoolQ8Params p;
+  p.spatial = r.Chance(0.7) ? kSizes[r.Int(0, 14)] : r.Int(1, 600);
+  p.x_zero_point = AnyCode<T>(r);
+  p.y_zero_point = AnyCode<T>(r);
+  p.multiplier = AnyMultiplier(r);
+  if (r.Chance(0.3)) p.y_min = p.y_zero_point;  // fused Relu
+  if (r.Chance(0.2)) {
+    p.y_min = AnyCode<T>(r);
+    p.y_max = std::min<int32_t>(p.y_min + r.Int(0, 100), std::numeric_limits<T>::max());
+  }
+  const int64_t planes = r.Int(1, 300);
+  GuardedBuffer<T> x(planes * p.spatial);
+  if (r.Chance(0.2)) std::fill(x.data(), x.data() + x.size(), r.Chance(0.5) ? std::numeric_limits<T>::max()
+                                                                            : std::numeric_limits<T>::min());
+  else FillCodes(r, x.data(), x.size());
+  std::vector<T> want(planes);
+  GlobalAvgPoolQ8Reference(p, x.data(), want.data(), 0, planes);
+  for (Isa isa : SupportedIsas()) {
+    GuardedBuffer<T> y(planes);
+    const int64_t split = r.Int(0, static_cast<int>(planes));
+    GlobalAvgPoolQ8X86(p, x.data(), y.data(), 0, split, isa);
+    GlobalAvgPoolQ8X86(p, x.data(), y.data(), split, planes, isa);
+    for (int64_t i = 0; i < planes; ++i)
+      ASSERT_EQ(int{y[i]}, int{want[i]}) << "trial " << trial << " isa " << IsaName(isa) << " spatial "
+                                         << p.spatial << " plane " << i << " of " << planes;
+  }
+}
+
+TEST(X86ElementwiseQ8, GlobalAvgPoolBitExact) {
+  Rng r(41);
+  for (int t = 0; t < 200; ++t) {
+    CheckGlobalAvgPool<uint8_t>(r, t);
+    CheckGlobalAvgPool<int8_t>(r, t);
     if (HasFatalFailure()) return;
   }
 }

@@ -83,24 +83,37 @@ void AvgPoolQ8Reference(const AvgPoolQ8Params& p, const T* x, T* y, int64_t plan
 }
 
 template <class T>
-void GlobalAvgPoolQ8Reference(const GlobalAvgPoolQ8Params& p, const T* x, T* y, int64_t plane_lo, int64_t plane_hi) {
+void GlobalAvgPoolQ8Check(const GlobalAvgPoolQ8Params& p) {
   CheckSumFits<T>(p.spatial, p.x_zero_point, "GlobalAvgPoolQ8");
   NIBBLE_CHECK(p.spatial > 0, "GlobalAvgPoolQ8: empty planes");
+}
+
+template <class T>
+void GlobalAvgPoolQ8FromSums(const GlobalAvgPoolQ8Params& p, const int32_t* sums, T* y, int64_t n) {
   int32_t lo = p.y_min, hi = p.y_max;
   IntersectWithTypeRange<T>(lo, hi);
+  const int32_t zero_sum = p.x_zero_point * static_cast<int32_t>(p.spatial);  // fits: CheckSumFits
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = static_cast<T>(RequantizeAverage(sums[i] - zero_sum, p.multiplier, p.y_zero_point, lo, hi));
+}
+
+template <class T>
+void GlobalAvgPoolQ8Reference(const GlobalAvgPoolQ8Params& p, const T* x, T* y, int64_t plane_lo, int64_t plane_hi) {
+  GlobalAvgPoolQ8Check<T>(p);
   for (int64_t plane = plane_lo; plane < plane_hi; ++plane) {
     const T* xp = x + plane * p.spatial;
     int32_t sum = 0;
     for (int64_t i = 0; i < p.spatial; ++i) sum += xp[i];
-    y[plane] = static_cast<T>(RequantizeAverage(sum - p.x_zero_point * static_cast<int32_t>(p.spatial),
-                                                p.multiplier, p.y_zero_point, lo, hi));
+    GlobalAvgPoolQ8FromSums(p, &sum, y + plane, 1);
   }
 }
 
 #define NIBBLE_INSTANTIATE_POOL_Q8(T)                                                                         \
   template void MaxPoolQ8Reference<T>(int64_t, const WindowGeometry&, const T*, T*, int64_t, int64_t);       \
   template void AvgPoolQ8Reference<T>(const AvgPoolQ8Params&, const T*, T*, int64_t, int64_t);               \
-  template void GlobalAvgPoolQ8Reference<T>(const GlobalAvgPoolQ8Params&, const T*, T*, int64_t, int64_t);
+  template void GlobalAvgPoolQ8Reference<T>(const GlobalAvgPoolQ8Params&, const T*, T*, int64_t, int64_t);   \
+  template void GlobalAvgPoolQ8Check<T>(const GlobalAvgPoolQ8Params&);                                        \
+  template void GlobalAvgPoolQ8FromSums<T>(const GlobalAvgPoolQ8Params&, const int32_t*, T*, int64_t);
 NIBBLE_INSTANTIATE_POOL_Q8(uint8_t)
 NIBBLE_INSTANTIATE_POOL_Q8(int8_t)
 #undef NIBBLE_INSTANTIATE_POOL_Q8

@@ -58,4 +58,14 @@ struct GlobalAvgPoolQ8Params {
 template <class T>
 void GlobalAvgPoolQ8Reference(const GlobalAvgPoolQ8Params& p, const T* x, T* y, int64_t plane_lo, int64_t plane_hi);
 
+// The checks GlobalAvgPoolQ8Reference makes on p (nibble::Error when they fail),
+// for a vectorized twin that only replaces the sums.
+template <class T>
+void GlobalAvgPoolQ8Check(const GlobalAvgPoolQ8Params& p);
+
+// Its last step: y[i] for i in [0, n) from sums[i], the sum of the codes of a
+// plane (the zero point not taken off).
+template <class T>
+void GlobalAvgPoolQ8FromSums(const GlobalAvgPoolQ8Params& p, const int32_t* sums, T* y, int64_t n);
+
 }  // namespace nibble

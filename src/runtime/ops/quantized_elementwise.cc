@@ -13,6 +13,7 @@
 #include "kernels/reference/pool_q8.h"
 #include "kernels/reference/requantize_q8.h"
 #include "kernels/x86/eltwise_q8.h"
+#include "kernels/x86/global_avgpool_q8.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/quant_util.h"
 
@@ -199,7 +200,7 @@ class QAvgPoolKernel : public OpKernel {
         p.y_max = clamp_.hi;
         p.multiplier = QuantizeMultiplier(static_cast<double>(x_.scale[0]) / (y_.scale[0] * p.spatial));
         ctx.pool().ParallelFor(planes, [&](int64_t lo, int64_t hi) {
-          GlobalAvgPoolQ8Reference(p, x.data<T>(), y.data<T>(), lo, hi);
+          GlobalAvgPoolQ8X86(p, x.data<T>(), y.data<T>(), lo, hi);
         });
         return;
       }
