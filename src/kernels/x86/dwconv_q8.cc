@@ -76,8 +76,9 @@ void RunScalar(const DwConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, TY*
 // (DwConvQ8Packed::q3), from w16 and bias_folded.
 void PackQ3Plane(DwConvQ8Packed& pk, int64_t m) {
   const int16_t* w = pk.w16.data() + m * 9;
+  if (pk.shift[m] < 33) return;  // q3_fits[m] stays 0: the high-dword requantization needs it
   for (int i = 0; i < 9; ++i)
-    if (w[i] < -128 || w[i] > 127) return;  // q3_fits[m] stays 0
+    if (w[i] < -128 || w[i] > 127) return;
   pk.q3_fits[m] = 1;
   int32_t* q = pk.q3.data() + m * 4;
   int32_t wsum = 0;

@@ -68,16 +68,21 @@ struct Zmm {
 // ---- 3x3 with int8 weights: vpdpbusd on byte quads, straight from x --------
 //
 // When every tap w - w_zero_point of a plane fits int8 (the usual symmetric
-// weights), a 3x3 kernel row is one vpdpbusd: lane ox holds the input bytes
+// weights) and its requantization shift is at least 33 (a multiplier below
+// 1/4, the usual case; DwConvQ8Packed::q3_fits), a 3x3 kernel row is one vpdpbusd: lane ox holds the input bytes
 // (x[S*ox + 0..2], -) as u8 (int8 x is biased by 128, folded into the bias)
 // against the weights (w0, w1, w2, 0). The quads come from one masked load of
 // the input row (masked-off bytes, i.e. the padding columns, read x_zero_point)
 // and vpermd + vpshufb, with no scratch copy. Several output rows run at once
 // so that each input row's quads feed up to 3 of them. For widths <= 8 the
 // 16 lanes hold two output rows (v and v + H, H = ceil(oh / 2)).
-// Requantization: for shift >= 33 (every multiplier < 1/4) the high halves of
-// the 64-bit products give the same rounding in int32 arithmetic:
+// Requantization: for shift >= 33 the high halves of the 64-bit products
+// give the same rounding in int32 arithmetic:
 //   floor((P + 2^(s-1)) / 2^s) == floor((floor(P / 2^32) + 2^(s-33)) / 2^(s-32)).
+// Planes with smaller shifts take the int16 path, which requantizes in 64
+// bits: a second requantization form here doubled this file's code (clang
+// with sanitizers then took over 20 minutes to compile it) for planes that
+// trained models hardly have.
 
 // Everything is force-inlined into RunQ3, whose local Q3Plane then cannot
 // alias the byte stores through y (which would force every constant to be
@@ -86,23 +91,18 @@ struct Zmm {
 
 struct Q3Plane {
   __m512i w[3], bias, zpraw, zpq, idx, shuf, flip;
-  // Requantization.
-  bool fast_rq;
+  // Requantization (the high-dword form: RequantQ3Raw).
   __m512i mult, rnd32;
   __m128i sh32;
-  vec512::RequantConsts rq;
   // Wide rows (Q3Wide): vpshufb patterns. The packing stores (Q3Wide,
-  // CodesByLane): zero point added to the packed int16 (0 when Requant
-  // already gave codes), clamp bounds.
+  // CodesByLane): zero point added to the packed int16, clamp bounds.
   __m512i shw0, shw1, zp16, lo16, hi16, lo8, hi8;
 };
 
 // The requantized accumulators before the zero point and the clamp (which
-// the packing stores add) for kFast (shift >= 33, the high-dword form above);
-// the final codes (Requant, zp16 = 0) otherwise.
-template <bool kFast>
+// the packing stores add): the high-dword form above, which every plane of
+// this path allows (shift >= 33, DwConvQ8Packed::q3_fits).
 NIBBLE_DWQ8_INLINE __m512i RequantQ3Raw(__m512i acc, const Q3Plane& c) {
-  if constexpr (!kFast) return vec512::Requant(acc, c.rq);
   return _mm512_sra_epi32(_mm512_add_epi32(vec512::HighDwords(acc, c.mult, c.mult), c.rnd32), c.sh32);
 }
 
@@ -111,14 +111,15 @@ NIBBLE_DWQ8_INLINE __m512i RequantQ3Raw(__m512i acc, const Q3Plane& c) {
 // RequantQ3Raw per vector (no zero point, no clamp), then the int32 -> int16
 // -> int8 saturating packs with the zero point added in int16 and the clamp
 // on the bytes, as in Q3Wide, and one dword permute to undo the packs'
-// per-lane interleave: 6 instructions per vector fewer than requantizing and
-// narrowing each on its own, which was a third of the time of the 28x28 and
-// smaller planes.
-template <bool kFast, int R, class TY>
+// per-lane interleave: about 9 instructions per vector where requantizing,
+// clamping and narrowing (vpmovdb) each on its own took 11. Requantization
+// was a third of the time of the 28x28 and smaller planes; this made them
+// 0.76-0.84x in MobileNetV2 (the commit that added it has the runs).
+template <int R, class TY>
 NIBBLE_DWQ8_INLINE __m512i CodesByLane(const __m512i (&acc)[R], const Q3Plane& c) {
   __m512i r[4];
 #pragma GCC unroll 4
-  for (int t = 0; t < R; ++t) r[t] = RequantQ3Raw<kFast>(acc[t], c);
+  for (int t = 0; t < R; ++t) r[t] = RequantQ3Raw(acc[t], c);
 #pragma GCC unroll 4
   for (int t = R; t < 4; ++t) r[t] = r[0];  // lanes past R: not stored
   const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), c.zp16);
@@ -140,7 +141,7 @@ NIBBLE_DWQ8_INLINE __m128i Lane(__m512i v, int t) {
   }
 }
 
-template <bool kFast, int S, int R, bool kHalves, class TX, class TY>
+template <int S, int R, bool kHalves, class TX, class TY>
 NIBBLE_DWQ8_INLINE void Q3Rows(const FastArgs& a, const Q3Plane& c, const TX* xp, TY* yp, int64_t v0, int64_t vh) {
   constexpr int kIn = S * (R - 1) + 3;  // input rows the R output rows read
   const int64_t ih = a.ih, iw = a.iw, oh = a.oh, ow = a.ow, pl = a.pad_l;
@@ -178,7 +179,7 @@ NIBBLE_DWQ8_INLINE void Q3Rows(const FastArgs& a, const Q3Plane& c, const TX* xp
       }
     }
     const __mmask16 ms = static_cast<__mmask16>((1u << ow) - 1);
-    const __m512i codes = CodesByLane<kFast, R, TY>(acc, c);
+    const __m512i codes = CodesByLane<R, TY>(acc, c);
 #pragma GCC unroll 4
     for (int t = 0; t < R; ++t) {
       const __m128i b = Lane(codes, t);
@@ -207,7 +208,7 @@ NIBBLE_DWQ8_INLINE void Q3Rows(const FastArgs& a, const Q3Plane& c, const TX* xp
         if (ky >= 0 && ky < 3) acc[t] = _mm512_dpbusd_epi32(acc[t], q, c.w[ky]);
       }
     }
-    const __m512i codes = CodesByLane<kFast, R, TY>(acc, c);
+    const __m512i codes = CodesByLane<R, TY>(acc, c);
     const __mmask16 ms = static_cast<__mmask16>(ow - ox >= 16 ? 0xFFFF : (1u << (ow - ox)) - 1);
 #pragma GCC unroll 4
     for (int t = 0; t < R; ++t) _mm_mask_storeu_epi8(yp + (v0 + t) * ow + ox, ms, Lane(codes, t));
@@ -222,7 +223,7 @@ NIBBLE_DWQ8_INLINE void Q3Rows(const FastArgs& a, const Q3Plane& c, const TX* xp
 // packs then put the columns back in natural order. Saturating packs with the
 // zero point added in int16 and the clamp after give clamp(v + zp, lo, hi): a
 // value that saturates lies beyond both 8-bit bounds, on the same side.
-template <bool kFast, int S, int R, class TX, class TY>
+template <int S, int R, class TX, class TY>
 NIBBLE_DWQ8_INLINE void Q3Wide(const FastArgs& a, const Q3Plane& c, const TX* xp, TY* yp, int64_t oy0) {
   constexpr int kNV = S == 1 ? 4 : 2, kB = 16 * kNV;
   constexpr int kIn = S * (R - 1) + 3;
@@ -281,9 +282,9 @@ NIBBLE_DWQ8_INLINE void Q3Wide(const FastArgs& a, const Q3Plane& c, const TX* xp
       TY* dst = yp + (oy0 + t) * ow + ox;
       if constexpr (S == 1) {
         const __m512i p01 = _mm512_adds_epi16(
-            _mm512_packs_epi32(RequantQ3Raw<kFast>(acc[t][0], c), RequantQ3Raw<kFast>(acc[t][1], c)), c.zp16);
+            _mm512_packs_epi32(RequantQ3Raw(acc[t][0], c), RequantQ3Raw(acc[t][1], c)), c.zp16);
         const __m512i p23 = _mm512_adds_epi16(
-            _mm512_packs_epi32(RequantQ3Raw<kFast>(acc[t][2], c), RequantQ3Raw<kFast>(acc[t][3], c)), c.zp16);
+            _mm512_packs_epi32(RequantQ3Raw(acc[t][2], c), RequantQ3Raw(acc[t][3], c)), c.zp16);
         __m512i b;
         if constexpr (std::is_signed_v<TY>)
           b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), c.lo8), c.hi8);
@@ -293,7 +294,7 @@ NIBBLE_DWQ8_INLINE void Q3Wide(const FastArgs& a, const Q3Plane& c, const TX* xp
         else _mm512_mask_storeu_epi8(dst, (uint64_t{1} << nc) - 1, b);
       } else {
         __m512i p = _mm512_adds_epi16(
-            _mm512_packs_epi32(RequantQ3Raw<kFast>(acc[t][0], c), RequantQ3Raw<kFast>(acc[t][1], c)), c.zp16);
+            _mm512_packs_epi32(RequantQ3Raw(acc[t][0], c), RequantQ3Raw(acc[t][1], c)), c.zp16);
         p = _mm512_min_epi16(_mm512_max_epi16(p, c.lo16), c.hi16);
         const __m256i b = _mm512_cvtepi16_epi8(p);
         if (nc == 32) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), b);
@@ -303,35 +304,35 @@ NIBBLE_DWQ8_INLINE void Q3Wide(const FastArgs& a, const Q3Plane& c, const TX* xp
   }
 }
 
-template <bool kFast, int S, class TX, class TY>
+template <int S, class TX, class TY>
 NIBBLE_DWQ8_INLINE void Q3WidePlane(const FastArgs& a, const Q3Plane& c, const TX* xp, TY* yp) {
   constexpr int R = S == 1 ? 3 : 4;
   int64_t v = 0;
-  for (; v + R <= a.oh; v += R) Q3Wide<kFast, S, R, TX, TY>(a, c, xp, yp, v);
+  for (; v + R <= a.oh; v += R) Q3Wide<S, R, TX, TY>(a, c, xp, yp, v);
   switch (a.oh - v) {
-    case 3: Q3Wide<kFast, S, 3, TX, TY>(a, c, xp, yp, v); break;
-    case 2: Q3Wide<kFast, S, 2, TX, TY>(a, c, xp, yp, v); break;
-    case 1: Q3Wide<kFast, S, 1, TX, TY>(a, c, xp, yp, v); break;
+    case 3: Q3Wide<S, 3, TX, TY>(a, c, xp, yp, v); break;
+    case 2: Q3Wide<S, 2, TX, TY>(a, c, xp, yp, v); break;
+    case 1: Q3Wide<S, 1, TX, TY>(a, c, xp, yp, v); break;
     default: break;
   }
 }
 
-template <bool kFast, int S, bool kHalves, class TX, class TY>
+template <int S, bool kHalves, class TX, class TY>
 NIBBLE_DWQ8_INLINE void Q3Plane1(const FastArgs& a, const Q3Plane& c, const TX* xp, TY* yp) {
   constexpr int R = 4;
   const int64_t vh = kHalves ? (a.oh + 1) / 2 : a.oh;
   int64_t v = 0;
-  for (; v + R <= vh; v += R) Q3Rows<kFast, S, R, kHalves, TX, TY>(a, c, xp, yp, v, vh);
+  for (; v + R <= vh; v += R) Q3Rows<S, R, kHalves, TX, TY>(a, c, xp, yp, v, vh);
   switch (vh - v) {
-    case 3: Q3Rows<kFast, S, 3, kHalves, TX, TY>(a, c, xp, yp, v, vh); break;
-    case 2: Q3Rows<kFast, S, 2, kHalves, TX, TY>(a, c, xp, yp, v, vh); break;
-    case 1: Q3Rows<kFast, S, 1, kHalves, TX, TY>(a, c, xp, yp, v, vh); break;
+    case 3: Q3Rows<S, 3, kHalves, TX, TY>(a, c, xp, yp, v, vh); break;
+    case 2: Q3Rows<S, 2, kHalves, TX, TY>(a, c, xp, yp, v, vh); break;
+    case 1: Q3Rows<S, 1, kHalves, TX, TY>(a, c, xp, yp, v, vh); break;
     default: break;
   }
 }
 
-// Computes planes [plane_lo, plane_hi) up to the first one whose weights do
-// not fit int8; returns where it stopped.
+// Computes planes [plane_lo, plane_hi) up to the first one this path does
+// not take (q3_fits); returns where it stopped.
 template <int S, class TX, class TY>
 int64_t RunQ3(const FastArgs& a, const TX* x, TY* y, int64_t plane_lo, int64_t plane_hi) {
   const DwConvQ8Packed& pk = *a.packed;
@@ -366,7 +367,7 @@ int64_t RunQ3(const FastArgs& a, const TX* x, TY* y, int64_t plane_lo, int64_t p
   c.hi8 = _mm512_set1_epi8(static_cast<char>(a.hi));
   c.lo16 = _mm512_set1_epi16(static_cast<int16_t>(a.lo));
   c.hi16 = _mm512_set1_epi16(static_cast<int16_t>(a.hi));
-  const __m512i zp16 = _mm512_set1_epi16(static_cast<int16_t>(a.y_zero_point));
+  c.zp16 = _mm512_set1_epi16(static_cast<int16_t>(a.y_zero_point));
   // (n, m, ch) of the plane, stepped rather than divided out per plane.
   int64_t n = plane_lo / M, m = plane_lo % M, ch = m / mult, mk = m % mult;
   int64_t plane = plane_lo;
@@ -377,31 +378,15 @@ int64_t RunQ3(const FastArgs& a, const TX* x, TY* y, int64_t plane_lo, int64_t p
     c.w[1] = _mm512_set1_epi32(q[1]);
     c.w[2] = _mm512_set1_epi32(q[2]);
     c.bias = _mm512_set1_epi32(q[3]);
-    const int32_t shift = pk.shift[m];
-    c.fast_rq = shift >= 33;
-    if (c.fast_rq) {
-      c.mult = _mm512_set1_epi32(pk.multiplier[m]);
-      c.rnd32 = _mm512_set1_epi32(int32_t{1} << (shift - 33));
-      c.sh32 = _mm_cvtsi32_si128(shift - 32);
-      c.zp16 = zp16;
-    } else {
-      c.zp16 = _mm512_setzero_si512();  // Requant's codes are final
-      c.rq = vec512::MakeRequant(pk.multiplier[m], shift, a.y_zero_point, a.lo, a.hi);
-    }
+    const int32_t shift = pk.shift[m];  // >= 33: q3_fits
+    c.mult = _mm512_set1_epi32(pk.multiplier[m]);
+    c.rnd32 = _mm512_set1_epi32(int32_t{1} << (shift - 33));
+    c.sh32 = _mm_cvtsi32_si128(shift - 32);
     const TX* xp = x + (n * a.in_channels + ch) * a.ih * a.iw;
     TY* yp = y + plane * a.oh * a.ow;
-    // The requantization form is a template argument: as a run-time flag
-    // tested inside the row loops it cost 1.4-1.6x on the 28x28 and smaller
-    // planes (GCC kept both forms live and branched per vector).
-    if (c.fast_rq) {
-      if (wide) Q3WidePlane<true, S>(a, c, xp, yp);
-      else if (halves) Q3Plane1<true, S, true>(a, c, xp, yp);
-      else Q3Plane1<true, S, false>(a, c, xp, yp);
-    } else {
-      if (wide) Q3WidePlane<false, S>(a, c, xp, yp);
-      else if (halves) Q3Plane1<false, S, true>(a, c, xp, yp);
-      else Q3Plane1<false, S, false>(a, c, xp, yp);
-    }
+    if (wide) Q3WidePlane<S>(a, c, xp, yp);
+    else if (halves) Q3Plane1<S, true>(a, c, xp, yp);
+    else Q3Plane1<S, false>(a, c, xp, yp);
     if (++mk == mult) {
       mk = 0;
       ++ch;
@@ -419,7 +404,7 @@ int64_t RunQ3(const FastArgs& a, const TX* x, TY* y, int64_t plane_lo, int64_t p
 template <class TX, class TY>
 void RunAvx512(const FastArgs& a, const TX* x, TY* y, int64_t plane_lo, int64_t plane_hi, int k, int stride) {
   if (k == 3) {
-    // Runs of int8-weight planes take the vpdpbusd path, the others the int16 one.
+    // Runs of q3_fits planes take the vpdpbusd path, the others the int16 one.
     while (plane_lo < plane_hi) {
       const int64_t done =
           stride == 1 ? RunQ3<1>(a, x, y, plane_lo, plane_hi) : RunQ3<2>(a, x, y, plane_lo, plane_hi);
