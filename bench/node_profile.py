@@ -54,12 +54,14 @@ def worker(engine: str, model: str, threads: int, runs: int, warmup: int) -> Non
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         opts.enable_profiling = True
-        opts.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
-        sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-        feeds = {i.name: random_input(i.shape, np.random.default_rng(0)) for i in sess.get_inputs()}
-        for _ in range(warmup + runs):
-            sess.run(None, feeds)
-        events = json.load(open(sess.end_profiling()))
+        with tempfile.TemporaryDirectory() as tmp:  # ORT's trace: megabytes per model, read once
+            opts.profile_file_prefix = os.path.join(tmp, "ort")
+            sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            feeds = {i.name: random_input(i.shape, np.random.default_rng(0)) for i in sess.get_inputs()}
+            for _ in range(warmup + runs):
+                sess.run(None, feeds)
+            with open(sess.end_profiling()) as f:
+                events = json.load(f)
         # Every run's kernel events, in order; the warm-up runs come first.
         kernel = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
         for e in kernel:
