@@ -59,6 +59,10 @@ struct AmxConvArgs {
   bool narrow = false;  // MicroArgs::narrow
   void* c = nullptr;    // channel m's outputs at c + m * ldc elements (uint8_t or int8_t)
   int64_t ldc = 0;
+  // Each pass's epilogue runs interleaved with the next pass's products (the
+  // tile unit multiplies while the vector ports requantize); false: right
+  // after its own products.
+  bool interleave_epilogue = false;
 };
 
 void ConvAmxU8(const AmxConvArgs& g);

@@ -39,53 +39,6 @@ void Configure() {
 constexpr int64_t kWeightBlock = AmxTileBytes(1);  // bytes of one block's two B tiles
 constexpr int64_t kWeightHalf = kWeightBlock / 2;
 
-// Accumulators of one pass into acc ([32 cells][32 channels] int32, 128 bytes
-// a row). kBResident: one block whose weight tiles 6 and 7 are already loaded.
-template <bool kTwoRows, bool kTwoCols, bool kBResident>
-void Products(const AmxConvArgs& g, const uint8_t* xp, int32_t* acc) {
-  const int64_t cell = g.cell, blocks = g.blocks;
-  const int64_t* off = g.x_off;
-  const int8_t* w = g.w;
-  _tile_zero(0);
-  if (kTwoCols) _tile_zero(1);
-  if (kTwoRows) _tile_zero(2);
-  if (kTwoRows && kTwoCols) _tile_zero(3);
-  for (int64_t blk = 0; blk < blocks; ++blk, w += kWeightBlock) {
-    const uint8_t* a = xp + off[blk];
-    // No software prefetch: with the activation rows whole aligned lines, pulling
-    // the next block's into L1 first made every AMX conv of ResNet-18 3-7%
-    // slower (interleaved runs), and the weights' likewise before.
-    // Tile registers are not renamed: a load waits until the products that
-    // read its register's previous contents are done. Each load comes as
-    // early as that allows and right before its first product, in the order
-    // the previous block's products free the registers (4 after the second,
-    // 6 after the third, 5 and 7 after the last). Measured the same as all
-    // loads first (ResNet-18 at the amx level, interleaved runs).
-    _tile_loadd(4, a, cell);
-    if (!kBResident) _tile_loadd(6, w, 64);
-    _tile_dpbusd(0, 4, 6);
-    if (kTwoCols) {
-      if (!kBResident) _tile_loadd(7, w + kWeightHalf, 64);
-      _tile_dpbusd(1, 4, 7);
-    }
-    if (kTwoRows) {
-      _tile_loadd(5, a + 16 * cell, cell);
-      _tile_dpbusd(2, 5, 6);
-      if (kTwoCols) _tile_dpbusd(3, 5, 7);
-    }
-  }
-  _tile_stored(0, acc, 128);
-  if (kTwoCols) _tile_stored(1, acc + 16, 128);
-  if (kTwoRows) _tile_stored(2, acc + 16 * 32, 128);
-  if (kTwoRows && kTwoCols) _tile_stored(3, acc + 16 * 32 + 16, 128);
-}
-
-template <bool kTwoCols, bool kBResident>
-void PassProducts(const AmxConvArgs& g, const uint8_t* xp, bool two_rows, int32_t* acc) {
-  if (two_rows) Products<true, kTwoCols, kBResident>(g, xp, acc);
-  else Products<false, kTwoCols, kBResident>(g, xp, acc);
-}
-
 // Each 128-bit lane of r as a 16 x 16 byte matrix (row i in r[i]),
 // transposed: four rounds of byte unpacks of rows i and i + 8 each rotate the
 // 8 index bits (row, byte) left by one, so after four the rows are the
@@ -127,16 +80,117 @@ void StoreTransposed(const uint8_t* codes, int channels, const AmxSeg* segs, int
   }
 }
 
+// The per-channel requantization of a call (AmxConvArgs' epilogue) for its
+// one or two 16-channel vectors.
+struct Epilogue {
+  int nv = 1;
+  bool high = false;  // every channel has the high-dword form (requant_vec_avx512.h)
+  __m512i bias[2];
+  vec512::ReqHL ph[2];
+  vec512::Req pq[2];
+  __m512i lo32, hi32, lo64, hi64, zp32;
+
+  // Cells [p0, p1) of a pass's accumulators ([cell][32 channels] int32) to
+  // codes ([cell][32 channels] bytes).
+  void Cells(const int32_t* acc, uint8_t* codes, int p0, int p1) const {
+    for (int p = p0; p < p1; ++p)
+      for (int v = 0; v < nv; ++v) {
+        const __m512i x = _mm512_add_epi32(_mm512_load_si512(acc + p * 32 + 16 * v), bias[v]);
+        const __m512i y = high ? _mm512_min_epi32(_mm512_max_epi32(vec512::RequantHighLanes(x, ph[v]), lo32), hi32)
+                               : vec512::Requant(x, pq[v], lo64, hi64, zp32);
+        // The codes lie in [lo, hi], within the output type's range: vpmovdb's truncation keeps them.
+        _mm_store_si128(reinterpret_cast<__m128i*>(codes + p * 32 + 16 * v), _mm512_cvtepi32_epi8(y));
+      }
+  }
+};
+
+// The previous pass of a call, whose epilogue runs under the current pass's
+// products (acc == nullptr: none).
+struct PendingPass {
+  const int32_t* acc = nullptr;
+  int cells = 0;
+  const AmxSeg* segs = nullptr;
+  int nsegs = 0;
+};
+
+// Accumulators of one pass into acc ([32 cells][32 channels] int32, 128 bytes
+// a row). kBResident: one block whose weight tiles 6 and 7 are already loaded.
+//
+// The previous pass's epilogue (requantization, then the transposed store) is
+// interleaved with this pass's blocks, a share of its cells after each
+// block's tile instructions. The tile unit runs the products while the
+// vector ports requantize; in program order after them, the epilogue would
+// wait for the last product and the next pass's products for the epilogue's
+// last instruction to leave the reorder window (hundreds of vector
+// instructions against about a hundred tile ones), so neither overlapped.
+template <bool kTwoRows, bool kTwoCols, bool kBResident>
+void Products(const AmxConvArgs& g, const uint8_t* xp, int32_t* acc, const Epilogue& e, const PendingPass& prev,
+              uint8_t* codes) {
+  const int64_t cell = g.cell, blocks = g.blocks;
+  const int64_t* off = g.x_off;
+  const int8_t* w = g.w;
+  const int chunk = static_cast<int>((prev.cells + blocks - 1) / blocks);
+  int done = 0;
+  _tile_zero(0);
+  if (kTwoCols) _tile_zero(1);
+  if (kTwoRows) _tile_zero(2);
+  if (kTwoRows && kTwoCols) _tile_zero(3);
+  for (int64_t blk = 0; blk < blocks; ++blk, w += kWeightBlock) {
+    const uint8_t* a = xp + off[blk];
+    // No software prefetch: with the activation rows whole aligned lines, pulling
+    // the next block's into L1 first made every AMX conv of ResNet-18 3-7%
+    // slower (interleaved runs), and the weights' likewise before.
+    // Tile registers are not renamed: a load waits until the products that
+    // read its register's previous contents are done. Each load comes as
+    // early as that allows and right before its first product, in the order
+    // the previous block's products free the registers (4 after the second,
+    // 6 after the third, 5 and 7 after the last). Measured the same as all
+    // loads first (ResNet-18 at the amx level, interleaved runs).
+    _tile_loadd(4, a, cell);
+    if (!kBResident) _tile_loadd(6, w, 64);
+    _tile_dpbusd(0, 4, 6);
+    if (kTwoCols) {
+      if (!kBResident) _tile_loadd(7, w + kWeightHalf, 64);
+      _tile_dpbusd(1, 4, 7);
+    }
+    if (kTwoRows) {
+      _tile_loadd(5, a + 16 * cell, cell);
+      _tile_dpbusd(2, 5, 6);
+      if (kTwoCols) _tile_dpbusd(3, 5, 7);
+    }
+    if (done < prev.cells) {
+      const int to = std::min(done + chunk, prev.cells);
+      e.Cells(prev.acc, codes, done, to);
+      done = to;
+    }
+  }
+  if (prev.acc) StoreTransposed(codes, g.channels, prev.segs, prev.nsegs, static_cast<uint8_t*>(g.c), g.ldc);
+  _tile_stored(0, acc, 128);
+  if (kTwoCols) _tile_stored(1, acc + 16, 128);
+  if (kTwoRows) _tile_stored(2, acc + 16 * 32, 128);
+  if (kTwoRows && kTwoCols) _tile_stored(3, acc + 16 * 32 + 16, 128);
+}
+
+template <bool kTwoCols, bool kBResident>
+void PassProducts(const AmxConvArgs& g, const uint8_t* xp, bool two_rows, int32_t* acc, const Epilogue& e,
+                  const PendingPass& prev, uint8_t* codes) {
+  if (two_rows) Products<true, kTwoCols, kBResident>(g, xp, acc, e, prev, codes);
+  else Products<false, kTwoCols, kBResident>(g, xp, acc, e, prev, codes);
+}
+
 inline __mmask16 LaneMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max(n, 0)) - 1); }
 
 template <class TC>
 void Tile(const AmxConvArgs& g) {
   Configure();
+  // One buffer serves the previous pass's epilogue and the current pass's
+  // products: the tile stores come after the epilogue's loads in program order.
   alignas(64) int32_t acc[kAmxCells * kAmxChannels];
   // Requantized codes, [cell][channel].
   alignas(64) uint8_t codes[kAmxCells * kAmxChannels];
   const bool two_cols = g.channels > 16;
-  const int nv = two_cols ? 2 : 1;
+  Epilogue e;
+  e.nv = two_cols ? 2 : 1;
   // A depth of one block: the weight tiles stay loaded for every pass.
   const bool b_resident = g.blocks == 1;
   if (b_resident) {
@@ -145,23 +199,21 @@ void Tile(const AmxConvArgs& g) {
   }
   // Per-channel constants of the two channel vectors: the high-dword form
   // where every channel allows it (requant_vec_avx512.h), else the general one.
-  __mmask16 km[2];
-  __m512i bias[2];
-  vec512::ReqHL ph[2];
-  vec512::Req pq[2];
-  bool high = g.narrow;
-  for (int v = 0; v < nv; ++v) {
-    km[v] = LaneMask(g.channels - 16 * v);
-    bias[v] = _mm512_maskz_loadu_epi32(km[v], g.bias + 16 * v);
+  e.high = g.narrow;
+  for (int v = 0; v < e.nv; ++v) {
+    const __mmask16 km = LaneMask(g.channels - 16 * v);
+    e.bias[v] = _mm512_maskz_loadu_epi32(km, g.bias + 16 * v);
     const int32_t* mv = g.mult + 16 * v * g.mult_stride;
     const int32_t* sv = g.shift + 16 * v * g.mult_stride;
-    high = high && vec512::MakeReqHL(mv, sv, g.mult_stride, km[v], g.zp, ph[v]);
-    pq[v] = g.mult_stride == 0 ? vec512::ReqBroadcast(mv[0], sv[0]) : vec512::ReqLanes(mv, sv, km[v]);
+    e.high = e.high && vec512::MakeReqHL(mv, sv, g.mult_stride, km, g.zp, e.ph[v]);
+    e.pq[v] = g.mult_stride == 0 ? vec512::ReqBroadcast(mv[0], sv[0]) : vec512::ReqLanes(mv, sv, km);
   }
-  const __m512i lo32 = _mm512_set1_epi32(g.lo), hi32 = _mm512_set1_epi32(g.hi);
-  const __m512i lo64 = _mm512_set1_epi64(int64_t{g.lo} - g.zp), hi64 = _mm512_set1_epi64(int64_t{g.hi} - g.zp);
-  const __m512i zp32 = _mm512_set1_epi32(g.zp);
+  e.lo32 = _mm512_set1_epi32(g.lo), e.hi32 = _mm512_set1_epi32(g.hi);
+  e.lo64 = _mm512_set1_epi64(int64_t{g.lo} - g.zp), e.hi64 = _mm512_set1_epi64(int64_t{g.hi} - g.zp);
+  e.zp32 = _mm512_set1_epi32(g.zp);
+  const bool interleave = g.interleave_epilogue;
   uint8_t* c = static_cast<uint8_t*>(g.c);
+  PendingPass prev;
   for (int pi = 0; pi < g.npasses; ++pi) {
     const AmxPass& ps = g.passes[pi];
     const AmxSeg* segs = g.segs + ps.first;
@@ -169,22 +221,23 @@ void Tile(const AmxConvArgs& g) {
     for (int i = 0; i < ps.count; ++i) cells = std::max(cells, segs[i].lo + segs[i].n);
     const bool two_rows = cells > 16;
     const uint8_t* xp = g.x + ps.cell * g.cell;
-    if (two_cols && b_resident) PassProducts<true, true>(g, xp, two_rows, acc);
-    else if (two_cols) PassProducts<true, false>(g, xp, two_rows, acc);
-    else if (b_resident) PassProducts<false, true>(g, xp, two_rows, acc);
-    else PassProducts<false, false>(g, xp, two_rows, acc);
-    // After the last products the tiles go back to their initial state: the
-    // OS then saves none of their 8 KB at a context switch.
-    if (pi + 1 == g.npasses) _tile_release();
-    for (int p = 0; p < cells; ++p)
-      for (int v = 0; v < nv; ++v) {
-        const __m512i x = _mm512_add_epi32(_mm512_load_si512(acc + p * 32 + 16 * v), bias[v]);
-        const __m512i y = high ? _mm512_min_epi32(_mm512_max_epi32(vec512::RequantHighLanes(x, ph[v]), lo32), hi32)
-                               : vec512::Requant(x, pq[v], lo64, hi64, zp32);
-        // The codes lie in [lo, hi], within TC's range: vpmovdb's truncation keeps them.
-        _mm_store_si128(reinterpret_cast<__m128i*>(codes + p * 32 + 16 * v), _mm512_cvtepi32_epi8(y));
-      }
-    StoreTransposed(codes, g.channels, segs, ps.count, c, g.ldc);  // TC is one byte
+    if (!interleave && prev.acc) {
+      e.Cells(prev.acc, codes, 0, prev.cells);
+      StoreTransposed(codes, g.channels, prev.segs, prev.nsegs, c, g.ldc);
+      prev = {};
+    }
+    if (two_cols && b_resident) PassProducts<true, true>(g, xp, two_rows, acc, e, prev, codes);
+    else if (two_cols) PassProducts<true, false>(g, xp, two_rows, acc, e, prev, codes);
+    else if (b_resident) PassProducts<false, true>(g, xp, two_rows, acc, e, prev, codes);
+    else PassProducts<false, false>(g, xp, two_rows, acc, e, prev, codes);
+    prev = {acc, cells, segs, ps.count};
+  }
+  // After the last products the tiles go back to their initial state: the
+  // OS then saves none of their 8 KB at a context switch.
+  _tile_release();
+  if (prev.acc) {
+    e.Cells(prev.acc, codes, 0, prev.cells);
+    StoreTransposed(codes, g.channels, prev.segs, prev.nsegs, c, g.ldc);  // TC is one byte
   }
 }
 
