@@ -382,6 +382,30 @@ TEST(QuantX86Kernels, ConvAmxMatchesReference) {
   EXPECT_EQ(paths.amx, trials) << "some shape did not take the AMX path";
 }
 
+// Wide rows on the AMX path (the random shapes above have rows of at most
+// ~30 cells): with rows of 100+ cells a pass's lower taps read lanes a row or
+// two of dilation past its own, and 1xK kernels reach only K - 1 lanes.
+TEST(QuantX86Kernels, ConvAmxWideRowsMatchReference) {
+  if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
+  const std::vector<ConvShape> shapes = {
+      {1, 1, 64, 48, {5, 130}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},
+      {1, 1, 64, 40, {7, 111}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2}},
+      {1, 1, 150, 33, {4, 97}, {3, 3}, {1, 1}, {1, 1}, {0, 1, 2, 1}},
+      {1, 1, 64, 40, {3, 160}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}},
+      // 1x3: a reach of two lanes, so a pass's own 32 rows bound what it reads.
+      {1, 1, 64, 32, {3, 150}, {1, 3}, {1, 1}, {1, 1}, {0, 1, 0, 1}},
+      {1, 1, 192, 20, {2, 77}, {1, 2}, {1, 1}, {1, 1}, {0, 0, 0, 0}},
+  };
+  Rng r(131);
+  ConvPaths paths;
+  // One input/output type pair per shape, in turn (the scalar reference is the time here).
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    CheckConvTypePair(r, Isa::kAmx, shapes[i], static_cast<int>(i), false, &paths);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_EQ(paths.amx, static_cast<int>(shapes.size())) << "some shape did not take the AMX path";
+}
+
 // The row tiles of lanes-are-channels mode read in place: balanced runs within
 // output rows, refused when some run is shorter than 3/4 of mr and the runs
 // take more tiles than plain runs of mr would.
