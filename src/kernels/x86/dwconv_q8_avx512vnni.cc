@@ -115,6 +115,18 @@ NIBBLE_DWQ8_INLINE __m512i RequantQ3Raw(__m512i acc, const Q3Plane& c) {
 // clamping and narrowing (vpmovdb) each on its own took 11. Requantization
 // was a third of the time of the 28x28 and smaller planes; this made them
 // 0.76-0.84x in MobileNetV2 (the commit that added it has the runs).
+// Four vectors of requantized values (no zero point yet) to clamped codes:
+// int32 -> int16 saturating packs, + zero point in int16, -> 8-bit packs,
+// clamp on the bytes. Dword 4L + t holds elements 4L..4L+3 of r_t (the packs
+// interleave per 128-bit lane).
+template <class TY>
+NIBBLE_DWQ8_INLINE __m512i PackCodes(__m512i r0, __m512i r1, __m512i r2, __m512i r3, const Q3Plane& c) {
+  const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), c.zp16);
+  const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), c.zp16);
+  if constexpr (std::is_signed_v<TY>) return _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), c.lo8), c.hi8);
+  else return _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(p01, p23), c.lo8), c.hi8);
+}
+
 template <int R, class TY>
 NIBBLE_DWQ8_INLINE __m512i CodesByLane(const __m512i (&acc)[R], const Q3Plane& c) {
   __m512i r[4];
@@ -122,11 +134,7 @@ NIBBLE_DWQ8_INLINE __m512i CodesByLane(const __m512i (&acc)[R], const Q3Plane& c
   for (int t = 0; t < R; ++t) r[t] = RequantQ3Raw(acc[t], c);
 #pragma GCC unroll 4
   for (int t = R; t < 4; ++t) r[t] = r[0];  // lanes past R: not stored
-  const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), c.zp16);
-  const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(r[2], r[3]), c.zp16);
-  __m512i b;
-  if constexpr (std::is_signed_v<TY>) b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), c.lo8), c.hi8);
-  else b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(p01, p23), c.lo8), c.hi8);
+  const __m512i b = PackCodes<TY>(r[0], r[1], r[2], r[3], c);
   // Dword 4L + t of b holds columns 4L..4L+3 of vector t.
   const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
   return _mm512_permutexvar_epi32(order, b);
@@ -281,15 +289,8 @@ NIBBLE_DWQ8_INLINE void Q3Wide(const FastArgs& a, const Q3Plane& c, const TX* xp
     for (int t = 0; t < R; ++t) {
       TY* dst = yp + (oy0 + t) * ow + ox;
       if constexpr (S == 1) {
-        const __m512i p01 = _mm512_adds_epi16(
-            _mm512_packs_epi32(RequantQ3Raw(acc[t][0], c), RequantQ3Raw(acc[t][1], c)), c.zp16);
-        const __m512i p23 = _mm512_adds_epi16(
-            _mm512_packs_epi32(RequantQ3Raw(acc[t][2], c), RequantQ3Raw(acc[t][3], c)), c.zp16);
-        __m512i b;
-        if constexpr (std::is_signed_v<TY>)
-          b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), c.lo8), c.hi8);
-        else
-          b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(p01, p23), c.lo8), c.hi8);
+        const __m512i b = PackCodes<TY>(RequantQ3Raw(acc[t][0], c), RequantQ3Raw(acc[t][1], c),
+                                        RequantQ3Raw(acc[t][2], c), RequantQ3Raw(acc[t][3], c), c);
         if (nc == 64) _mm512_storeu_si512(dst, b);
         else _mm512_mask_storeu_epi8(dst, (uint64_t{1} << nc) - 1, b);
       } else {
