@@ -142,16 +142,25 @@ void GemmQ8FastRun(const GemmQ8Packed& pk, int64_t m, const TA* a, TC* c, int64_
   // A rows shifted to u8 in the micro-kernel's broadcast layout [tile][k4][mr][4].
   thread_local std::vector<int64_t> scratch;
   const size_t need = static_cast<size_t>((kRowsPerTask + mr) * k4 * 4 * elem / 8 + 1);
+  // 8-row byte tiles on a zmm level: the AVX-512 transpose (gemm_q8_pack.h).
+  const bool zmm_pack = !pk.wide && mr == 8 && pk.isa >= Isa::kAvx512Vnni;
   if (scratch.size() < need) scratch.resize(need);
   for (int64_t t = task_lo; t < task_hi; ++t) {
     const int64_t nb = t / m_blocks, mb = t % m_blocks;  // consecutive tasks share weight panels
     const int64_t r0 = mb * kRowsPerTask, rows = std::min(kRowsPerTask, m - r0);
     const int64_t tiles = (rows + mr - 1) / mr;
-    for (int64_t i = 0; i < rows; ++i) {
-      const uint8_t* src = reinterpret_cast<const uint8_t*>(a + (r0 + i) * k);
-      const int64_t base = (i / mr) * k4 * mr * 4 + (i % mr) * 4;
-      if (pk.wide) PackRow(src, k, k4, mr * 4, reinterpret_cast<int16_t*>(scratch.data()) + base, kSigned);
-      else PackRow(src, k, k4, mr * 4, reinterpret_cast<uint8_t*>(scratch.data()) + base, kSigned);
+    if (zmm_pack && rows > 1) {  // one row (M = 1): the scalar copy, no zero rows to write
+      for (int64_t tt = 0; tt < tiles; ++tt)
+        q8::PackATile8Avx512(reinterpret_cast<const uint8_t*>(a + (r0 + tt * mr) * k), k,
+                             static_cast<int>(std::min<int64_t>(mr, rows - tt * mr)), k, kSigned ? 0x80 : 0,
+                             reinterpret_cast<uint8_t*>(scratch.data()) + tt * k4 * mr * 4);
+    } else {
+      for (int64_t i = 0; i < rows; ++i) {
+        const uint8_t* src = reinterpret_cast<const uint8_t*>(a + (r0 + i) * k);
+        const int64_t base = (i / mr) * k4 * mr * 4 + (i % mr) * 4;
+        if (pk.wide) PackRow(src, k, k4, mr * 4, reinterpret_cast<int16_t*>(scratch.data()) + base, kSigned);
+        else PackRow(src, k, k4, mr * 4, reinterpret_cast<uint8_t*>(scratch.data()) + base, kSigned);
+      }
     }
     const int64_t p_end = std::min(pk.n_panels, (nb + 1) * per_task);
     for (int64_t pn = nb * per_task; pn < p_end; ++pn) {

@@ -26,6 +26,11 @@ inline int32_t FoldZeroPoint(int32_t bias, int64_t zp, int64_t sum) {
   return static_cast<int32_t>(static_cast<uint32_t>(bias) - static_cast<uint32_t>(zp * sum));
 }
 
+// Rows [0, rows) (rows <= 8; row i at src + i * lda, k bytes each) into one
+// tile of the 8-row broadcast layout [k4][8][4]: byte ^ flip, the depth tail
+// past k zero; rows past `rows` are written as zeros. AVX-512 (F, BW).
+void PackATile8Avx512(const uint8_t* src, int64_t lda, int rows, int64_t k, uint8_t flip, uint8_t* dst);
+
 inline bool MultipliersOk(const std::vector<FixedPointMultiplier>& m, int64_t channels) {
   if (m.size() != 1 && static_cast<int64_t>(m.size()) != channels) return false;
   for (const FixedPointMultiplier& v : m)
