@@ -51,17 +51,52 @@ def run(binary: Path, flt: str, min_time: float) -> list[dict]:
     return rows
 
 
+def best_rows(runs: list[list[dict]]) -> list[dict]:
+    """Per benchmark, the row of the fastest process (for the peak rows, the highest peak), with pct_peak recomputed against the
+    best peak of all processes (the binary measures its peak as the best of 16 short runs,
+    so a single timing of the kernel set against it would compare a typical phase of this
+    machine with its best one). Order: the first process's."""
+    best: dict[str, dict] = {}
+    peak: dict[str, float] = {}
+    def better(r: dict, than: dict) -> bool:
+        # A peak row (GOPS, no peak of its own): the highest peak; any other: the shortest time.
+        if isinstance(r.get("GOPS"), (int, float)) and "peak_GOPS" not in r:
+            return r["GOPS"] > than.get("GOPS", 0)
+        return r.get("cpu_time", 0) < than.get("cpu_time", 0)
+
+    for rows in runs:
+        for r in rows:
+            name = r["name"]
+            if name not in best or better(r, best[name]):
+                best[name] = r
+            if isinstance(r.get("peak_GOPS"), (int, float)):
+                peak[name] = max(peak.get(name, 0.0), r["peak_GOPS"])
+    out = []
+    for r in runs[0]:
+        b = dict(best[r["name"]])
+        if peak.get(b["name"]) and isinstance(b.get("GOPS"), (int, float)):
+            b["peak_GOPS"] = peak[b["name"]]
+            b["pct_peak"] = 100.0 * b["GOPS"] / peak[b["name"]]
+        out.append(b)
+    return out
+
+
 def fmt(v) -> str:
     if not isinstance(v, (int, float)):
         return ""
     return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
 
 
-def section(build: Path, min_time: float) -> str:
+def section(build: Path, min_time: float, best_of: int) -> str:
     env = benchlib.environment("1", [], variables=["NIBBLE_ISA", "NIBBLE_LOWBIT_KERNEL"], threads_label="threads")
     lines = ["### Kernels, single thread (Google Benchmark)", "", *benchlib.environment_table(env), ""]
     for binary, flt, cols in RUNS:
-        rows = run(build / "bench" / binary, flt, min_time)
+        if binary == "nibble_bench_qgemm":
+            rows = best_rows([run(build / "bench" / binary, flt, min_time) for _ in range(best_of)])
+            lines += [f"Best of {best_of} processes per benchmark; % of peak against the best peak of those "
+                      "processes (each measures its peak as the best of 16 short runs).", ""]
+        else:
+            rows = run(build / "bench" / binary, flt, min_time)
         lines += [f"`build/bench/{binary} --benchmark_filter='{flt}'`", "",
                   "| benchmark | time per iteration (us) | " + " | ".join(cols) + " |",
                   "|---|---:|" + "---:|" * len(cols)]
@@ -100,9 +135,11 @@ def main(argv=None) -> int:
     ap.add_argument("--build", type=Path, default=REPO_ROOT / "build", help="build folder with bench/ (default: build)")
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per benchmark (default 0.2)")
     ap.add_argument("--processes", type=int, default=5, help="processes for the low-bit speed-up table (default 5)")
+    ap.add_argument("--best-of", type=int, default=5,
+                    help="processes of nibble_bench_qgemm, best time per benchmark (default 5)")
     ap.add_argument("--write-docs", type=Path, metavar="MARKDOWN")
     args = ap.parse_args(argv)
-    text = section(args.build, args.min_time) + "\n" + speedups(args.build, args.min_time, args.processes)
+    text = section(args.build, args.min_time, args.best_of) + "\n" + speedups(args.build, args.min_time, args.processes)
     print(text)
     if args.write_docs:
         benchlib.write_docs(args.write_docs, text, DOC_BEGIN, DOC_END, "kernel_table")
