@@ -180,7 +180,14 @@ void PassProducts(const AmxConvArgs& g, const uint8_t* xp, bool two_rows, int32_
 
 inline __mmask16 LaneMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max(n, 0)) - 1); }
 
-template <class TC>
+// The previous pass's requantization and transposed store, in one piece.
+void Finish(const AmxConvArgs& g, const Epilogue& e, const PendingPass& prev, uint8_t* codes) {
+  e.Cells(prev.acc, codes, 0, prev.cells);
+  StoreTransposed(codes, g.channels, prev.segs, prev.nsegs, static_cast<uint8_t*>(g.c), g.ldc);
+}
+
+// Both output types: the codes lie in [lo, hi], inside the type's range, and
+// are stored as bytes either way.
 void Tile(const AmxConvArgs& g) {
   Configure();
   // One buffer serves the previous pass's epilogue and the current pass's
@@ -211,8 +218,6 @@ void Tile(const AmxConvArgs& g) {
   e.lo32 = _mm512_set1_epi32(g.lo), e.hi32 = _mm512_set1_epi32(g.hi);
   e.lo64 = _mm512_set1_epi64(int64_t{g.lo} - g.zp), e.hi64 = _mm512_set1_epi64(int64_t{g.hi} - g.zp);
   e.zp32 = _mm512_set1_epi32(g.zp);
-  const bool interleave = g.interleave_epilogue;
-  uint8_t* c = static_cast<uint8_t*>(g.c);
   PendingPass prev;
   for (int pi = 0; pi < g.npasses; ++pi) {
     const AmxPass& ps = g.passes[pi];
@@ -221,9 +226,8 @@ void Tile(const AmxConvArgs& g) {
     for (int i = 0; i < ps.count; ++i) cells = std::max(cells, segs[i].lo + segs[i].n);
     const bool two_rows = cells > 16;
     const uint8_t* xp = g.x + ps.cell * g.cell;
-    if (!interleave && prev.acc) {
-      e.Cells(prev.acc, codes, 0, prev.cells);
-      StoreTransposed(codes, g.channels, prev.segs, prev.nsegs, c, g.ldc);
+    if (!g.interleave_epilogue && prev.acc) {
+      Finish(g, e, prev, codes);
       prev = {};
     }
     if (two_cols && b_resident) PassProducts<true, true>(g, xp, two_rows, acc, e, prev, codes);
@@ -235,16 +239,13 @@ void Tile(const AmxConvArgs& g) {
   // After the last products the tiles go back to their initial state: the
   // OS then saves none of their 8 KB at a context switch.
   _tile_release();
-  if (prev.acc) {
-    e.Cells(prev.acc, codes, 0, prev.cells);
-    StoreTransposed(codes, g.channels, prev.segs, prev.nsegs, c, g.ldc);  // TC is one byte
-  }
+  if (prev.acc) Finish(g, e, prev, codes);
 }
 
 }  // namespace
 
-void ConvAmxU8(const AmxConvArgs& g) { Tile<uint8_t>(g); }
-void ConvAmxS8(const AmxConvArgs& g) { Tile<int8_t>(g); }
+void ConvAmxU8(const AmxConvArgs& g) { Tile(g); }
+void ConvAmxS8(const AmxConvArgs& g) { Tile(g); }
 
 // 16 cells per step. Vector k holds channels 4 k + l (128-bit lane l) at
 // the step's 16 columns; each lane is 16 rows (k) x 16 bytes (columns), and

@@ -54,8 +54,9 @@ struct DwConvQ8Packed {
   // byte quads (w0, w1, w2, 0) and the bias it starts from (bias_folded, less
   // 128 * sum(w) for int8 x, which that path biases to uint8); q3_fits[m] is 0
   // where some tap of plane m does not fit int8 or its shift is below 33
-  // (that plane takes the int16 path). Made at pack time: a 7x7 plane's whole product is ~50 cycles, and
-  // deriving these per plane cost a quarter of that.
+  // (that plane takes the int16 path). Made at pack time: a 7x7 plane's
+  // whole product is ~50 cycles, and deriving these per plane cost a quarter
+  // of that.
   std::vector<int32_t> q3;
   std::vector<uint8_t> q3_fits;
 };

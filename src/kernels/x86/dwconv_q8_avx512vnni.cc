@@ -106,15 +106,6 @@ NIBBLE_DWQ8_INLINE __m512i RequantQ3Raw(__m512i acc, const Q3Plane& c) {
   return _mm512_sra_epi32(_mm512_add_epi32(vec512::HighDwords(acc, c.mult, c.mult), c.rnd32), c.sh32);
 }
 
-// Up to 4 vectors of accumulators (one output row block each) requantized
-// into one vector of codes, 128-bit lane t holding vector t's 16. One
-// RequantQ3Raw per vector (no zero point, no clamp), then the int32 -> int16
-// -> int8 saturating packs with the zero point added in int16 and the clamp
-// on the bytes, as in Q3Wide, and one dword permute to undo the packs'
-// per-lane interleave: about 9 instructions per vector where requantizing,
-// clamping and narrowing (vpmovdb) each on its own took 11. Requantization
-// was a third of the time of the 28x28 and smaller planes; this made them
-// 0.76-0.84x in MobileNetV2 (the commit that added it has the runs).
 // Four vectors of requantized values (no zero point yet) to clamped codes:
 // int32 -> int16 saturating packs, + zero point in int16, -> 8-bit packs,
 // clamp on the bytes. Dword 4L + t holds elements 4L..4L+3 of r_t (the packs
@@ -127,6 +118,15 @@ NIBBLE_DWQ8_INLINE __m512i PackCodes(__m512i r0, __m512i r1, __m512i r2, __m512i
   else return _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(p01, p23), c.lo8), c.hi8);
 }
 
+// Up to 4 vectors of accumulators (one output row block each) requantized
+// into one vector of codes, 128-bit lane t holding vector t's 16. One
+// RequantQ3Raw per vector (no zero point, no clamp), then the int32 -> int16
+// -> int8 saturating packs with the zero point added in int16 and the clamp
+// on the bytes, as in Q3Wide, and one dword permute to undo the packs'
+// per-lane interleave: about 9 instructions per vector where requantizing,
+// clamping and narrowing (vpmovdb) each on its own took 11. Requantization
+// was a third of the time of the 28x28 and smaller planes; this made them
+// 0.76-0.84x in MobileNetV2 (the commit that added it has the runs).
 template <int R, class TY>
 NIBBLE_DWQ8_INLINE __m512i CodesByLane(const __m512i (&acc)[R], const Q3Plane& c) {
   __m512i r[4];
