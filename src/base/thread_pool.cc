@@ -46,12 +46,27 @@ constexpr uint32_t GenOf(uint64_t s) { return uint32_t(s >> 32); }
 constexpr int ChunksOf(uint64_t s) { return int((s >> 16) & 0xffff); }
 constexpr int NextOf(uint64_t s) { return int(s & 0xffff); }
 
+// A ParallelForTasks share: generation (bits 63..32) | first task left
+// (31..16) | end (15..0). The generation keeps a thread that is late from
+// taking tasks of a later job.
+constexpr uint64_t PackShare(uint32_t gen, int64_t lo, int64_t hi) {
+  return (uint64_t{gen} << 32) | (uint64_t(lo) << 16) | uint64_t(hi);
+}
+constexpr int LoOf(uint64_t s) { return int((s >> 16) & 0xffff); }
+constexpr int HiOf(uint64_t s) { return int(s & 0xffff); }
+
 }  // namespace
 
 // One per thread (slot 0 is the caller), on its own cache line: the CPU the
 // thread runs a chunk on, -1 while it runs none.
 struct alignas(64) ThreadPool::Slot {
   std::atomic<int> running_cpu{-1};
+};
+
+// One per chunk of a ParallelForTasks, on its own cache line: its owner takes
+// from the front, others from the back.
+struct alignas(64) ThreadPool::Share {
+  std::atomic<uint64_t> left{0};
 };
 
 int DefaultThreadCount() {
@@ -62,6 +77,7 @@ int DefaultThreadCount() {
 ThreadPool::ThreadPool(int num_threads)
     : num_threads_(std::clamp(num_threads, 1, 0xffff)),
       slots_(new Slot[static_cast<size_t>(num_threads_)]),
+      shares_(new Share[static_cast<size_t>(num_threads_)]),
       ranges_(static_cast<size_t>(num_threads_)) {
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
@@ -109,14 +125,47 @@ void ThreadPool::RunChunks(uint32_t gen, int slot) {
     if (!claim_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     // The chunk is ours: the job's data stays put until it is done.
     int chunk = NextOf(s), chunks = ChunksOf(s);
+    // (A ParallelForTasks is done when every chunk is: a chunk's thread
+    // returns once no share has a task left, and only after its own last
+    // task; so no thread is left holding a chunk, reading the job, when the
+    // caller moves on.)
     slots_[slot].running_cpu.store(CurrentCpu(), std::memory_order_relaxed);
-    RunCaught(slot, ranges_[chunk].first, ranges_[chunk].second);
+    if (tasks_) RunTasks(gen, slot, chunk, chunks);
+    else RunCaught(slot, ranges_[chunk].first, ranges_[chunk].second);
     slots_[slot].running_cpu.store(-1, std::memory_order_relaxed);
     if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks && slot != 0) {
       std::lock_guard<std::mutex> lock(mu_);
       done_cv_.notify_one();
     }
     s = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::RunTasks(uint32_t gen, int slot, int own, int shares) {
+  for (;;) {
+    int task = -1;
+    uint64_t v = shares_[own].left.load(std::memory_order_acquire);
+    while (GenOf(v) == gen && LoOf(v) < HiOf(v)) {
+      if (shares_[own].left.compare_exchange_weak(v, v + (uint64_t{1} << 16), std::memory_order_acq_rel)) {
+        task = LoOf(v);
+        break;
+      }
+    }
+    // Own share used up: the last task of the share with the most left.
+    while (task < 0) {
+      int victim = -1, most = 0;
+      for (int i = 0; i < shares; ++i) {
+        uint64_t w = shares_[i].left.load(std::memory_order_acquire);
+        if (GenOf(w) == gen && HiOf(w) - LoOf(w) > most) most = HiOf(w) - LoOf(w), victim = i;
+      }
+      if (victim < 0) break;
+      uint64_t w = shares_[victim].left.load(std::memory_order_acquire);
+      if (GenOf(w) == gen && LoOf(w) < HiOf(w) &&
+          shares_[victim].left.compare_exchange_strong(w, w - 1, std::memory_order_acq_rel))
+        task = HiOf(w) - 1;
+    }
+    if (task < 0) return;
+    RunCaught(slot, task, task + 1);
   }
 }
 
@@ -138,7 +187,31 @@ void ThreadPool::ParallelForChunks(int64_t n, const std::function<void(int, int6
     ranges_[static_cast<size_t>(c)] = {begin, begin + len};
     begin += len;
   }
+  RunJob(chunks, false, fn);
+}
+
+void ThreadPool::ParallelForTasks(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n > kMaxTasks) return ParallelFor(n, fn);
+  if (n <= 0) return;
+  const int chunks = static_cast<int>(std::min<int64_t>(num_threads_, n));
+  if (chunks <= 1) {
+    fn(0, n);
+    return;
+  }
+  // The shares carry the job's generation, the one RunJob publishes next.
+  const uint32_t gen = generation_ + 1;
+  int64_t per = n / chunks, extra = n % chunks, begin = 0;
+  for (int c = 0; c < chunks; ++c) {
+    int64_t len = per + (c < extra ? 1 : 0);
+    shares_[c].left.store(PackShare(gen, begin, begin + len), std::memory_order_relaxed);
+    begin += len;
+  }
+  RunJob(chunks, true, [&](int, int64_t lo, int64_t hi) { fn(lo, hi); });
+}
+
+void ThreadPool::RunJob(int chunks, bool tasks, const std::function<void(int, int64_t, int64_t)>& fn) {
   job_ = &fn;
+  tasks_ = tasks;
   done_.store(0, std::memory_order_relaxed);
   int cpu = CurrentCpu();
   caller_cpu_.store(cpu, std::memory_order_relaxed);

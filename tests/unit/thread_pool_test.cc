@@ -78,6 +78,88 @@ TEST(ThreadPool, ErrorsReachTheCallerAfterEveryChunkFinished) {
   EXPECT_EQ(sum.load(), 4950);
 }
 
+// ParallelForTasks: every task once, one task per call wherever tasks are
+// shared out (more than one thread and task), and the whole range in one
+// call otherwise; beyond kMaxTasks it falls back to ParallelFor's chunks.
+TEST(ThreadPool, TasksRunOnceEachAtEveryThreadCount) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{7}, int64_t{1000}, ThreadPool::kMaxTasks,
+                      ThreadPool::kMaxTasks + 3}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<int> calls{0};
+      pool.ParallelForTasks(n, [&](int64_t lo, int64_t hi) {
+        ASSERT_LT(lo, hi);
+        ASSERT_LE(hi, n);
+        calls++;
+        for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(i)]++;
+      });
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "threads=" << threads << " n=" << n << " i=" << i;
+      if (threads == 1 || n <= 1) EXPECT_EQ(calls.load(), n > 0 ? 1 : 0) << "threads=" << threads << " n=" << n;
+      else if (n <= ThreadPool::kMaxTasks) EXPECT_EQ(calls.load(), n) << "threads=" << threads << " n=" << n;
+      else EXPECT_LE(calls.load(), threads) << "threads=" << threads << " n=" << n;
+    }
+  }
+}
+
+// A thread that runs its tasks slowly gives them up to the faster one: the
+// caller's tasks are instant, the worker's take 2 ms each, so of 40 tasks
+// (20 per share) the caller runs its own 20 and takes most of the worker's.
+// With equal shares it would run 20 and the call would last 40 ms.
+TEST(ThreadPool, TasksMoveToTheFasterThread) {
+  ThreadPool pool(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> by_caller{0};
+  std::vector<std::atomic<int>> hits(40);
+  pool.ParallelForTasks(40, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(i)]++;
+    if (std::this_thread::get_id() == caller) by_caller++;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  });
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << i;
+  EXPECT_GE(by_caller.load(), 30);
+}
+
+// Back-to-back task jobs, mixed with chunk jobs: a thread still looking for
+// tasks of one job must never take a task of the next (the shares carry the
+// job's generation).
+TEST(ThreadPool, BackToBackTaskJobsRunEveryTaskOnce) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    for (int job = 0; job < 3000; ++job) {
+      const int64_t n = 1 + (job * 37) % 29;
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      auto count = [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(i)]++;
+      };
+      if (job % 3 == 2) pool.ParallelFor(n, count);
+      else pool.ParallelForTasks(n, count);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "job " << job << " i=" << i;
+    }
+  }
+}
+
+// A throwing task: the call returns only after every other task finished,
+// with the error on the caller's thread.
+TEST(ThreadPool, TaskErrorsReachTheCallerAfterEveryTaskFinished) {
+  ThreadPool pool(2);
+  std::atomic<int> finished{0};
+  bool caught = false;
+  try {
+    pool.ParallelForTasks(6, [&](int64_t lo, int64_t) {
+      if (lo == 4) throw std::runtime_error("task 4");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      finished++;
+    });
+  } catch (const std::runtime_error& e) {
+    caught = true;
+    EXPECT_EQ(std::string(e.what()), "task 4");
+    EXPECT_EQ(finished.load(), 5) << "returned before the other tasks finished";
+  }
+  EXPECT_TRUE(caught);
+}
+
 // Runs `jobs` ParallelFor calls of two chunks on a two-thread pool whose
 // threads share one CPU; each chunk sums its range and then busies its thread
 // for `chunk_us`. Returns the seconds taken, or -1 if the thread could not

@@ -168,8 +168,8 @@ class QConvKernel : public ConvKernel {
                                  [&](int64_t lo, int64_t hi) { DwConvQ8Run(dw_, p, px, py, lo, hi); });
         } else if (path_ == Path::kGemm) {
           const uint64_t run = ConvQ8FastNewRun();
-          ctx.pool().ParallelFor(ConvQ8FastTaskCount(gemm_, p),
-                                 [&](int64_t lo, int64_t hi) { ConvQ8FastRun(gemm_, p, px, py, lo, hi, run); });
+          ctx.pool().ParallelForTasks(ConvQ8FastTaskCount(gemm_, p),
+                                      [&](int64_t lo, int64_t hi) { ConvQ8FastRun(gemm_, p, px, py, lo, hi, run); });
         } else {
           ConvQ8Im2col(p, px, w, b, py, Scratch<TX>(), acc_);
         }

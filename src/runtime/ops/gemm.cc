@@ -222,8 +222,8 @@ class QGemmKernel : public OpKernel {
             break;
           case Path::kLowBit: LowBitGemm(lowbit_, p.m, pa, py, &ctx.pool()); break;
           case Path::kInt8:
-            ctx.pool().ParallelFor(GemmQ8FastTaskCount(packed_, p.m),
-                                   [&](int64_t lo, int64_t hi) { GemmQ8FastRun(packed_, p.m, pa, py, lo, hi); });
+            ctx.pool().ParallelForTasks(GemmQ8FastTaskCount(packed_, p.m),
+                                        [&](int64_t lo, int64_t hi) { GemmQ8FastRun(packed_, p.m, pa, py, lo, hi); });
             break;
           case Path::kReference: GemmQ8Reference(p, pa, b, bias, py); break;
         }
