@@ -190,23 +190,25 @@ void ThreadPool::ParallelForChunks(int64_t n, const std::function<void(int, int6
   RunJob(chunks, false, fn);
 }
 
-void ThreadPool::ParallelForTasks(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-  if (n > kMaxTasks) return ParallelFor(n, fn);
+void ThreadPool::ParallelForTasks(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
   if (n <= 0) return;
-  const int chunks = static_cast<int>(std::min<int64_t>(num_threads_, n));
+  grain = std::max<int64_t>(1, grain);
+  const int64_t tasks = (n - 1) / grain + 1;
+  if (tasks > kMaxTasks) return ParallelFor(n, fn, grain);
+  const int chunks = static_cast<int>(std::min<int64_t>(num_threads_, tasks));
   if (chunks <= 1) {
     fn(0, n);
     return;
   }
   // The shares carry the job's generation, the one RunJob publishes next.
   const uint32_t gen = generation_ + 1;
-  int64_t per = n / chunks, extra = n % chunks, begin = 0;
+  int64_t per = tasks / chunks, extra = tasks % chunks, begin = 0;
   for (int c = 0; c < chunks; ++c) {
     int64_t len = per + (c < extra ? 1 : 0);
     shares_[c].left.store(PackShare(gen, begin, begin + len), std::memory_order_relaxed);
     begin += len;
   }
-  RunJob(chunks, true, [&](int, int64_t lo, int64_t hi) { fn(lo, hi); });
+  RunJob(chunks, true, [&](int, int64_t lo, int64_t) { fn(lo * grain, std::min(n, (lo + 1) * grain)); });
 }
 
 void ThreadPool::RunJob(int chunks, bool tasks, const std::function<void(int, int64_t, int64_t)>& fn) {

@@ -38,17 +38,17 @@ class ThreadPool {
   // distinct among chunks running at the same time (the running thread's
   // slot): an index into per-thread scratch buffers.
   void ParallelForChunks(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn, int64_t grain = 1);
-  // fn(lo, hi) over a partition of n independent tasks (a conv's or a GEMM's
-  // output tiles), balanced while they run: each thread starts on its own
-  // contiguous share and runs it front to back, one task per call; a thread
-  // whose share is used up takes tasks one at a time from the back of the
-  // share with the most left. Equal shares wait for the slower thread, and
-  // this host's two CPUs often run at different speeds at the same moment (the
-  // same AMX conv measured 0.18 ms on one and 0.44 ms on the other, both
-  // running at once). Contiguous shares keep what consecutive tasks share (a
-  // conv's staged input rows) on one thread. More than kMaxTasks tasks run
-  // as ParallelFor does.
-  void ParallelForTasks(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+  // fn(lo, hi) over a partition of [0, n) into tasks of `grain` consecutive
+  // indices (the last one shorter), balanced while they run: each thread
+  // starts on its own contiguous share of the tasks and runs it front to back,
+  // one task per call; a thread whose share is used up takes tasks one at a
+  // time from the back of the share with the most left. Equal shares wait for
+  // the slower thread, and this host's two CPUs often run at different speeds
+  // at the same moment (the same AMX conv measured 0.18 ms on one and 0.44 ms
+  // on the other, both running at once). Contiguous shares keep what
+  // consecutive tasks share (a conv's staged input rows) on one thread. More
+  // than kMaxTasks tasks run as ParallelFor does.
+  void ParallelForTasks(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
   static constexpr int64_t kMaxTasks = 0xffff;
 
  private:

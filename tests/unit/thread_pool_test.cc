@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -78,27 +79,39 @@ TEST(ThreadPool, ErrorsReachTheCallerAfterEveryChunkFinished) {
   EXPECT_EQ(sum.load(), 4950);
 }
 
-// ParallelForTasks: every task once, one task per call wherever tasks are
-// shared out (more than one thread and task), and the whole range in one
-// call otherwise; beyond kMaxTasks it falls back to ParallelFor's chunks.
+// ParallelForTasks: every index once, one task (grain indices, from a
+// multiple of grain) per call wherever tasks are shared out (more than one
+// thread and task), and the whole range in one call otherwise; beyond
+// kMaxTasks tasks it falls back to ParallelFor's chunks.
 TEST(ThreadPool, TasksRunOnceEachAtEveryThreadCount) {
   for (int threads : {1, 2, 3, 5}) {
     ThreadPool pool(threads);
-    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{7}, int64_t{1000}, ThreadPool::kMaxTasks,
-                      ThreadPool::kMaxTasks + 3}) {
-      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-      std::atomic<int> calls{0};
-      pool.ParallelForTasks(n, [&](int64_t lo, int64_t hi) {
-        ASSERT_LT(lo, hi);
-        ASSERT_LE(hi, n);
-        calls++;
-        for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(i)]++;
-      });
-      for (int64_t i = 0; i < n; ++i)
-        ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "threads=" << threads << " n=" << n << " i=" << i;
-      if (threads == 1 || n <= 1) EXPECT_EQ(calls.load(), n > 0 ? 1 : 0) << "threads=" << threads << " n=" << n;
-      else if (n <= ThreadPool::kMaxTasks) EXPECT_EQ(calls.load(), n) << "threads=" << threads << " n=" << n;
-      else EXPECT_LE(calls.load(), threads) << "threads=" << threads << " n=" << n;
+    for (int64_t grain : {1, 3, 64}) {
+      for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{7}, int64_t{1000}, ThreadPool::kMaxTasks,
+                        ThreadPool::kMaxTasks * grain + 3}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::atomic<int64_t> calls{0};
+        const int64_t tasks = (n + grain - 1) / grain;
+        const bool shared = threads > 1 && tasks > 1 && tasks <= ThreadPool::kMaxTasks;
+        pool.ParallelForTasks(
+            n,
+            [&](int64_t lo, int64_t hi) {
+              ASSERT_LT(lo, hi);
+              ASSERT_LE(hi, n);
+              if (shared) {
+                ASSERT_EQ(lo % grain, 0);
+                ASSERT_EQ(hi, std::min(n, lo + grain));
+              }
+              calls++;
+              for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(i)]++;
+            },
+            grain);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "threads=" << threads << " n=" << n << " i=" << i;
+        if (shared) EXPECT_EQ(calls.load(), tasks) << "threads=" << threads << " n=" << n;
+        else if (tasks <= 1 || threads == 1) EXPECT_EQ(calls.load(), n > 0 ? 1 : 0) << "threads=" << threads << " n=" << n;
+        else EXPECT_LE(calls.load(), threads) << "threads=" << threads << " n=" << n;
+      }
     }
   }
 }

@@ -76,7 +76,7 @@ class PoolKernel : public OpKernel {
       using T = typename decltype(tag)::type;
       const T* px = x.data<T>();
       T* py = ctx.output(0).data<T>();
-      ctx.pool().ParallelFor(p.planes, [&](int64_t lo, int64_t hi) {
+      ctx.pool().ParallelForTasks(p.planes, [&](int64_t lo, int64_t hi) {
         if constexpr (sizeof(T) == 1) {  // 8-bit codes: the vectorized integer kernel
           if (!indices && p.kind == PoolKind::kMax && MaxPoolQ8X86Vectorizes(p.geo)) {
             MaxPoolQ8X86(p.planes, p.geo, px, py, lo, hi);

@@ -69,7 +69,7 @@ class QAddMulKernel : public OpKernel {
       const T* pa = a.data<T>();
       const T* pb = b.data<T>();
       T* py = y.data<T>();
-      ctx.pool().ParallelFor(y.numel(), [&](int64_t lo, int64_t hi) {
+      ctx.pool().ParallelForTasks(y.numel(), [&](int64_t lo, int64_t hi) {
         const T* sa = a1 ? pa : pa + lo;
         const T* sb = b1 ? pb : pb + lo;
         if (mul_) MulQ8Span(mul_p_, sa, a1, sb, b1, py + lo, hi - lo);
