@@ -27,8 +27,9 @@ constexpr int64_t kPanelBytes = 512 << 10;
 constexpr int64_t kMaxSubPanels = 4;
 // Output channels per task (rounded to tiles): the task's weights stay in L2.
 constexpr int64_t kChannelsPerTask = 256;
-// Tasks wanted per run where the shape allows (the thread pool splits task
-// ranges statically, so a few equal tasks per thread keep the split even),
+// Tasks wanted per run where the shape allows (each thread starts on an
+// equal share and takes tasks from others' when done, ParallelForTasks, so a
+// few tasks per thread let a faster one take more),
 // first the channels are split further, down to kMinChannelsPerTask (each
 // channel block re-packs the panel), then the position blocks get smaller
 // (each one re-gathers its halo rows).
@@ -1287,7 +1288,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
 
   // Channel blocks vary fastest: consecutive tasks of one thread share their
   // position block, so BuildTaps gathers it once for all of them (also across
-  // the calls of one run: chunks of a ParallelFor that one thread ran).
+  // the calls of one run: tasks of a ParallelForTasks that one thread ran).
   ctx.call = run != 0 ? run : ConvQ8FastNewRun();
   for (int64_t t = task_lo; t < task_hi; ++t) {
     int64_t rest = t;

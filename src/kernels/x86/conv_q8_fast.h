@@ -20,7 +20,7 @@
 // the plain (c, ky, kx) order, gathered row by row.
 //
 // Threading: ConvQ8FastTaskCount() independent tasks; call ConvQ8FastRun over
-// any partition of [0, count) from any threads (e.g. ThreadPool::ParallelFor).
+// any partition of [0, count) from any threads (e.g. ThreadPool::ParallelForTasks).
 // Tasks write disjoint output tiles; per-thread scratch is thread_local and
 // only grows, so the hot path does not allocate after warm-up.
 #pragma once
@@ -147,7 +147,7 @@ int64_t ConvQ8EdgeTiles();
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);
 
 // A new run id: the ConvQ8FastRun calls that split one conv's tasks between
-// them (the chunks of a ParallelFor) pass the same id, so a thread that runs
+// them (the tasks of a ParallelForTasks) pass the same id, so a thread that runs
 // two of those chunks gathers a shared position block once. Each new input
 // (even at the same address) needs a new id.
 uint64_t ConvQ8FastNewRun();

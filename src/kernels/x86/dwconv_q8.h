@@ -8,7 +8,7 @@
 //       -x_zero_point * sum(w - w_zero_point) into the bias.
 //   DwConvQ8Run<TX, TY>(packed, p, x, y, plane_lo, plane_hi)
 //       computes output planes [plane_lo, plane_hi) of batch * out_channels;
-//       threads take disjoint plane ranges (ThreadPool::ParallelFor over
+//       threads take disjoint plane ranges (e.g. ThreadPool::ParallelForTasks over
 //       p.batch * p.out_channels). Scratch is thread_local, grown once.
 //
 // Fast paths (isa >= kAvx2): 2-D, kernel 3x3 or 5x5, stride 1 or 2 (same on
