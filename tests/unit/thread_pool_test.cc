@@ -117,9 +117,10 @@ TEST(ThreadPool, TasksRunOnceEachAtEveryThreadCount) {
 }
 
 // A thread that runs its tasks slowly gives them up to the faster one: the
-// caller's tasks are instant, the worker's take 2 ms each, so of 40 tasks
-// (20 per share) the caller runs its own 20 and takes most of the worker's.
-// With equal shares it would run 20 and the call would last 40 ms.
+// caller's tasks are instant, the worker's take 5 ms each, so of 40 tasks
+// (20 per share) the caller runs its own 20 and takes most of the worker's
+// (the worker gets 10 only if the caller stalls for 50 ms). With equal shares
+// the caller would run 20 and the call would last 100 ms.
 TEST(ThreadPool, TasksMoveToTheFasterThread) {
   ThreadPool pool(2);
   const std::thread::id caller = std::this_thread::get_id();
@@ -128,7 +129,7 @@ TEST(ThreadPool, TasksMoveToTheFasterThread) {
   pool.ParallelForTasks(40, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(i)]++;
     if (std::this_thread::get_id() == caller) by_caller++;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    else std::this_thread::sleep_for(std::chrono::milliseconds(5));
   });
   for (int i = 0; i < 40; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << i;
   EXPECT_GE(by_caller.load(), 30);
