@@ -7,12 +7,15 @@
 //
 //   nibble_session_ab MODEL DISABLED_PASS [threads] [rounds] [runs per round]
 //
+// The model's inputs must be float32 (filled with random normal values).
+//
 // Prints per round the median run time of each session and their ratio, then
 // the median of the ratios and each session's best round median.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,14 +37,14 @@ double MedianMs(nibble::Session& s, const std::vector<std::pair<std::string, nib
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr, "usage: %s MODEL DISABLED_PASS [threads] [rounds] [runs]\n", argv[0]);
     return 2;
   }
-  const int threads = argc > 3 ? std::atoi(argv[3]) : 1;
-  const int rounds = argc > 4 ? std::atoi(argv[4]) : 20;
-  const int runs = argc > 5 ? std::atoi(argv[5]) : 20;
+  const int threads = std::max(1, argc > 3 ? std::atoi(argv[3]) : 1);
+  const int rounds = std::max(1, argc > 4 ? std::atoi(argv[4]) : 20);
+  const int runs = std::max(1, argc > 5 ? std::atoi(argv[5]) : 20);
   nibble::SessionOptions a, b;
   a.threads = b.threads = threads;
   b.disabled_passes = {argv[2]};
@@ -51,6 +54,11 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::normal_distribution<float> nd;
   for (const nibble::IoInfo& io : sa->inputs()) {
+    if (io.dtype != nibble::DType::kFloat32) {
+      std::fprintf(stderr, "%s: input '%s' is not float32: only float inputs are filled with random values\n",
+                   argv[1], io.name.c_str());
+      return 2;
+    }
     nibble::Shape shape = io.shape;
     for (auto& d : shape) d = d < 0 ? 1 : d;
     nibble::Tensor t(io.dtype, shape);
@@ -84,4 +92,13 @@ int main(int argc, char** argv) {
   if (!fast.empty()) std::printf("  fast rounds: %zu, median B/A %.3f", fast.size(), fast[fast.size() / 2]);
   std::printf("\n");
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
 }
