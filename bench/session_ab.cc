@@ -1,5 +1,5 @@
-// A/B of one runtime step inside one process: the same model in two
-// sessions, one with a pass (or step) disabled, run in alternating rounds so
+// A/B of one graph pass inside one process: the same model in two
+// sessions, one with the pass disabled, run in alternating rounds so
 // that both see the same machine state. This host's AMX unit switches between
 // a fast and a slow phase within seconds (docs/benchmarks.md), so timings
 // from separate processes differ by more than most changes do; a round pair
