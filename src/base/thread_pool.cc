@@ -46,6 +46,10 @@ constexpr uint32_t GenOf(uint64_t s) { return uint32_t(s >> 32); }
 constexpr int ChunksOf(uint64_t s) { return int((s >> 16) & 0xffff); }
 constexpr int NextOf(uint64_t s) { return int(s & 0xffff); }
 
+// Where chunk c of n items split into `chunks` near-equal contiguous chunks
+// starts (the first n % chunks are one longer); chunk c ends where c + 1 starts.
+constexpr int64_t ChunkBegin(int64_t n, int chunks, int c) { return c * (n / chunks) + std::min<int64_t>(c, n % chunks); }
+
 // A ParallelForTasks share: generation (bits 63..32) | first task left
 // (31..16) | end (15..0). The generation keeps a thread that is late from
 // taking tasks of a later job.
@@ -151,18 +155,17 @@ void ThreadPool::RunTasks(uint32_t gen, int slot, int own, int shares) {
         break;
       }
     }
-    // Own share used up: the last task of the share with the most left.
+    // Own share used up: the last task of the share with the most left (if
+    // that share changed since it was read, look again).
     while (task < 0) {
       int victim = -1, most = 0;
+      uint64_t seen = 0;
       for (int i = 0; i < shares; ++i) {
-        uint64_t w = shares_[i].left.load(std::memory_order_acquire);
-        if (GenOf(w) == gen && HiOf(w) - LoOf(w) > most) most = HiOf(w) - LoOf(w), victim = i;
+        const uint64_t w = shares_[i].left.load(std::memory_order_acquire);
+        if (GenOf(w) == gen && HiOf(w) - LoOf(w) > most) most = HiOf(w) - LoOf(w), victim = i, seen = w;
       }
       if (victim < 0) break;
-      uint64_t w = shares_[victim].left.load(std::memory_order_acquire);
-      if (GenOf(w) == gen && LoOf(w) < HiOf(w) &&
-          shares_[victim].left.compare_exchange_strong(w, w - 1, std::memory_order_acq_rel))
-        task = HiOf(w) - 1;
+      if (shares_[victim].left.compare_exchange_strong(seen, seen - 1, std::memory_order_acq_rel)) task = HiOf(seen) - 1;
     }
     if (task < 0) return;
     RunCaught(slot, task, task + 1);
@@ -181,12 +184,7 @@ void ThreadPool::ParallelForChunks(int64_t n, const std::function<void(int, int6
     fn(0, 0, n);
     return;
   }
-  int64_t per = n / chunks, extra = n % chunks, begin = 0;
-  for (int c = 0; c < chunks; ++c) {
-    int64_t len = per + (c < extra ? 1 : 0);
-    ranges_[static_cast<size_t>(c)] = {begin, begin + len};
-    begin += len;
-  }
+  for (int c = 0; c < chunks; ++c) ranges_[static_cast<size_t>(c)] = {ChunkBegin(n, chunks, c), ChunkBegin(n, chunks, c + 1)};
   RunJob(chunks, false, fn);
 }
 
@@ -202,13 +200,16 @@ void ThreadPool::ParallelForTasks(int64_t n, const std::function<void(int64_t, i
   }
   // The shares carry the job's generation, the one RunJob publishes next.
   const uint32_t gen = generation_ + 1;
-  int64_t per = tasks / chunks, extra = tasks % chunks, begin = 0;
-  for (int c = 0; c < chunks; ++c) {
-    int64_t len = per + (c < extra ? 1 : 0);
-    shares_[c].left.store(PackShare(gen, begin, begin + len), std::memory_order_relaxed);
-    begin += len;
-  }
-  RunJob(chunks, true, [&](int, int64_t lo, int64_t) { fn(lo * grain, std::min(n, (lo + 1) * grain)); });
+  for (int c = 0; c < chunks; ++c)
+    shares_[c].left.store(PackShare(gen, ChunkBegin(tasks, chunks, c), ChunkBegin(tasks, chunks, c + 1)),
+                          std::memory_order_relaxed);
+  // One reference captured: the wrapper fits std::function's inline buffer
+  // (three would make it allocate on every call).
+  const struct {
+    const std::function<void(int64_t, int64_t)>& fn;
+    int64_t n, grain;
+  } job{fn, n, grain};
+  RunJob(chunks, true, [&job](int, int64_t t, int64_t) { job.fn(t * job.grain, std::min(job.n, (t + 1) * job.grain)); });
 }
 
 void ThreadPool::RunJob(int chunks, bool tasks, const std::function<void(int, int64_t, int64_t)>& fn) {

@@ -1,5 +1,7 @@
 #include "kernels/reference/window_geometry.h"
 
+#include <algorithm>
+
 #include "nibble/error.h"
 
 namespace nibble {
@@ -18,6 +20,11 @@ int64_t WindowGeometry::kernel_size() const {
   int64_t n = 1;
   for (int64_t d : kernel) n *= d;
   return n;
+}
+
+int64_t WindowGeometry::planes_per_task() const {
+  const int64_t taps = spatial_size_out() * kernel_size();
+  return taps <= 0 ? 1 : std::max<int64_t>(1, (int64_t{1} << 14) / taps);
 }
 
 void UnravelIndex(int64_t flat, const std::vector<int64_t>& dims, int64_t* idx) {

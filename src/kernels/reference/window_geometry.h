@@ -12,6 +12,9 @@ struct WindowGeometry {
   int64_t spatial_size_in() const;
   int64_t spatial_size_out() const;
   int64_t kernel_size() const;
+  // Planes (channel maps) per thread-pool task so that a task holds about
+  // 16K window taps: enough work to outweigh handing it out.
+  int64_t planes_per_task() const;
 };
 
 // Splits a flat index over `dims` (row-major) into per-axis indices.

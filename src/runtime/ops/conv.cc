@@ -164,11 +164,9 @@ class QConvKernel : public ConvKernel {
         if (path_ == Path::kLowBit) {
           LowBitConv(lowbit_, p, px, py, lowbit_in_, &ctx.pool());
         } else if (path_ == Path::kDepthwise) {
-          // Planes in tasks of about 16K multiply-accumulates.
-          const int64_t work = std::max<int64_t>(1, p.geo.spatial_size_out() * p.geo.kernel_size());
           ctx.pool().ParallelForTasks(p.batch * p.out_channels,
                                       [&](int64_t lo, int64_t hi) { DwConvQ8Run(dw_, p, px, py, lo, hi); },
-                                      std::max<int64_t>(1, (1 << 14) / work));
+                                      p.geo.planes_per_task());
         } else if (path_ == Path::kGemm) {
           const uint64_t run = ConvQ8FastNewRun();
           ctx.pool().ParallelForTasks(ConvQ8FastTaskCount(gemm_, p),

@@ -71,7 +71,6 @@ class PoolKernel : public OpKernel {
     const Tensor& x = ctx.input(0);
     PoolParams p = Geometry(x.shape());
     int64_t* indices = ctx.has_output(1) ? ctx.output(1).data<int64_t>() : nullptr;
-    const int64_t work = std::max<int64_t>(1, p.geo.spatial_size_out() * p.geo.kernel_size());
     DispatchPoolType(p.kind, x.dtype(), where_, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* px = x.data<T>();
@@ -86,7 +85,7 @@ class PoolKernel : public OpKernel {
         if (!indices && MaxPool2dRowsApplies(p)) MaxPool2dRows(p, px, py, lo, hi);
         else if (p.geo.in.size() <= 3) PoolClipped(p, px, py, indices, lo, hi);
         else PoolReference(p, px, py, indices, lo, hi);
-      }, std::max<int64_t>(1, (1 << 14) / work));
+      }, p.geo.planes_per_task());
     });
   }
 
