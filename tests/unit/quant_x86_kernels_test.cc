@@ -406,6 +406,44 @@ TEST(QuantX86Kernels, ConvAmxWideRowsMatchReference) {
   EXPECT_EQ(paths.amx, static_cast<int>(shapes.size())) << "some shape did not take the AMX path";
 }
 
+// MobileNetV2's AMX 1x1 convs on small maps, split for two threads: bit-exact
+// at every task boundary, position blocks of whole 16-cell row tiles that
+// differ by at most one row tile (a pass costs by its row tiles), and an even
+// task count where the channel tiles allow one.
+TEST(QuantX86Kernels, ConvAmx1x1SmallMapsSplitEvenly) {
+  if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
+  struct Case {
+    int64_t cg, mg, hw;
+  };
+  // 576->96@14, 384->64@14, 192->64@14 (projections), 960->320@7 and 576->160@7.
+  const Case cases[] = {{576, 96, 14}, {384, 64, 14}, {192, 64, 14}, {960, 320, 7}, {576, 160, 7}};
+  Rng r(211);
+  for (const Case& c : cases) {
+    const ConvShape s{1, 1, c.cg, c.mg, {c.hw, c.hw}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}};
+    ConvPaths paths;
+    CheckConvTypePair(r, Isa::kAmx, s, static_cast<int>(c.cg), false, &paths);
+    if (::testing::Test::HasFatalFailure()) return;
+    ASSERT_EQ(paths.amx, 1) << c.cg << "->" << c.mg << " did not take the AMX path";
+
+    ConvQ8Params p;
+    p.batch = 1, p.group = 1, p.in_channels = c.cg, p.out_channels = c.mg;
+    p.geo.in = {c.hw, c.hw}, p.geo.kernel = {1, 1}, p.geo.stride = {1, 1}, p.geo.dilation = {1, 1};
+    ComputeWindow(p.geo, {0, 0, 0, 0}, "NOTSET", false);
+    p.multiplier = {QuantizeMultiplier(1e-3)};
+    const std::vector<int8_t> w(c.cg * c.mg, 1);
+    const ConvQ8Packed pk = PackConvQ8(p, w.data(), nullptr, Isa::kAmx);
+    const int64_t n = c.hw * c.hw, per = ConvQ8FastBlockPositions(pk, p), tasks = ConvQ8FastTaskCount(pk, p);
+    EXPECT_EQ(per % 16, 0) << c.cg << "->" << c.mg;
+    const int64_t blocks = (n + per - 1) / per, m_tiles = (c.mg + 31) / 32;
+    if (blocks >= 2) {
+      const int64_t first = per / 16, last = (n - (blocks - 1) * per + 15) / 16;
+      EXPECT_LE(first - last, 1) << c.cg << "->" << c.mg << ": blocks of " << per << " positions";
+    }
+    // An even count exists unless the map is one block of an odd number of channel tiles.
+    if (blocks >= 2 || m_tiles % 2 == 0) EXPECT_EQ(tasks % 2, 0) << c.cg << "->" << c.mg << ": " << tasks << " tasks";
+  }
+}
+
 // The row tiles of lanes-are-channels mode read in place: balanced runs within
 // output rows, refused when some run is shorter than 3/4 of mr and the runs
 // take more tiles than plain runs of mr would.

@@ -87,6 +87,8 @@ constexpr int64_t kAmxMinShallowOutputs = 256;
 // layer1) doubled the staging. ResNet-18 at 1 thread, interleaved best of 3:
 // 4.05 -> 3.63 ms.
 constexpr int64_t kAmxMaxPasses = 16;
+// Cells of one AMX row tile (a pass is two).
+constexpr int64_t kAmxRowCells = 16;
 
 // 1-D convolutions are 2-D ones with H = 1.
 struct Geo2 {
@@ -172,12 +174,31 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   if (tasks() % 2 == 1 && tasks() < 32) {
     const int64_t mb = (pk.m_tiles + tpb - 1) / tpb;
     if (q > 1 && !one_block && ((subs + q - 2) / (q - 1)) % 2 == 0) --q;
-    else if (one_block && mb < pk.m_tiles) tpb = (pk.m_tiles + mb) / (mb + 1);  // mb + 1 blocks
+    else if (one_block && mb < pk.m_tiles) {
+      tpb = (pk.m_tiles + mb) / (mb + 1);  // mb + 1 blocks
+      // Rounding may leave the count odd (10 tiles in blocks of 2: 5 again);
+      // then the largest smaller block that gives an even count, if any
+      // (MobileNetV2's 960->320@7 at the AMX level: 5 -> 10 tasks, the
+      // slower thread's share 0.56-0.58 -> 0.50).
+      for (int64_t t = tpb; ((pk.m_tiles + tpb - 1) / tpb) % 2 == 1 && t > 1;) {
+        --t;
+        if (((pk.m_tiles + t - 1) / t) % 2 == 0) tpb = t;
+      }
+    }
     else if (tpb > 1) tpb = (tpb + 1) / 2;
   }
   // Spread the sub-panels evenly over the blocks (no block of a few positions).
   pl.pos_blocks = (subs + q - 1) / q;
   pl.positions = (subs + pl.pos_blocks - 1) / pl.pos_blocks * pk.nr;
+  // AMX without a halo (1x1 convs: a block's cells are its positions): its
+  // passes cost by row tiles of 16 cells, so blocks of whole row tiles, not
+  // whole 32-cell passes, share the map evenly. 14x14 in two blocks: 112 + 84
+  // positions (7 and 6 row tiles) instead of 128 + 68 (8 and 5); the slower
+  // thread's share of MobileNetV2's 576->96@14 0.63-0.67 -> 0.51-0.55.
+  if (pk.isa == Isa::kAmx && !halo) {
+    const int64_t per = (pl.out_sz + pl.pos_blocks - 1) / pl.pos_blocks;
+    pl.positions = (per + kAmxRowCells - 1) / kAmxRowCells * kAmxRowCells;
+  }
   pl.pos_blocks = (pl.out_sz + pl.positions - 1) / pl.positions;
   pl.tiles_per_block = tpb;
   pl.m_blocks = (pk.m_tiles + tpb - 1) / tpb;
@@ -1232,6 +1253,8 @@ int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   if (pl.out_sz == 0 || p.batch == 0) return 0;
   return p.batch * pk.group * pl.m_blocks * pl.pos_blocks;
 }
+
+int64_t ConvQ8FastBlockPositions(const ConvQ8Packed& pk, const ConvQ8Params& p) { return MakePlan(pk, p).positions; }
 
 template <class TX, class TY>
 void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, TY* y, int64_t task_lo,

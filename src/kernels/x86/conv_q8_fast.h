@@ -145,6 +145,8 @@ int64_t ConvQ8EdgeTiles();
 
 // Independent tasks for running p (same node as packed, any batch / input size).
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);
+// Output positions per task (the last block of a map may hold fewer). For tests.
+int64_t ConvQ8FastBlockPositions(const ConvQ8Packed& packed, const ConvQ8Params& p);
 
 // A new run id: the ConvQ8FastRun calls that split one conv's tasks between
 // them (the tasks of a ParallelForTasks) pass the same id, so a thread that runs
