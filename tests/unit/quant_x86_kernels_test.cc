@@ -444,6 +444,44 @@ TEST(QuantX86Kernels, ConvAmx1x1SmallMapsSplitEvenly) {
   }
 }
 
+// AMX convs with a kernel height above 1 split a map into blocks of whole
+// output rows, as equal as the rows allow (ResNet-18's 28x28 and 56x56
+// layers, a strided one, odd sizes), bit-exact at a random task boundary.
+TEST(QuantX86Kernels, ConvAmxHaloBlocksAreWholeRows) {
+  if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
+  const std::vector<ConvShape> shapes = {
+      {1, 1, 128, 128, {28, 28}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},
+      {1, 1, 64, 128, {56, 56}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}},
+      {1, 1, 64, 64, {56, 56}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},
+      {1, 1, 64, 40, {33, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},
+      {2, 1, 96, 64, {41, 19}, {5, 3}, {1, 2}, {1, 1}, {2, 1, 2, 1}},
+  };
+  Rng r(223);
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const ConvShape& s = shapes[i];
+    ConvPaths paths;
+    CheckConvTypePair(r, Isa::kAmx, s, static_cast<int>(i), false, &paths);
+    if (::testing::Test::HasFatalFailure()) return;
+    ASSERT_EQ(paths.amx, 1) << "shape " << i << " did not take the AMX path";
+    ConvQ8Params p;
+    p.batch = s.batch, p.group = 1, p.in_channels = s.cg, p.out_channels = s.mg;
+    p.geo.in = s.in, p.geo.kernel = s.kernel, p.geo.stride = s.stride, p.geo.dilation = s.dilation;
+    ComputeWindow(p.geo, s.pads, "NOTSET", false);
+    p.multiplier = {QuantizeMultiplier(1e-3)};
+    const std::vector<int8_t> w(s.cg * s.mg * s.kernel[0] * s.kernel[1], 1);
+    const ConvQ8Packed pk = PackConvQ8(p, w.data(), nullptr, Isa::kAmx);
+    const int64_t per = ConvQ8FastBlockPositions(pk, p), ow = p.geo.out[1];
+    const int64_t n = p.geo.spatial_size_out(), oh = p.geo.out[0];
+    if (per >= n) continue;
+    EXPECT_EQ(per % ow, 0) << "shape " << i << ": blocks of " << per << " positions, rows of " << ow;
+    // ResNet-18's maps (28 and 56 rows) split into equal blocks.
+    const int64_t blocks = (n + per - 1) / per, rows = per / ow, last_rows = oh - (blocks - 1) * rows;
+    if (i < 3)
+      EXPECT_EQ(last_rows, rows) << "shape " << i << ": " << blocks << " blocks of " << rows << " rows, the last "
+                                 << last_rows;
+  }
+}
+
 // The row tiles of lanes-are-channels mode read in place: balanced runs within
 // output rows, refused when some run is shorter than 3/4 of mr and the runs
 // take more tiles than plain runs of mr would.

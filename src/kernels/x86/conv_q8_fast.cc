@@ -199,6 +199,18 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
     const int64_t per = (pl.out_sz + pl.pos_blocks - 1) / pl.pos_blocks;
     pl.positions = (per + kAmxRowCells - 1) / kAmxRowCells * kAmxRowCells;
   }
+  // AMX with a halo: blocks of whole output rows, as equal as the rows allow
+  // (passes run over the cells of whole rows anyway, and a block that ends
+  // inside a row stages that row's inputs twice). In whole 32-cell
+  // sub-panels ResNet-18's layer2 3x3s (28x28 outputs) took 4 blocks of 224,
+  // 224, 224 and 112 positions, and two threads' halves ran at 0.56-0.57 of
+  // the sum; in 7 rows each, 0.50 (nibble_bench_qgemm split2), one thread's
+  // time unchanged.
+  if (pk.isa == Isa::kAmx && halo && pl.positions < pl.out_sz) {
+    const int64_t ow = std::max<int64_t>(1, p.geo.out.back()), oh = pl.out_sz / ow;
+    const int64_t blocks = (pl.out_sz + pl.positions - 1) / pl.positions;
+    pl.positions = (oh + blocks - 1) / blocks * ow;
+  }
   pl.pos_blocks = (pl.out_sz + pl.positions - 1) / pl.positions;
   pl.tiles_per_block = tpb;
   pl.m_blocks = (pk.m_tiles + tpb - 1) / tpb;
