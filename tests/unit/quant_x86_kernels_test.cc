@@ -382,6 +382,15 @@ TEST(QuantX86Kernels, ConvAmxMatchesReference) {
   EXPECT_EQ(paths.amx, trials) << "some shape did not take the AMX path";
 }
 
+// Shape s on the AMX level, one input/output type pair (CheckConvTypePair),
+// which must take the AMX path; `trial` names the shape in failures.
+void CheckAmxConv(Rng& r, const ConvShape& s, int trial) {
+  ConvPaths paths;
+  CheckConvTypePair(r, Isa::kAmx, s, trial, false, &paths);
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_EQ(paths.amx, 1) << "shape " << trial << " did not take the AMX path";
+}
+
 // Wide rows on the AMX path (the random shapes above have rows of at most
 // ~30 cells): with rows of 100+ cells a pass's lower taps read lanes a row or
 // two of dilation past its own, and 1xK kernels reach only K - 1 lanes.
@@ -397,13 +406,22 @@ TEST(QuantX86Kernels, ConvAmxWideRowsMatchReference) {
       {1, 1, 192, 20, {2, 77}, {1, 2}, {1, 1}, {1, 1}, {0, 0, 0, 0}},
   };
   Rng r(131);
-  ConvPaths paths;
   // One input/output type pair per shape, in turn (the scalar reference is the time here).
   for (size_t i = 0; i < shapes.size(); ++i) {
-    CheckConvTypePair(r, Isa::kAmx, shapes[i], static_cast<int>(i), false, &paths);
+    CheckAmxConv(r, shapes[i], static_cast<int>(i));
     if (::testing::Test::HasFatalFailure()) return;
   }
-  EXPECT_EQ(paths.amx, static_cast<int>(shapes.size())) << "some shape did not take the AMX path";
+}
+
+// The packing of shape s (one group, unit weights) and its params, for
+// looking at the task plan (ConvQ8FastTaskCount, ConvQ8FastBlockPositions).
+ConvQ8Packed PackedForPlan(const ConvShape& s, Isa isa, ConvQ8Params& p) {
+  p.batch = s.batch, p.group = 1, p.in_channels = s.cg, p.out_channels = s.mg;
+  p.geo.in = s.in, p.geo.kernel = s.kernel, p.geo.stride = s.stride, p.geo.dilation = s.dilation;
+  ComputeWindow(p.geo, s.pads, "NOTSET", false);
+  p.multiplier = {QuantizeMultiplier(1e-3)};
+  const std::vector<int8_t> w(s.cg * s.mg * p.geo.kernel_size(), 1);
+  return PackConvQ8(p, w.data(), nullptr, isa);
 }
 
 // MobileNetV2's AMX 1x1 convs on small maps, split for two threads: bit-exact
@@ -420,18 +438,11 @@ TEST(QuantX86Kernels, ConvAmx1x1SmallMapsSplitEvenly) {
   Rng r(211);
   for (const Case& c : cases) {
     const ConvShape s{1, 1, c.cg, c.mg, {c.hw, c.hw}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}};
-    ConvPaths paths;
-    CheckConvTypePair(r, Isa::kAmx, s, static_cast<int>(c.cg), false, &paths);
+    CheckAmxConv(r, s, static_cast<int>(c.cg));
     if (::testing::Test::HasFatalFailure()) return;
-    ASSERT_EQ(paths.amx, 1) << c.cg << "->" << c.mg << " did not take the AMX path";
 
     ConvQ8Params p;
-    p.batch = 1, p.group = 1, p.in_channels = c.cg, p.out_channels = c.mg;
-    p.geo.in = {c.hw, c.hw}, p.geo.kernel = {1, 1}, p.geo.stride = {1, 1}, p.geo.dilation = {1, 1};
-    ComputeWindow(p.geo, {0, 0, 0, 0}, "NOTSET", false);
-    p.multiplier = {QuantizeMultiplier(1e-3)};
-    const std::vector<int8_t> w(c.cg * c.mg, 1);
-    const ConvQ8Packed pk = PackConvQ8(p, w.data(), nullptr, Isa::kAmx);
+    const ConvQ8Packed pk = PackedForPlan(s, Isa::kAmx, p);
     const int64_t n = c.hw * c.hw, per = ConvQ8FastBlockPositions(pk, p), tasks = ConvQ8FastTaskCount(pk, p);
     EXPECT_EQ(per % 16, 0) << c.cg << "->" << c.mg;
     const int64_t blocks = (n + per - 1) / per, m_tiles = (c.mg + 31) / 32;
@@ -459,17 +470,10 @@ TEST(QuantX86Kernels, ConvAmxHaloBlocksAreWholeRows) {
   Rng r(223);
   for (size_t i = 0; i < shapes.size(); ++i) {
     const ConvShape& s = shapes[i];
-    ConvPaths paths;
-    CheckConvTypePair(r, Isa::kAmx, s, static_cast<int>(i), false, &paths);
+    CheckAmxConv(r, s, static_cast<int>(i));
     if (::testing::Test::HasFatalFailure()) return;
-    ASSERT_EQ(paths.amx, 1) << "shape " << i << " did not take the AMX path";
     ConvQ8Params p;
-    p.batch = s.batch, p.group = 1, p.in_channels = s.cg, p.out_channels = s.mg;
-    p.geo.in = s.in, p.geo.kernel = s.kernel, p.geo.stride = s.stride, p.geo.dilation = s.dilation;
-    ComputeWindow(p.geo, s.pads, "NOTSET", false);
-    p.multiplier = {QuantizeMultiplier(1e-3)};
-    const std::vector<int8_t> w(s.cg * s.mg * s.kernel[0] * s.kernel[1], 1);
-    const ConvQ8Packed pk = PackConvQ8(p, w.data(), nullptr, Isa::kAmx);
+    const ConvQ8Packed pk = PackedForPlan(s, Isa::kAmx, p);
     const int64_t per = ConvQ8FastBlockPositions(pk, p), ow = p.geo.out[1];
     const int64_t n = p.geo.spatial_size_out(), oh = p.geo.out[0];
     if (per >= n) continue;
