@@ -206,10 +206,12 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   // 224, 224 and 112 positions, and two threads' halves ran at 0.56-0.57 of
   // the sum; in 7 rows each, 0.50 (nibble_bench_qgemm split2), one thread's
   // time unchanged.
+  // (Maps of fewer rows than blocks keep blocks within rows: whole rows
+  // would leave fewer tasks than threads.)
   if (pk.isa == Isa::kAmx && halo && pl.positions < pl.out_sz) {
     const int64_t ow = std::max<int64_t>(1, p.geo.out.back()), oh = pl.out_sz / ow;
     const int64_t blocks = (pl.out_sz + pl.positions - 1) / pl.positions;
-    pl.positions = (oh + blocks - 1) / blocks * ow;
+    if (oh >= blocks) pl.positions = (oh + blocks - 1) / blocks * ow;
   }
   pl.pos_blocks = (pl.out_sz + pl.positions - 1) / pl.positions;
   pl.tiles_per_block = tpb;
