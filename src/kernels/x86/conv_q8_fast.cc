@@ -175,44 +175,42 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
     const int64_t mb = (pk.m_tiles + tpb - 1) / tpb;
     if (q > 1 && !one_block && ((subs + q - 2) / (q - 1)) % 2 == 0) --q;
     else if (one_block && mb < pk.m_tiles) {
-      tpb = (pk.m_tiles + mb) / (mb + 1);  // mb + 1 blocks
-      // Rounding may leave the count odd (10 tiles in blocks of 2: 5 again);
-      // then the largest smaller block that gives an even count, if any
-      // (MobileNetV2's 960->320@7 at the AMX level: 5 -> 10 tasks, the
-      // slower thread's share 0.56-0.58 -> 0.50).
-      for (int64_t t = tpb; ((pk.m_tiles + tpb - 1) / tpb) % 2 == 1 && t > 1;) {
-        --t;
-        if (((pk.m_tiles + t - 1) / t) % 2 == 0) tpb = t;
-      }
+      // About mb + 1 blocks; rounding may leave the count odd (10 tiles in
+      // blocks of 2: 5 again), so the largest block up to that size that
+      // gives an even count, if any (MobileNetV2's 960->320@7 at the AMX
+      // level: 5 -> 10 tasks, the slower thread's share 0.56-0.58 -> 0.50).
+      tpb = (pk.m_tiles + mb) / (mb + 1);
+      for (int64_t t = tpb; t >= 1; --t)
+        if (((pk.m_tiles + t - 1) / t) % 2 == 0) {
+          tpb = t;
+          break;
+        }
     }
     else if (tpb > 1) tpb = (tpb + 1) / 2;
   }
-  // Spread the sub-panels evenly over the blocks (no block of a few positions).
+  // Blocks of whole units of what a block's work costs, the units spread
+  // evenly over the blocks (no block of a few positions). The zmm kernels:
+  // sub-panels of nr positions. AMX without a halo (1x1s: a block's cells are
+  // its positions): 16-cell row tiles, which a pass costs by; a 14x14 map in
+  // two blocks is 112 + 84 positions (7 and 6 row tiles), where sub-panels
+  // gave 128 + 68 (8 and 5) and the slower thread's share of MobileNetV2's
+  // 576->96@14 was 0.63-0.67, now 0.51-0.55. AMX with a halo: whole output
+  // rows (passes run over the cells of whole rows anyway, and a block that
+  // ends inside a row stages that row's inputs twice); in sub-panels
+  // ResNet-18's layer2 3x3s (28x28 outputs) took 4 blocks of 224, 224, 224
+  // and 112 positions and two threads' halves ran at 0.56-0.57 of the sum, in
+  // 7 rows each 0.50 (nibble_bench_qgemm split2), one thread's time
+  // unchanged. A map of fewer rows than blocks keeps sub-panels: whole rows
+  // would leave fewer tasks than threads.
   pl.pos_blocks = (subs + q - 1) / q;
-  pl.positions = (subs + pl.pos_blocks - 1) / pl.pos_blocks * pk.nr;
-  // AMX without a halo (1x1 convs: a block's cells are its positions): its
-  // passes cost by row tiles of 16 cells, so blocks of whole row tiles, not
-  // whole 32-cell passes, share the map evenly. 14x14 in two blocks: 112 + 84
-  // positions (7 and 6 row tiles) instead of 128 + 68 (8 and 5); the slower
-  // thread's share of MobileNetV2's 576->96@14 0.63-0.67 -> 0.51-0.55.
-  if (pk.isa == Isa::kAmx && !halo) {
-    const int64_t per = (pl.out_sz + pl.pos_blocks - 1) / pl.pos_blocks;
-    pl.positions = (per + kAmxRowCells - 1) / kAmxRowCells * kAmxRowCells;
+  int64_t unit = pk.nr;
+  if (pk.isa == Isa::kAmx) {
+    const int64_t ow = std::max<int64_t>(1, p.geo.out.back());
+    if (!halo) unit = kAmxRowCells;
+    else if (pl.pos_blocks > 1 && pl.out_sz / ow >= pl.pos_blocks) unit = ow;
   }
-  // AMX with a halo: blocks of whole output rows, as equal as the rows allow
-  // (passes run over the cells of whole rows anyway, and a block that ends
-  // inside a row stages that row's inputs twice). In whole 32-cell
-  // sub-panels ResNet-18's layer2 3x3s (28x28 outputs) took 4 blocks of 224,
-  // 224, 224 and 112 positions, and two threads' halves ran at 0.56-0.57 of
-  // the sum; in 7 rows each, 0.50 (nibble_bench_qgemm split2), one thread's
-  // time unchanged.
-  // (Maps of fewer rows than blocks keep blocks within rows: whole rows
-  // would leave fewer tasks than threads.)
-  if (pk.isa == Isa::kAmx && halo && pl.positions < pl.out_sz) {
-    const int64_t ow = std::max<int64_t>(1, p.geo.out.back()), oh = pl.out_sz / ow;
-    const int64_t blocks = (pl.out_sz + pl.positions - 1) / pl.positions;
-    if (oh >= blocks) pl.positions = (oh + blocks - 1) / blocks * ow;
-  }
+  const int64_t units = std::max<int64_t>(1, (pl.out_sz + unit - 1) / unit);
+  pl.positions = (units + pl.pos_blocks - 1) / pl.pos_blocks * unit;
   pl.pos_blocks = (pl.out_sz + pl.positions - 1) / pl.positions;
   pl.tiles_per_block = tpb;
   pl.m_blocks = (pk.m_tiles + tpb - 1) / tpb;
