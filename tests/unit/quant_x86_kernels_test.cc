@@ -174,9 +174,29 @@ struct ConvPaths {
   int in_place = 0, copied = 0, pixel_rows = 0, pixel_rows_one_channel = 0, amx = 0;
 };
 
+// [N][C][S] <-> [N][S][C] (channels-last): element (n, c, i) of v at n C S + i C + c of the result.
+template <class T>
+std::vector<T> ToChannelsLast(const std::vector<T>& v, int64_t c, int64_t sp) {
+  std::vector<T> out(v.size());
+  for (int64_t n = 0; n * c * sp < static_cast<int64_t>(v.size()); ++n)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < sp; ++i) out[(n * sp + i) * c + ch] = v[(n * c + ch) * sp + i];
+  return out;
+}
+template <class T>
+std::vector<T> FromChannelsLast(const T* v, size_t size, int64_t c, int64_t sp) {
+  std::vector<T> out(size);
+  for (int64_t n = 0; n * c * sp < static_cast<int64_t>(size); ++n)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < sp; ++i) out[(n * c + ch) * sp + i] = v[(n * sp + i) * c + ch];
+  return out;
+}
+
+// layout: the fast path reads x and/or writes y channels-last (transposed
+// here from and back to the reference's NCHW).
 template <class TX, class TY>
 void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, ConvPaths* paths = nullptr,
-               std::optional<int32_t> x_zero_point = std::nullopt) {
+               std::optional<int32_t> x_zero_point = std::nullopt, ConvQ8Layout layout = {}) {
   ConvQ8Params p;
   p.batch = s.batch;
   p.group = s.group;
@@ -226,10 +246,15 @@ void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, Con
   GuardedBuffer<TY> got(want.size());
   const int64_t tasks = ConvQ8FastTaskCount(pk, p);
   const int64_t split = r.Int(0, tasks);
-  ConvQ8FastRun(pk, p, gx->data(), got.data(), 0, split);
-  ConvQ8FastRun(pk, p, gx->data(), got.data(), split, tasks);
+  auto gx_fast = layout.x_channels_last ? Guarded(ToChannelsLast(x, p.in_channels, p.geo.spatial_size_in())) : nullptr;
+  const TX* x_fast = gx_fast ? gx_fast->data() : gx->data();
+  ConvQ8FastRun(pk, p, x_fast, got.data(), 0, split, 0, layout);
+  ConvQ8FastRun(pk, p, x_fast, got.data(), split, tasks, 0, layout);
+  const std::vector<TY> y = layout.y_channels_last
+                                ? FromChannelsLast(got.data(), want.size(), p.out_channels, p.geo.spatial_size_out())
+                                : std::vector<TY>(got.data(), got.data() + want.size());
   for (size_t i = 0; i < want.size(); ++i)
-    ASSERT_EQ(int{got[i]}, int{want[i]}) << Label(isa) << " trial " << trial << " batch=" << s.batch
+    ASSERT_EQ(int{y[i]}, int{want[i]}) << Label(isa) << " trial " << trial << " batch=" << s.batch
                                          << " group=" << s.group << " cg=" << s.cg << " mg=" << s.mg
                                          << " rank=" << s.in.size() << " in0=" << s.in[0] << " k0=" << s.kernel[0]
                                          << " s0=" << s.stride[0] << " zx=" << p.x_zero_point << " at " << i;
@@ -319,12 +344,13 @@ constexpr int kSweepDivisor = 1;
 #endif
 
 // One of the four input/output type pairs, in turn by trial.
-void CheckConvTypePair(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, ConvPaths* paths = nullptr) {
+void CheckConvTypePair(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, ConvPaths* paths = nullptr,
+                       ConvQ8Layout layout = {}) {
   switch (trial % 4) {
-    case 0: CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme, paths); break;
-    case 1: CheckConv<uint8_t, int8_t>(r, isa, s, trial, extreme, paths); break;
-    case 2: CheckConv<int8_t, uint8_t>(r, isa, s, trial, extreme, paths); break;
-    default: CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme, paths); break;
+    case 0: CheckConv<uint8_t, uint8_t>(r, isa, s, trial, extreme, paths, std::nullopt, layout); break;
+    case 1: CheckConv<uint8_t, int8_t>(r, isa, s, trial, extreme, paths, std::nullopt, layout); break;
+    case 2: CheckConv<int8_t, uint8_t>(r, isa, s, trial, extreme, paths, std::nullopt, layout); break;
+    default: CheckConv<int8_t, int8_t>(r, isa, s, trial, extreme, paths, std::nullopt, layout); break;
   }
 }
 
@@ -352,34 +378,86 @@ TEST(QuantX86Kernels, ConvTapBufferPathsMatchReference) {
 // or several, groups and batch; bit-exact with the reference, every output
 // type pair, extreme codes, and both requantization forms (shift 33..45 with
 // narrow bounds, and the general one).
+ConvShape RandomAmxShape(Rng& r, int trial) {
+  ConvShape s = RandomQuadShape(r);
+  // Maps up to 24 past the kernel's span (a 2-D map up to ~30x30): the
+  // reference's time grows with channels x area, and rows of 7 to 30
+  // already cover passes over several rows and rows in two passes.
+  for (size_t d = 0; d < s.in.size(); ++d)
+    s.in[d] = std::min<int64_t>(s.in[d], (s.kernel[d] - 1) * s.dilation[d] + 1 + (s.in.size() == 1 ? 90 : 24));
+  s.cg = r.Coin(0.4) ? 64 * r.Int(1, 3) : r.Int(64, 200);
+  if (s.cg * std::accumulate(s.kernel.begin(), s.kernel.end(), int64_t{1}, std::multiplies<>()) < 192)
+    s.cg = 192;
+  s.mg = r.Coin(0.3) ? r.Int(1, 32) : r.Int(33, 100);
+  if (s.group > 1) s.mg = std::min<int64_t>(s.mg, 40);
+  if (trial % 8 == 3) {  // shallower, with enough output channels (kAmxMinShallowOutputs)
+    s.cg = r.Int(64, 191);
+    s.mg = r.Int(256, 300);
+    s.group = 1;
+  }
+  s.stride.back() = std::min<int64_t>(s.stride.back(), 2);  // wider strides stay on zmm
+  return s;
+}
+
 TEST(QuantX86Kernels, ConvAmxMatchesReference) {
   if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
   Rng r(97);
   ConvPaths paths;
   const int trials = 32 / kSweepDivisor;
   for (int trial = 0; trial < trials; ++trial) {
-    ConvShape s = RandomQuadShape(r);
-    // Maps up to 24 past the kernel's span (a 2-D map up to ~30x30): the
-    // reference's time grows with channels x area, and rows of 7 to 30
-    // already cover passes over several rows and rows in two passes.
-    for (size_t d = 0; d < s.in.size(); ++d)
-      s.in[d] = std::min<int64_t>(s.in[d], (s.kernel[d] - 1) * s.dilation[d] + 1 + (s.in.size() == 1 ? 90 : 24));
-    s.cg = r.Coin(0.4) ? 64 * r.Int(1, 3) : r.Int(64, 200);
-    if (s.cg * std::accumulate(s.kernel.begin(), s.kernel.end(), int64_t{1}, std::multiplies<>()) < 192)
-      s.cg = 192;
-    s.mg = r.Coin(0.3) ? r.Int(1, 32) : r.Int(33, 100);
-    if (s.group > 1) s.mg = std::min<int64_t>(s.mg, 40);
-    if (trial % 8 == 3) {  // shallower, with enough output channels (kAmxMinShallowOutputs)
-      s.cg = r.Int(64, 191);
-      s.mg = r.Int(256, 300);
-      s.group = 1;
-    }
-    s.stride.back() = std::min<int64_t>(s.stride.back(), 2);  // wider strides stay on zmm
+    const ConvShape s = RandomAmxShape(r, trial);
     const bool extreme = trial % 7 == 6;
     CheckConvTypePair(r, Isa::kAmx, s, trial, extreme, &paths);
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_EQ(paths.amx, trials) << "some shape did not take the AMX path";
+}
+
+// Channels-last input, output or both (ConvQ8Layout) on the same AMX shapes
+// with one group: the cells staged from pixels (masked loads of a pixel's
+// channels, the last block partly padding when the channels are no multiple
+// of 64, padding columns and rows, stride 2's column phases) and the cells
+// stored untransposed (channel tiles of 1 to 32) match the reference.
+TEST(QuantX86Kernels, ConvAmxChannelsLastMatchesReference) {
+  if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
+  Rng r(151);
+  ConvPaths paths;
+  const int trials = 36 / kSweepDivisor;
+  for (int trial = 0; trial < trials; ++trial) {
+    ConvShape s = RandomAmxShape(r, trial);
+    s.group = 1;
+    ConvQ8Layout layout;
+    layout.x_channels_last = trial % 3 != 1;
+    layout.y_channels_last = trial % 3 != 0;
+    CheckConvTypePair(r, Isa::kAmx, s, trial, trial % 7 == 6, &paths, layout);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_EQ(paths.amx, trials) << "some shape did not take the AMX path";
+}
+
+// Channels-last is refused where the kernel cannot do it (zmm convs, groups).
+TEST(QuantX86Kernels, ConvChannelsLastRefusedOffTheAmxPath) {
+  ConvQ8Params p;
+  p.batch = 1, p.group = 1, p.in_channels = 8, p.out_channels = 8;
+  p.geo.in = {6, 6}, p.geo.kernel = {3, 3}, p.geo.stride = {1, 1}, p.geo.dilation = {1, 1};
+  ComputeWindow(p.geo, {1, 1, 1, 1}, "NOTSET", false);
+  p.multiplier.push_back(FixedPointMultiplier{1 << 30, 10});
+  const std::vector<int8_t> w(8 * 8 * 9, 1);
+  const ConvQ8Packed pk = PackConvQ8(p, w.data(), nullptr, Isa::kAvx2);
+  EXPECT_FALSE(ConvQ8FastChannelsLast(pk));
+  std::vector<uint8_t> x(8 * 36), y(8 * 36);
+  ConvQ8Layout layout;
+  layout.y_channels_last = true;
+  EXPECT_THROW(ConvQ8FastRun(pk, p, x.data(), y.data(), 0, ConvQ8FastTaskCount(pk, p), 0, layout), Error);
+  if (!IsaSupported(Isa::kAmx)) return;
+  // Two groups of 64 channels: AMX tiles, but a pixel's channels would span both groups.
+  p.group = 2, p.in_channels = 128, p.out_channels = 64;
+  const std::vector<int8_t> wg(64 * 64 * 9, 1);
+  const ConvQ8Packed grouped = PackConvQ8(p, wg.data(), nullptr, Isa::kAmx);
+  ASSERT_EQ(grouped.isa, Isa::kAmx);
+  EXPECT_FALSE(ConvQ8FastChannelsLast(grouped));
+  x.assign(128 * 36, 0), y.assign(64 * 36, 0);
+  EXPECT_THROW(ConvQ8FastRun(grouped, p, x.data(), y.data(), 0, ConvQ8FastTaskCount(grouped, p), 0, layout), Error);
 }
 
 // Shape s on the AMX level, one input/output type pair (CheckConvTypePair),

@@ -59,6 +59,9 @@ struct AmxConvArgs {
   bool narrow = false;  // MicroArgs::narrow
   void* c = nullptr;    // channel m's outputs at c + m * ldc elements (uint8_t or int8_t)
   int64_t ldc = 0;
+  // Channels-last output instead: output element e's channel m at c + e * ldc + m
+  // (the cells' codes stored as they are, no transpose).
+  bool channels_last = false;
   // Each pass's epilogue runs interleaved with the next pass's products (the
   // tile unit multiplies while the vector ports requantize); false: right
   // after its own products.
@@ -77,6 +80,15 @@ void ConvAmxS8(const AmxConvArgs& g);
 // per cell, for j < n.
 void AmxCellsFromRow(const uint8_t* x, int64_t plane, int channels, int64_t row, int64_t start, int step, int64_t iw,
                      int64_t n, uint8_t fill, uint8_t flip, uint8_t* out, int64_t cell);
+
+// The same cells from channels-last input: pixel q's channels at x + q *
+// pixel_stride (contiguous). Cell j of out (`cell` bytes apart, cell = 64
+// ceil(channels / 64)) gets input column start + j * step of the row whose
+// first pixel is `row` (or fill ^ flip outside [0, iw), and everywhere when
+// row < 0), each block of 64 channels in AmxCellChannel order, codes ^ flip;
+// bytes of channels >= `channels` are not read (their weights are zero).
+void AmxCellsFromPixels(const uint8_t* x, int64_t pixel_stride, int channels, int64_t row, int64_t start, int step,
+                        int64_t iw, int64_t n, uint8_t fill, uint8_t flip, uint8_t* out, int64_t cell);
 
 // The channel (of its block of 64) at byte d of a cell block: the staging's
 // transpose leaves channel 4 b + l at byte 16 l + b.

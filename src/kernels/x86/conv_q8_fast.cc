@@ -534,6 +534,7 @@ struct TaskCtx {
   void (*panel_copy)(const q8::PanelCopyArgs&);
   void (*store_transposed)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);
   uint64_t call = 0;  // which run (ConvQ8FastNewRun): a tap buffer is reused within one run only
+  ConvQ8Layout layout;
 };
 
 // Run ids, process-wide: a tap buffer built in one run is never taken for
@@ -814,12 +815,18 @@ CellView BuildCells(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t n
   uint8_t* cells = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
   thread_local std::vector<q8::TapSeg> segs;
   TapSegments(g, tb, segs);
+  if (c.layout.x_channels_last) {
+    for (const q8::TapSeg& sg : segs)
+      q8::AmxCellsFromPixels(xg, pk.in_channels, static_cast<int>(pk.cg), sg.row, sg.start, static_cast<int>(g.sw),
+                             g.iw, tb.cols, c.zp_code, c.flip, cells + sg.lane * v.cell, v.cell);
+  } else {
   for (const q8::TapSeg& sg : segs)
     for (int64_t cb = 0; cb < cbs; ++cb)
       q8::AmxCellsFromRow(xg + cb * q8::kAmxBlockBytes * in_sz, in_sz,
                           static_cast<int>(std::min<int64_t>(q8::kAmxBlockBytes, pk.cg - cb * q8::kAmxBlockBytes)),
                           sg.row, sg.start, static_cast<int>(g.sw), g.iw, tb.cols, c.zp_code, c.flip,
                           cells + sg.lane * v.cell + cb * q8::kAmxBlockBytes, v.cell);
+  }
   x_off.resize(pk.amx_blocks);
   for (int64_t tap = 0; tap < pk.taps; ++tap) {
     const int64_t lane = (tb.RowOff(g, tap / g.kw) + tb.ColOff(g, tap % g.kw)) / 4;
@@ -876,7 +883,8 @@ void RunAmx(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64
   a.lo = lo;
   a.hi = hi;
   a.narrow = narrow;
-  a.ldc = pl.out_sz;
+  a.channels_last = c.layout.y_channels_last;
+  a.ldc = a.channels_last ? pk.out_channels : pl.out_sz;
   a.mult_stride = per_channel ? 1 : 0;
   // Interleaved epilogues, measured (interleaved runs, AMX level): ResNet-18's
   // 3x3 convs 0.88-0.95x their time in the plain order, the whole network
@@ -892,7 +900,7 @@ void RunAmx(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64
     a.bias = bias + m0;
     a.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
     a.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
-    a.c = y + m0 * pl.out_sz;
+    a.c = a.channels_last ? y + m0 : y + m0 * pl.out_sz;
     if constexpr (std::is_same_v<TY, uint8_t>) q8::ConvAmxU8(a);
     else q8::ConvAmxS8(a);
   }
@@ -1268,12 +1276,16 @@ int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {
 
 int64_t ConvQ8FastBlockPositions(const ConvQ8Packed& pk, const ConvQ8Params& p) { return MakePlan(pk, p).positions; }
 
+bool ConvQ8FastChannelsLast(const ConvQ8Packed& pk) { return pk.isa == Isa::kAmx && pk.group == 1; }
+
 template <class TX, class TY>
 void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, TY* y, int64_t task_lo,
-                   int64_t task_hi, uint64_t run) {
+                   int64_t task_hi, uint64_t run, ConvQ8Layout layout) {
   NIBBLE_CHECK(p.in_channels == pk.in_channels && p.out_channels == pk.out_channels && p.group == pk.group &&
                    p.geo.kernel == pk.kernel,
                "ConvQ8FastRun: params do not match the packed weights");
+  NIBBLE_CHECK(!(layout.x_channels_last || layout.y_channels_last) || ConvQ8FastChannelsLast(pk),
+               "ConvQ8FastRun: channels-last activations need the AMX tile kernels and one group");
   const q8::KernelTable& kt = q8::KernelsFor(pk.isa);
   const bool amx = pk.isa == Isa::kAmx;
   NIBBLE_CHECK(amx ? IsaSupported(Isa::kAmx) && pk.mr == q8::kAmxChannels && pk.nr == q8::kAmxCells
@@ -1325,6 +1337,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
   // position block, so BuildTaps gathers it once for all of them (also across
   // the calls of one run: tasks of a ParallelForTasks that one thread ran).
   ctx.call = run != 0 ? run : ConvQ8FastNewRun();
+  ctx.layout = layout;
   for (int64_t t = task_lo; t < task_hi; ++t) {
     int64_t rest = t;
     const int64_t mb = rest % pl.m_blocks;
@@ -1332,6 +1345,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     const int64_t pb = rest % pl.pos_blocks;
     rest /= pl.pos_blocks;
     const int64_t grp = rest % pk.group, n = rest / pk.group;
+    // Channels-last: one group, so an image's pixels start where its planes would.
     const uint8_t* xg = reinterpret_cast<const uint8_t*>(x + (n * pk.in_channels + grp * pk.cg) * pl.in_sz);
     const int64_t pos0 = pb * P, np = std::min(P, pl.out_sz - pos0);
     const int64_t subs = (np + nr - 1) / nr;
@@ -1393,12 +1407,12 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
 }
 
 template void ConvQ8FastRun<uint8_t, uint8_t>(const ConvQ8Packed&, const ConvQ8Params&, const uint8_t*, uint8_t*,
-                                              int64_t, int64_t, uint64_t);
+                                              int64_t, int64_t, uint64_t, ConvQ8Layout);
 template void ConvQ8FastRun<uint8_t, int8_t>(const ConvQ8Packed&, const ConvQ8Params&, const uint8_t*, int8_t*,
-                                              int64_t, int64_t, uint64_t);
+                                              int64_t, int64_t, uint64_t, ConvQ8Layout);
 template void ConvQ8FastRun<int8_t, uint8_t>(const ConvQ8Packed&, const ConvQ8Params&, const int8_t*, uint8_t*,
-                                              int64_t, int64_t, uint64_t);
+                                              int64_t, int64_t, uint64_t, ConvQ8Layout);
 template void ConvQ8FastRun<int8_t, int8_t>(const ConvQ8Packed&, const ConvQ8Params&, const int8_t*, int8_t*,
-                                              int64_t, int64_t, uint64_t);
+                                              int64_t, int64_t, uint64_t, ConvQ8Layout);
 
 }  // namespace nibble

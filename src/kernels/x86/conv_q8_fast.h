@@ -154,11 +154,24 @@ int64_t ConvQ8FastBlockPositions(const ConvQ8Packed& packed, const ConvQ8Params&
 // (even at the same address) needs a new id.
 uint64_t ConvQ8FastNewRun();
 
+// Channels-last activations (NHWC: an image's positions one after another,
+// each with its channels contiguous) for the input and/or the output, instead
+// of NCHW. Only where ConvQ8FastChannelsLast(packed): the AMX tile convs of
+// one group, which stage their input as cells of channels and requantize
+// cells of channels; in NHWC neither needs a transpose (an AMX conv's
+// staging and transposed store were about a quarter of ResNet-18 layer1's
+// time in a profile).
+struct ConvQ8Layout {
+  bool x_channels_last = false, y_channels_last = false;
+};
+bool ConvQ8FastChannelsLast(const ConvQ8Packed& packed);
+
 // Runs tasks [task_lo, task_hi). x: [N, C, *in] (uint8_t or int8_t), y: [N, M, *out]
-// (uint8_t or int8_t); the clamp is narrowed to TY's range. run: an id from
-// ConvQ8FastNewRun shared by the calls over one input, or 0 (a call of its own).
+// (uint8_t or int8_t), or channels-last as `layout` says; the clamp is
+// narrowed to TY's range. run: an id from ConvQ8FastNewRun shared by the
+// calls over one input, or 0 (a call of its own).
 template <class TX, class TY>
 void ConvQ8FastRun(const ConvQ8Packed& packed, const ConvQ8Params& p, const TX* x, TY* y, int64_t task_lo,
-                   int64_t task_hi, uint64_t run = 0);
+                   int64_t task_hi, uint64_t run = 0, ConvQ8Layout layout = {});
 
 }  // namespace nibble

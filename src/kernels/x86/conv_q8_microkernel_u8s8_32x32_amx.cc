@@ -80,6 +80,23 @@ void StoreTransposed(const uint8_t* codes, int channels, const AmxSeg* segs, int
   }
 }
 
+// codes ([32 cells][32 channels] bytes) to channels-last output: cell lo + t
+// of a segment to c + (out + t) ldc, its `channels` codes as they are.
+void StoreCells(const uint8_t* codes, int channels, const AmxSeg* segs, int nsegs, uint8_t* c, int64_t ldc) {
+  const __mmask32 k = channels >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((uint32_t{1} << channels) - 1);
+  for (int i = 0; i < nsegs; ++i) {
+    const AmxSeg& sg = segs[i];
+    for (int t = 0; t < sg.n; ++t)
+      _mm256_mask_storeu_epi8(c + (sg.out + t) * ldc, k,
+                              _mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * (sg.lo + t))));
+  }
+}
+
+void Store(const AmxConvArgs& g, const uint8_t* codes, const AmxSeg* segs, int nsegs) {
+  if (g.channels_last) StoreCells(codes, g.channels, segs, nsegs, static_cast<uint8_t*>(g.c), g.ldc);
+  else StoreTransposed(codes, g.channels, segs, nsegs, static_cast<uint8_t*>(g.c), g.ldc);
+}
+
 // The per-channel requantization of a call (AmxConvArgs' epilogue) for its
 // one or two 16-channel vectors.
 struct Epilogue {
@@ -164,7 +181,7 @@ void Products(const AmxConvArgs& g, const uint8_t* xp, int32_t* acc, const Epilo
       done = to;
     }
   }
-  if (prev.acc) StoreTransposed(codes, g.channels, prev.segs, prev.nsegs, static_cast<uint8_t*>(g.c), g.ldc);
+  if (prev.acc) Store(g, codes, prev.segs, prev.nsegs);
   _tile_stored(0, acc, 128);
   if (kTwoCols) _tile_stored(1, acc + 16, 128);
   if (kTwoRows) _tile_stored(2, acc + 16 * 32, 128);
@@ -180,10 +197,10 @@ void PassProducts(const AmxConvArgs& g, const uint8_t* xp, bool two_rows, int32_
 
 inline __mmask16 LaneMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max(n, 0)) - 1); }
 
-// The previous pass's requantization and transposed store, in one piece.
+// The previous pass's requantization and store, in one piece.
 void Finish(const AmxConvArgs& g, const Epilogue& e, const PendingPass& prev, uint8_t* codes) {
   e.Cells(prev.acc, codes, 0, prev.cells);
-  StoreTransposed(codes, g.channels, prev.segs, prev.nsegs, static_cast<uint8_t*>(g.c), g.ldc);
+  Store(g, codes, prev.segs, prev.nsegs);
 }
 
 // Both output types: the codes lie in [lo, hi], inside the type's range, and
@@ -281,6 +298,35 @@ void AmxCellsFromRow(const uint8_t* x, int64_t plane, int channels, int64_t row,
     TransposeLanes16x16(r);
     const int64_t m = std::min<int64_t>(16, n - j0);
     for (int j = 0; j < m; ++j) _mm512_store_si512(out + (j0 + j) * cell, r[j]);
+  }
+}
+
+// Per cell and block of 64 channels: one masked load of the pixel's
+// channels, then AmxCellChannel order (byte 16 l + b = channel 4 b + l):
+// vpshufb gathers byte l of each dword of a 128-bit lane into dword l of the
+// lane, vpermd takes dword l of every lane into lane l.
+void AmxCellsFromPixels(const uint8_t* x, int64_t pixel_stride, int channels, int64_t row, int64_t start, int step,
+                        int64_t iw, int64_t n, uint8_t fill, uint8_t flip, uint8_t* out, int64_t cell) {
+  const __m512i bytes_by_l = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  const __m512i dwords_by_l = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i flip64 = _mm512_set1_epi8(static_cast<char>(flip));
+  const __m512i pad = _mm512_set1_epi8(static_cast<char>(fill ^ flip));
+  const int blocks = (channels + kAmxBlockBytes - 1) / kAmxBlockBytes;
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t col = start + j * step;
+    uint8_t* o = out + j * cell;
+    if (row < 0 || col < 0 || col >= iw) {
+      for (int b = 0; b < blocks; ++b) _mm512_store_si512(o + b * kAmxBlockBytes, pad);
+      continue;
+    }
+    const uint8_t* px = x + (row + col) * pixel_stride;
+    for (int b = 0; b < blocks; ++b) {
+      const int left = channels - b * kAmxBlockBytes;
+      const __mmask64 k = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+      __m512i v = _mm512_maskz_loadu_epi8(k, px + b * kAmxBlockBytes);
+      v = _mm512_permutexvar_epi32(dwords_by_l, _mm512_shuffle_epi8(v, bytes_by_l));
+      _mm512_store_si512(o + b * kAmxBlockBytes, _mm512_xor_si512(v, flip64));
+    }
   }
 }
 
