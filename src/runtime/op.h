@@ -84,9 +84,26 @@ class RunContext {
   ThreadPool* pool_;
 };
 
+// A kernel's part in channels-last activations (runtime/channels_last.h):
+// the session keeps a value [N, C, *spatial] in NHWC order (an image's
+// positions one after another, each with its C channels contiguous) when its
+// producer and every consumer can work on it that way.
+enum class ChannelsLastRole {
+  kNone,         // NCHW only (the default)
+  kEndpoint,     // may read input 0 and write output 0 channels-last, each on its own (AMX convs)
+  kElementwise,  // inputs and output of one shape, element by element: any layout, if all share it
+};
+
 class OpKernel {
  public:
   virtual ~OpKernel() = default;
+  // The kernel's part for these (planned) input shapes.
+  virtual ChannelsLastRole ChannelsLast(const std::vector<Shape>& inputs) {
+    (void)inputs;
+    return ChannelsLastRole::kNone;
+  }
+  // kEndpoint kernels: the session's choice for input 0 and output 0.
+  virtual void SetChannelsLast(bool input, bool output) { (void)input, (void)output; }
   virtual void Infer(InferContext& ctx) = 0;
   virtual void Run(RunContext& ctx) = 0;
   // The kernel that runs this node when there is a choice (e.g.

@@ -158,6 +158,7 @@ const std::vector<PassInfo>& OptimizationPasses() {
       {"fold-qdq", FoldQdqPass},
       {"fuse-activation", FuseActivationPass},
       {"dead-node-elimination", DeadNodeEliminationPass},
+      {kChannelsLastPass, nullptr},
   };
   return passes;
 }
@@ -173,7 +174,7 @@ void OptimizeGraph(Graph& g, const std::vector<std::string>& disabled) {
     NIBBLE_CHECK(known, "unknown pass '", d, "' (passes: ", names, ")");
   }
   for (const PassInfo& p : OptimizationPasses()) {
-    if (std::find(disabled.begin(), disabled.end(), p.name) != disabled.end()) continue;
+    if (!p.run || std::find(disabled.begin(), disabled.end(), p.name) != disabled.end()) continue;
     p.run(g);
   }
 }

@@ -18,8 +18,11 @@ void AnnotateValueTypes(Graph& g);
 
 struct PassInfo {
   const char* name;
-  bool (*run)(Graph&);
+  bool (*run)(Graph&);  // null: not a graph rewrite but a session choice made when planning
 };
+// The session's channels-last activations (runtime/channels_last.h), which
+// `disabled_passes` turns off like a pass.
+constexpr const char* kChannelsLastPass = "channels-last";
 // The passes in the order OptimizeGraph runs them.
 const std::vector<PassInfo>& OptimizationPasses();
 void OptimizeGraph(Graph& g, const std::vector<std::string>& disabled = {});

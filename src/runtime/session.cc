@@ -5,6 +5,7 @@
 #include <map>
 
 #include "kernels/blas/blas_threads.h"
+#include "runtime/channels_last.h"
 #include "graph/passes.h"
 #include "onnx/import.h"
 #include "runtime/op_registry.h"
@@ -34,6 +35,8 @@ struct Session::Impl {
   std::function<void(int, const Tensor&)> observer;
   int threads = 1;
   bool profiling = false;
+  bool channels_last = true;     // SessionOptions: not in disabled_passes
+  std::vector<char> cl_values;   // per value id, for the plan: kept channels-last (channels_last.h)
   std::vector<NodeProfile> profile;  // per node index
 };
 
@@ -84,6 +87,8 @@ std::unique_ptr<Session> Session::FromGraph(Graph graph, const SessionOptions& o
   int threads = opts.threads <= 0 ? DefaultThreadCount() : opts.threads;
   impl->pool = std::make_unique<ThreadPool>(threads);
   impl->profiling = opts.profile;
+  impl->channels_last = opts.optimize && std::find(opts.disabled_passes.begin(), opts.disabled_passes.end(),
+                                                   std::string(kChannelsLastPass)) == opts.disabled_passes.end();
   for (const Node& n : g.nodes) impl->profile.push_back({n.name, n.op_type, 0, 0});
   impl->threads = threads;
   for (int v : g.inputs) impl->inputs.push_back(InfoOf(g.values[v]));
@@ -142,6 +147,7 @@ std::vector<Tensor> Session::Run(const std::vector<std::pair<std::string, Tensor
       s.plan = std::make_unique<ExecutionPlan>(BuildPlan(g, s.kernels, ins, true, s.pool.get()));
     }
     s.plan_shapes = shapes;
+    s.cl_values = AssignChannelsLast(g, s.kernels, *s.plan, s.channels_last);
     if (s.arena.size() < static_cast<size_t>(s.plan->arena_bytes) + 64) s.arena.resize(s.plan->arena_bytes + 64);
   }
   ExecutionPlan& plan = *s.plan;
@@ -211,7 +217,8 @@ std::vector<Tensor> Session::Run(const std::vector<std::pair<std::string, Tensor
     }
     if (s.observer)
       for (int v : node.outputs)
-        if (v >= 0) s.observer(v, live[v]);
+        if (v >= 0 && s.cl_values[v]) s.observer(v, ChannelsLastToNchw(live[v]));  // observers see NCHW
+        else if (v >= 0) s.observer(v, live[v]);
   }
 
   std::vector<Tensor> result;

@@ -61,7 +61,29 @@ def kernel_zoo() -> onnx.ModelProto:
     return b.model("kernel_zoo", inputs, outputs)
 
 
-MODELS = {"kernel_zoo": (kernel_zoo, (4, 3, 45, 37)), "mobilenetv2": (make_mobilenetv2, (1, 3, 224, 224))}
+def amx_residual() -> onnx.ModelProto:
+    """Convs the amx level runs on tile products, chained as in ResNet, so the
+    session keeps values between them channels-last (runtime/channels_last.h):
+    conv to conv, through a residual Add of two conv outputs, into a stride-2
+    conv, and out to an Add with a conv the amx level leaves on zmm (a shallow
+    1x1) and to GlobalAveragePool, which need NCHW."""
+    b = GraphBuilder(seed=91)
+    x = b.node("Relu", [b.conv("input", "c1", 64, 64, 3, bias=True)], "c1.relu")
+    r = b.node("Add", [b.conv(x, "c2", 64, 64, 3, bias=True, gain=1.0), b.conv(x, "c2b", 64, 64, 3, gain=1.0)], "res1")
+    r = b.node("Relu", [r], "res1.relu")
+    d = b.node("Relu", [b.conv(r, "down", 64, 128, 3, stride=2, bias=True)], "down.relu")
+    e = b.conv(d, "c3", 128, 128, 3, bias=True, gain=1.0)
+    s = b.node("Relu", [b.node("Add", [e, b.conv(r, "proj", 64, 128, 1, stride=2, gain=1.0)], "res2")], "res2.relu")
+    y = b.node("Flatten", [b.node("GlobalAveragePool", [s], "gap")], "flatten", axis=1)
+    b.gemm(y, "logits", 128, 10)
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 64, 17, 21])]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10]),
+               helper.make_tensor_value_info("res2.relu", TensorProto.FLOAT, None)]
+    return b.model("amx_residual", inputs, outputs)
+
+
+MODELS = {"kernel_zoo": (kernel_zoo, (4, 3, 45, 37)), "mobilenetv2": (make_mobilenetv2, (1, 3, 224, 224)),
+          "amx_residual": (amx_residual, (2, 64, 17, 21))}
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +110,9 @@ def quantized(nibble_bin: Path, workdir: Path, name: str, int8_acts: bool, bits:
     return q, x
 
 
-def run(nibble_bin: Path, model: Path, x: Path, out: Path, isa: str, threads: int) -> dict[str, np.ndarray]:
+def run(nibble_bin: Path, model: Path, x: Path, out: Path, isa: str, threads: int, *extra) -> dict[str, np.ndarray]:
     out = fresh_dir(out)
-    r = run_cli([nibble_bin, "run", model, "-i", x, "-o", out, "--threads", threads, "--isa", isa], TIMEOUT_S)
+    r = run_cli([nibble_bin, "run", model, "-i", x, "-o", out, "--threads", threads, "--isa", isa, *extra], TIMEOUT_S)
     assert r.returncode == 0, f"{r.command_line}\n{r.stderr}"
     names = [o.name for o in onnx.load(str(model), load_external_data=False).graph.output]
     return {n: np.load(out / f"{sanitize(n)}.npy") for n in names}
@@ -128,6 +150,54 @@ def test_outputs_identical_across_isas_and_threads(name, int8_acts, nibble_bin, 
             got = run(nibble_bin, model, x, workdir / f"{model.stem}_{isa}_{threads}", isa, threads)
             for out, want in base.items():
                 np.testing.assert_array_equal(got[out], want, err_msg=f"{name} {out}: {isa} x{threads} vs scalar x1")
+
+
+@pytest.mark.parametrize("int8_acts", [False, True], ids=["uint8", "int8"])
+def test_channels_last_values_where_planned_and_outputs_unchanged(int8_acts, nibble_bin, workdir, monkeypatch):
+    """At the amx level the values between tile convs stay channels-last
+    (nibble inspect names each conv's layout), and neither the outputs nor what
+    a value observer sees (eval --reference's per-layer SQNR) change: the same
+    as with --disable-pass channels-last and as at the avx512vnni level."""
+    if "amx" not in supported_isas():
+        pytest.skip("this CPU runs no AMX-INT8: no channels-last values")
+    model, x = quantized(nibble_bin, workdir, "amx_residual", int8_acts)
+    monkeypatch.setenv("NIBBLE_ISA", "amx")
+    r = run_cli([nibble_bin, "inspect", model], TIMEOUT_S)
+    assert r.returncode == 0, r.stderr
+    layout = {}
+    for line in r.stdout.splitlines():
+        cols = line.split()
+        if cols and cols[0] in ("c1", "c2", "c2b", "down", "c3", "proj"):
+            note = line.split("conv_q8_gemm_", 1)[1]
+            layout[cols[0]] = ("amx" if note.startswith("amx") else note.split()[0]) + \
+                (" " + note.split("(", 1)[1].rstrip(") ") if "channels-last" in note else "")
+    # c1: NCHW input (the graph input's QuantizeLinear); c2/c2b feed the Add
+    # res1, whose output feeds down (amx) and proj (zmm: NCHW only), so res1
+    # and its inputs stay NCHW; down -> c3 channels-last; c3 feeds res2 with
+    # proj's NCHW output, so its output stays NCHW.
+    assert layout == {"c1": "amx channels-last out", "c2": "amx channels-last in", "c2b": "amx channels-last in",
+                      "down": "amx channels-last out", "c3": "amx channels-last in",
+                      "proj": "avx512vnni"}, r.stdout
+    monkeypatch.delenv("NIBBLE_ISA")
+    base = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_vnni", "avx512vnni", 1)
+    for threads in (1, 2):
+        on = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_on_{threads}", "amx", threads)
+        off = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_off_{threads}", "amx", threads,
+                  "--disable-pass", "channels-last")
+        for out, want in base.items():
+            np.testing.assert_array_equal(on[out], want, err_msg=f"{out}: amx x{threads} vs avx512vnni")
+            np.testing.assert_array_equal(off[out], want, err_msg=f"{out}: amx x{threads} NCHW vs avx512vnni")
+    # Per-layer SQNR comes from a value observer, which sees every value NCHW.
+    data = workdir / f"{model.stem}_eval_x.npy"
+    np.save(data, np.load(x))
+    float_model = workdir / "amx_residual.onnx"
+    sqnr = {}
+    for isa in ("amx", "avx512vnni"):
+        monkeypatch.setenv("NIBBLE_ISA", isa)
+        r = run_cli([nibble_bin, "eval", model, "--data", data, "--reference", float_model], TIMEOUT_S)
+        assert r.returncode == 0, f"{r.command_line}\n{r.stderr}"
+        sqnr[isa] = [line for line in r.stdout.splitlines() if "dB" in line]
+    assert sqnr["amx"] and sqnr["amx"] == sqnr["avx512vnni"], sqnr
 
 
 FAMILIES = ["int8", "bitserial", "w4a8", "binary"]

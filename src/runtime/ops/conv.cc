@@ -130,27 +130,26 @@ class QConvKernel : public ConvKernel {
     ctx.set_output(0, CodeType(y_), y);
   }
 
+  // AMX convs of one group read and write channels-last (conv_q8_fast.h); the
+  // kernel is chosen here for the planned input shape, as the first run would.
+  ChannelsLastRole ChannelsLast(const std::vector<Shape>& inputs) override {
+    if (inputs.empty() || inputs[0].size() < 3 ||
+        std::any_of(inputs[0].begin(), inputs[0].end(), [](int64_t d) { return d < 0; }))
+      return ChannelsLastRole::kNone;
+    const ConvQ8Params& p = ParamsFor(inputs[0]);
+    if (x_.is_signed) Prepare<int8_t>(p, w_->data<int8_t>(), bias_ ? bias_->data<int32_t>() : nullptr);
+    else Prepare<uint8_t>(p, w_->data<int8_t>(), bias_ ? bias_->data<int32_t>() : nullptr);
+    return path_ == Path::kGemm && ConvQ8FastChannelsLast(gemm_) ? ChannelsLastRole::kEndpoint
+                                                                  : ChannelsLastRole::kNone;
+  }
+  void SetChannelsLast(bool input, bool output) override {
+    layout_.x_channels_last = input;
+    layout_.y_channels_last = output;
+  }
+
   void Run(RunContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    // The parameters depend only on the input shape: built once per shape, not
-    // per run (a dozen vectors allocated and freed per node and run were about
-    // 4% of the Fashion-MNIST CNN's 22 us).
-    if (x.shape() != params_shape_) {
-      ConvParams g = Geometry(x.shape(), w_->shape());
-      ConvQ8Params& p = params_;
-      p.batch = g.batch;
-      p.in_channels = g.in_channels;
-      p.out_channels = g.out_channels;
-      p.group = g.group;
-      p.geo = g.geo;
-      p.x_zero_point = ZeroPoint(x_);
-      p.multiplier = multipliers_;
-      p.y_zero_point = ZeroPoint(y_);
-      p.y_min = clamp_.lo;
-      p.y_max = clamp_.hi;
-      params_shape_ = x.shape();
-    }
-    const ConvQ8Params& p = params_;
+    const ConvQ8Params& p = ParamsFor(x.shape());
     const int32_t* b = bias_ ? bias_->data<int32_t>() : nullptr;
     Tensor& y = ctx.output(0);
     const int8_t* w = w_->data<int8_t>();
@@ -161,6 +160,8 @@ class QConvKernel : public ConvKernel {
         const TX* px = x.data<TX>();
         TY* py = y.data<TY>();
         Prepare<TX>(p, w, b);
+        NIBBLE_CHECK(path_ == Path::kGemm || !(layout_.x_channels_last || layout_.y_channels_last), where_q_,
+                     ": planned channels-last, but the conv runs on another kernel");
         if (path_ == Path::kLowBit) {
           LowBitConv(lowbit_, p, px, py, lowbit_in_, &ctx.pool());
         } else if (path_ == Path::kDepthwise) {
@@ -169,8 +170,9 @@ class QConvKernel : public ConvKernel {
                                       p.geo.planes_per_task());
         } else if (path_ == Path::kGemm) {
           const uint64_t run = ConvQ8FastNewRun();
-          ctx.pool().ParallelForTasks(ConvQ8FastTaskCount(gemm_, p),
-                                      [&](int64_t lo, int64_t hi) { ConvQ8FastRun(gemm_, p, px, py, lo, hi, run); });
+          ctx.pool().ParallelForTasks(ConvQ8FastTaskCount(gemm_, p), [&](int64_t lo, int64_t hi) {
+            ConvQ8FastRun(gemm_, p, px, py, lo, hi, run, layout_);
+          });
         } else {
           ConvQ8Im2col(p, px, w, b, py, Scratch<TX>(), acc_);
         }
@@ -186,7 +188,8 @@ class QConvKernel : public ConvKernel {
                IsaName(ActiveIsa()) + " (" + lowbit_choice_ + ")";
       case Path::kDepthwise: return std::string("dwconv_q8_") + (dw_.fast ? IsaName(dw_.isa) : "generic");
       case Path::kGemm:
-        return std::string("conv_q8_gemm_") + IsaName(gemm_.isa) + (lowbit_choice_.empty() ? "" : " (" + lowbit_choice_ + ")");
+        return std::string("conv_q8_gemm_") + IsaName(gemm_.isa) + LayoutNote() +
+               (lowbit_choice_.empty() ? "" : " (" + lowbit_choice_ + ")");
       case Path::kReference: return "conv_q8_im2col_reference";
       case Path::kUnprepared: break;
     }
@@ -195,6 +198,35 @@ class QConvKernel : public ConvKernel {
 
  private:
   enum class Path { kUnprepared, kLowBit, kDepthwise, kGemm, kReference };
+
+  std::string LayoutNote() const {
+    if (layout_.x_channels_last && layout_.y_channels_last) return " (channels-last in and out)";
+    if (layout_.x_channels_last) return " (channels-last in)";
+    if (layout_.y_channels_last) return " (channels-last out)";
+    return "";
+  }
+
+  // The parameters depend only on the input shape: built once per shape, not
+  // per run (a dozen vectors allocated and freed per node and run were about
+  // 4% of the Fashion-MNIST CNN's 22 us).
+  const ConvQ8Params& ParamsFor(const Shape& x_shape) {
+    if (x_shape != params_shape_) {
+      ConvParams g = Geometry(x_shape, w_->shape());
+      ConvQ8Params& p = params_;
+      p.batch = g.batch;
+      p.in_channels = g.in_channels;
+      p.out_channels = g.out_channels;
+      p.group = g.group;
+      p.geo = g.geo;
+      p.x_zero_point = ZeroPoint(x_);
+      p.multiplier = multipliers_;
+      p.y_zero_point = ZeroPoint(y_);
+      p.y_min = clamp_.lo;
+      p.y_max = clamp_.hi;
+      params_shape_ = x_shape;
+    }
+    return params_;
+  }
 
   template <class TX>
   std::vector<TX>& Scratch() {
@@ -276,6 +308,7 @@ class QConvKernel : public ConvKernel {
   ConvQ8Params params_;
   DwConvQ8Packed dw_;
   ConvQ8Packed gemm_;
+  ConvQ8Layout layout_;  // set by the session (SetChannelsLast)
   LowBitPacked lowbit_;
   LowBitConvInput lowbit_in_;
   std::string lowbit_choice_;

@@ -42,6 +42,11 @@ class QAddMulKernel : public OpKernel {
       ctx.Fail(e.what());
     }
   }
+  // Two inputs of one shape (no broadcasting): element i of the output reads
+  // element i of each, whatever the layout.
+  ChannelsLastRole ChannelsLast(const std::vector<Shape>& inputs) override {
+    return inputs.size() == 2 && inputs[0] == inputs[1] ? ChannelsLastRole::kElementwise : ChannelsLastRole::kNone;
+  }
   void Run(RunContext& ctx) override {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
