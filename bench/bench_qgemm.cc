@@ -248,7 +248,9 @@ struct ConvShape {
   int64_t c, m, h, w, kh, kw, stride, pad;
 };
 
-void BM_Conv(benchmark::State& state, Isa isa, ConvShape s) {
+// layout: channels-last input and output (conv_q8_fast.h), as the session
+// keeps the values between AMX convs.
+void BM_ConvLayout(benchmark::State& state, Isa isa, ConvShape s, ConvQ8Layout layout) {
   ConvQ8Params p;
   p.in_channels = s.c, p.out_channels = s.m;
   p.geo.in = {s.h, s.w};
@@ -265,9 +267,13 @@ void BM_Conv(benchmark::State& state, Isa isa, ConvShape s) {
   const auto bias = RandomCodes<int32_t>(s.m, -1000, 1000, 3);
   std::vector<uint8_t> y(s.m * out);
   const ConvQ8Packed pk = PackConvQ8(p, w.data(), bias.data(), isa);
+  if ((layout.x_channels_last || layout.y_channels_last) && !ConvQ8FastChannelsLast(pk)) {
+    state.SkipWithError("not on the AMX tile kernels: NCHW only");
+    return;
+  }
   const int64_t tasks = ConvQ8FastTaskCount(pk, p);
   for (auto _ : state) {
-    ConvQ8FastRun(pk, p, x.data(), y.data(), 0, tasks);
+    ConvQ8FastRun(pk, p, x.data(), y.data(), 0, tasks, 0, layout);
     benchmark::ClobberMemory();
   }
   SetCounters(state, isa, 2.0 * s.m * out * k);
@@ -278,15 +284,17 @@ void BM_Conv(benchmark::State& state, Isa isa, ConvShape s) {
   double t_lo = 1e30, t_hi = 1e30;
   for (int rep = 0; rep < 5; ++rep) {
     double t0 = CpuSeconds();
-    ConvQ8FastRun(pk, p, x.data(), y.data(), 0, half);
+    ConvQ8FastRun(pk, p, x.data(), y.data(), 0, half, 0, layout);
     t_lo = std::min(t_lo, CpuSeconds() - t0);
     t0 = CpuSeconds();
-    ConvQ8FastRun(pk, p, x.data(), y.data(), half, tasks);
+    ConvQ8FastRun(pk, p, x.data(), y.data(), half, tasks, 0, layout);
     t_hi = std::min(t_hi, CpuSeconds() - t0);
   }
   state.counters["tasks"] = static_cast<double>(tasks);
   state.counters["split2"] = std::max(t_lo, t_hi) / (t_lo + t_hi);
 }
+
+void BM_Conv(benchmark::State& state, Isa isa, ConvShape s) { BM_ConvLayout(state, isa, s, {}); }
 
 }  // namespace
 }  // namespace nibble
@@ -331,6 +339,12 @@ int main(int argc, char** argv) {
     if (isa == Isa::kAmx) {
       for (const ConvShape& s : convs)
         benchmark::RegisterBenchmark(("conv/amx/" + std::string(s.name)).c_str(), BM_Conv, isa, s)->Unit(benchmark::kMillisecond);
+      // ResNet-18's 3x3 layers as the session runs most of them: channels-last in and out.
+      for (const ConvShape& s : convs)
+        if (std::string(s.name).rfind("resnet18_l", 0) == 0 && s.kh == 3)
+          benchmark::RegisterBenchmark(("conv/amx_nhwc/" + std::string(s.name)).c_str(), BM_ConvLayout, isa, s,
+                                       ConvQ8Layout{true, true})
+              ->Unit(benchmark::kMillisecond);
       continue;
     }
     if (!slow) benchmark::RegisterBenchmark(("gemm/" + tag + "/1024x1024x1024").c_str(), BM_Gemm, isa, 1024, 1024, 1024)->Unit(benchmark::kMillisecond);
