@@ -399,18 +399,28 @@ ConvShape RandomAmxShape(Rng& r, int trial) {
   return s;
 }
 
-TEST(QuantX86Kernels, ConvAmxMatchesReference) {
-  if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
-  Rng r(97);
+// `trials` random AMX shapes, each bit-exact with the reference; with
+// channels_last, one group and channels-last input, output or both in turn.
+void SweepAmxShapes(uint32_t seed, int trials, bool channels_last) {
+  Rng r(seed);
   ConvPaths paths;
-  const int trials = 32 / kSweepDivisor;
   for (int trial = 0; trial < trials; ++trial) {
-    const ConvShape s = RandomAmxShape(r, trial);
-    const bool extreme = trial % 7 == 6;
-    CheckConvTypePair(r, Isa::kAmx, s, trial, extreme, &paths);
+    ConvShape s = RandomAmxShape(r, trial);
+    ConvQ8Layout layout;
+    if (channels_last) {
+      s.group = 1;
+      layout.x_channels_last = trial % 3 != 1;
+      layout.y_channels_last = trial % 3 != 0;
+    }
+    CheckConvTypePair(r, Isa::kAmx, s, trial, trial % 7 == 6, &paths, layout);
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_EQ(paths.amx, trials) << "some shape did not take the AMX path";
+}
+
+TEST(QuantX86Kernels, ConvAmxMatchesReference) {
+  if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
+  SweepAmxShapes(97, 32 / kSweepDivisor, false);
 }
 
 // Channels-last input, output or both (ConvQ8Layout) on the same AMX shapes
@@ -420,19 +430,7 @@ TEST(QuantX86Kernels, ConvAmxMatchesReference) {
 // stored untransposed (channel tiles of 1 to 32) match the reference.
 TEST(QuantX86Kernels, ConvAmxChannelsLastMatchesReference) {
   if (!IsaSupported(Isa::kAmx)) GTEST_SKIP() << "this CPU (or OS) runs no AMX-INT8";
-  Rng r(151);
-  ConvPaths paths;
-  const int trials = 36 / kSweepDivisor;
-  for (int trial = 0; trial < trials; ++trial) {
-    ConvShape s = RandomAmxShape(r, trial);
-    s.group = 1;
-    ConvQ8Layout layout;
-    layout.x_channels_last = trial % 3 != 1;
-    layout.y_channels_last = trial % 3 != 0;
-    CheckConvTypePair(r, Isa::kAmx, s, trial, trial % 7 == 6, &paths, layout);
-    if (::testing::Test::HasFatalFailure()) return;
-  }
-  EXPECT_EQ(paths.amx, trials) << "some shape did not take the AMX path";
+  SweepAmxShapes(151, 36 / kSweepDivisor, true);
 }
 
 // Channels-last is refused where the kernel cannot do it (zmm convs, groups).
