@@ -527,7 +527,9 @@ TEST(QuantX86Kernels, ConvAmx1x1SmallMapsSplitEvenly) {
       EXPECT_LE(first - last, 1) << c.cg << "->" << c.mg << ": blocks of " << per << " positions";
     }
     // An even count exists unless the map is one block of an odd number of channel tiles.
-    if (blocks >= 2 || m_tiles % 2 == 0) EXPECT_EQ(tasks % 2, 0) << c.cg << "->" << c.mg << ": " << tasks << " tasks";
+    if (blocks >= 2 || m_tiles % 2 == 0) {
+      EXPECT_EQ(tasks % 2, 0) << c.cg << "->" << c.mg << ": " << tasks << " tasks";
+    }
   }
 }
 
@@ -562,9 +564,10 @@ TEST(QuantX86Kernels, ConvAmxHaloBlocksAreWholeRows) {
     EXPECT_EQ(per % ow, 0) << "shape " << i << ": blocks of " << per << " positions, rows of " << ow;
     // ResNet-18's maps (28 and 56 rows) split into equal blocks.
     const int64_t blocks = (n + per - 1) / per, rows = per / ow, last_rows = oh - (blocks - 1) * rows;
-    if (i < 3)
+    if (i < 3) {
       EXPECT_EQ(last_rows, rows) << "shape " << i << ": " << blocks << " blocks of " << rows << " rows, the last "
                                  << last_rows;
+    }
   }
 }
 
