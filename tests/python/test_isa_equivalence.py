@@ -65,8 +65,9 @@ def amx_residual() -> onnx.ModelProto:
     """Convs the amx level runs on tile products, chained as in ResNet, so the
     session keeps values between them channels-last (runtime/channels_last.h):
     conv to conv, through a residual Add of two conv outputs, into a stride-2
-    conv, and out to an Add with a conv the amx level leaves on zmm (a shallow
-    1x1) and to GlobalAveragePool, which need NCHW."""
+    conv, out to an Add with a conv the amx level leaves on zmm (a shallow
+    1x1), which needs NCHW, and from a last conv into GlobalAveragePool, which
+    reads channels-last."""
     b = GraphBuilder(seed=91)
     x = b.node("Relu", [b.conv("input", "c1", 64, 64, 3, bias=True)], "c1.relu")
     r = b.node("Add", [b.conv(x, "c2", 64, 64, 3, bias=True, gain=1.0), b.conv(x, "c2b", 64, 64, 3, gain=1.0)], "res1")
@@ -74,7 +75,8 @@ def amx_residual() -> onnx.ModelProto:
     d = b.node("Relu", [b.conv(r, "down", 64, 128, 3, stride=2, bias=True)], "down.relu")
     e = b.conv(d, "c3", 128, 128, 3, bias=True, gain=1.0)
     s = b.node("Relu", [b.node("Add", [e, b.conv(r, "proj", 64, 128, 1, stride=2, gain=1.0)], "res2")], "res2.relu")
-    y = b.node("Flatten", [b.node("GlobalAveragePool", [s], "gap")], "flatten", axis=1)
+    f = b.node("Relu", [b.conv(s, "c4", 128, 128, 3, bias=True)], "c4.relu")
+    y = b.node("Flatten", [b.node("GlobalAveragePool", [f], "gap")], "flatten", axis=1)
     b.gemm(y, "logits", 128, 10)
     inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 64, 17, 21])]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10]),
@@ -167,17 +169,18 @@ def test_channels_last_values_where_planned_and_outputs_unchanged(int8_acts, nib
     layout = {}
     for line in r.stdout.splitlines():
         cols = line.split()
-        if cols and cols[0] in ("c1", "c2", "c2b", "down", "c3", "proj"):
+        if cols and cols[0] in ("c1", "c2", "c2b", "down", "c3", "proj", "c4"):
             note = line.split("conv_q8_gemm_", 1)[1]
             layout[cols[0]] = ("amx" if note.startswith("amx") else note.split()[0]) + \
                 (" " + note.split("(", 1)[1].rstrip(") ") if "channels-last" in note else "")
     # c1: NCHW input (the graph input's QuantizeLinear); c2/c2b feed the Add
     # res1, whose output feeds down (amx) and proj (zmm: NCHW only), so res1
     # and its inputs stay NCHW; down -> c3 channels-last; c3 feeds res2 with
-    # proj's NCHW output, so its output stays NCHW.
+    # proj's NCHW output, so its output stays NCHW; c4 reads res2 (a graph
+    # output: NCHW) and writes for GlobalAveragePool.
     assert layout == {"c1": "amx channels-last out", "c2": "amx channels-last in", "c2b": "amx channels-last in",
                       "down": "amx channels-last out", "c3": "amx channels-last in",
-                      "proj": "avx512vnni"}, r.stdout
+                      "proj": "avx512vnni", "c4": "amx channels-last out"}, r.stdout
     monkeypatch.delenv("NIBBLE_ISA")
     base = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_vnni", "avx512vnni", 1)
     for threads in (1, 2):

@@ -556,7 +556,7 @@ TEST(X86ElementwiseQ8, MaxPoolBitExact) {
 // Plane sizes below, at and past one and two 32- and 64-byte steps (49: 7x7;
 // 196: 14x14), any zero point and multiplier, fused clamps, codes at the
 // extremes (the largest sums), planes ending at an unmapped page, split
-// between two calls, every level.
+// between two calls, every level; and channels-last input.
 template <class T>
 void CheckGlobalAvgPool(Rng& r, int trial) {
   static const int64_t kSizes[] = {1, 7, 31, 32, 33, 49, 63, 64, 65, 96, 127, 128, 129, 196, 200};
@@ -586,6 +586,21 @@ void CheckGlobalAvgPool(Rng& r, int trial) {
       ASSERT_EQ(int{y[i]}, int{want[i]}) << "trial " << trial << " isa " << IsaName(isa) << " spatial "
                                          << p.spatial << " plane " << i << " of " << planes;
   }
+  // The same planes as channels-last images (one or two of planes / images
+  // channels), split between two calls.
+  const int64_t images = planes % 2 == 0 ? 2 : 1, channels = planes / images;
+  GuardedBuffer<T> xcl(x.size());
+  for (int64_t n = 0; n < images; ++n)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < p.spatial; ++i)
+        xcl[(n * p.spatial + i) * channels + c] = x[(n * channels + c) * p.spatial + i];
+  GuardedBuffer<T> y(planes);
+  const int64_t split = r.Int(0, static_cast<int>(images));
+  GlobalAvgPoolQ8ChannelsLast(p, xcl.data(), channels, y.data(), 0, split);
+  GlobalAvgPoolQ8ChannelsLast(p, xcl.data(), channels, y.data(), split, images);
+  for (int64_t i = 0; i < planes; ++i)
+    ASSERT_EQ(int{y[i]}, int{want[i]}) << "trial " << trial << " channels-last, spatial " << p.spatial << " plane "
+                                       << i << " of " << planes;
 }
 
 TEST(X86ElementwiseQ8, GlobalAvgPoolBitExact) {

@@ -17,6 +17,14 @@ template <class T>
 void GlobalAvgPoolQ8X86(const GlobalAvgPoolQ8Params& p, const T* x, T* y, int64_t plane_lo, int64_t plane_hi,
                         Isa isa = ActiveIsa());
 
+// Channels-last input (runtime/channels_last.h): x: [images, p.spatial,
+// channels], y: [images, channels]; computes images [image_lo, image_hi). The
+// sums run along each position's contiguous channels (a loop the compiler
+// vectorizes), then GlobalAvgPoolQ8FromSums as above.
+template <class T>
+void GlobalAvgPoolQ8ChannelsLast(const GlobalAvgPoolQ8Params& p, const T* x, int64_t channels, T* y,
+                                 int64_t image_lo, int64_t image_hi);
+
 namespace gapq8_detail {
 // sums[i] = the sum of the codes of plane i of x, i in [0, n).
 template <class T>

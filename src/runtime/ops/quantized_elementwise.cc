@@ -190,6 +190,12 @@ class QAvgPoolKernel : public OpKernel {
     }
     ctx.set_output(0, CodeType(y_), y);
   }
+  // GlobalAveragePool reads channels-last input; its output [N, C, 1, ...]
+  // is the same bytes in either layout.
+  ChannelsLastRole ChannelsLast(const std::vector<Shape>& inputs) override {
+    return global_ && !inputs.empty() && inputs[0].size() >= 3 ? ChannelsLastRole::kEndpoint : ChannelsLastRole::kNone;
+  }
+  void SetChannelsLast(bool input, bool) override { x_channels_last_ = input; }
   void Run(RunContext& ctx) override {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0);
@@ -204,6 +210,12 @@ class QAvgPoolKernel : public OpKernel {
         p.y_min = clamp_.lo;
         p.y_max = clamp_.hi;
         p.multiplier = QuantizeMultiplier(static_cast<double>(x_.scale[0]) / (y_.scale[0] * p.spatial));
+        if (x_channels_last_) {
+          ctx.pool().ParallelFor(x.dim(0), [&](int64_t lo, int64_t hi) {
+            GlobalAvgPoolQ8ChannelsLast(p, x.data<T>(), x.dim(1), y.data<T>(), lo, hi);
+          });
+          return;
+        }
         ctx.pool().ParallelFor(planes, [&](int64_t lo, int64_t hi) {
           GlobalAvgPoolQ8X86(p, x.data<T>(), y.data<T>(), lo, hi);
         });
@@ -239,6 +251,7 @@ class QAvgPoolKernel : public OpKernel {
   std::vector<int64_t> kernel_, strides_, dilations_, pads_;
   std::string auto_pad_;
   bool ceil_ = false, include_pad_ = false;
+  bool x_channels_last_ = false;  // set by the session (SetChannelsLast)
 };
 
 class QConcatKernel : public OpKernel {
