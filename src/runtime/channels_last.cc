@@ -1,7 +1,6 @@
 #include "runtime/channels_last.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace nibble {
 
@@ -52,15 +51,14 @@ std::vector<char> AssignChannelsLast(const Graph& g, const std::vector<std::uniq
       if (!ok) cl[v] = 0, changed = true;
     }
   }
+  // Every kernel hears this plan's choice (all NCHW when disabled): it may
+  // hold an earlier plan's. Only endpoints act on it.
   for (int n : plan.steps) {
     const Node& node = g.nodes[n];
-    if (role[n] != ChannelsLastRole::kEndpoint) continue;
     const bool in = !node.inputs.empty() && node.inputs[0] >= 0 && cl[node.inputs[0]];
     const bool out = !node.outputs.empty() && node.outputs[0] >= 0 && cl[node.outputs[0]];
     kernels[n]->SetChannelsLast(in, out);
   }
-  if (!enabled)  // kernels may hold an earlier plan's choice
-    for (int n : plan.steps) kernels[n]->SetChannelsLast(false, false);
   return cl;
 }
 

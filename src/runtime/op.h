@@ -102,7 +102,8 @@ class OpKernel {
     (void)inputs;
     return ChannelsLastRole::kNone;
   }
-  // kEndpoint kernels: the session's choice for input 0 and output 0.
+  // The session's choice for input 0 and output 0, told every kernel per
+  // plan; kEndpoint kernels act on it.
   virtual void SetChannelsLast(bool input, bool output) { (void)input, (void)output; }
   virtual void Infer(InferContext& ctx) = 0;
   virtual void Run(RunContext& ctx) = 0;
