@@ -46,6 +46,7 @@ using vec512::RequantHigh;
 using vec512::MakeReqHL;
 using vec512::ReqHL;
 using vec512::RequantHighLanes;
+using vec512::Pack4;
 
 // Stores clamp(y, lo, hi) as bytes. When hi is the type's maximum the
 // saturating down-conversion does the upper clamp (for u8 after max(y, lo)
@@ -59,19 +60,6 @@ inline void StoreClamped(TC* c, __mmask16 k, __m512i y, __m512i lo32, __m512i hi
   } else {
     _mm512_mask_cvtepi32_storeu_epi8(c, k, _mm512_min_epi32(y, hi32));
   }
-}
-
-// Four vectors of 16 int32 lanes, already clamped to the output range (or
-// past it only where the saturation of the packs clamps them as well), as 64
-// bytes in order: a's 16, then b's, c's, d's. The packs work per 128-bit block
-// (block L of the result holds a, b, c, d's block L, 4 bytes each); one dword
-// permute puts every vector's four blocks back together.
-template <class TC>
-inline __m512i Pack4(__m512i a, __m512i b, __m512i c, __m512i d) {
-  const __m512i ab = _mm512_packs_epi32(a, b), cd = _mm512_packs_epi32(c, d);
-  const __m512i bytes = std::is_same_v<TC, uint8_t> ? _mm512_packus_epi16(ab, cd) : _mm512_packs_epi16(ab, cd);
-  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-  return _mm512_permutexvar_epi32(order, bytes);
 }
 
 // y clamped to [lo, hi] where Pack4's saturation would not do it: with

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>
 
 namespace nibble::vec512 {
 
@@ -160,6 +161,19 @@ inline bool MakeReqHL(const int32_t* m, const int32_t* s, int stride, __mmask16 
 
 inline __m512i RequantHighLanes(__m512i x, const ReqHL& p) {
   return _mm512_srav_epi32(_mm512_add_epi32(HighDwords(x, p.me, p.mo), p.rz), p.sh);
+}
+
+// Four vectors of 16 int32 lanes, already clamped to the output range (or
+// past it only where the saturation of the packs clamps them as well), as 64
+// bytes in order: a's 16, then b's, c's, d's. The packs work per 128-bit block
+// (block L of the result holds a, b, c, d's block L, 4 bytes each); one dword
+// permute puts every vector's four blocks back together.
+template <class TC>
+inline __m512i Pack4(__m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i ab = _mm512_packs_epi32(a, b), cd = _mm512_packs_epi32(c, d);
+  const __m512i bytes = std::is_same_v<TC, uint8_t> ? _mm512_packus_epi16(ab, cd) : _mm512_packs_epi16(ab, cd);
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  return _mm512_permutexvar_epi32(order, bytes);
 }
 
 }  // namespace nibble::vec512
