@@ -52,7 +52,7 @@ std::vector<char> AssignChannelsLast(const Graph& g, const std::vector<std::uniq
     }
   }
   // Every kernel hears this plan's choice (all NCHW when disabled): it may
-  // hold an earlier plan's. Only endpoints act on it.
+  // hold an earlier plan's. Only endpoints and producers act on it.
   for (int n : plan.steps) {
     const Node& node = g.nodes[n];
     const bool in = !node.inputs.empty() && node.inputs[0] >= 0 && cl[node.inputs[0]];

@@ -8,9 +8,10 @@
 // Which values do is decided per plan, from the kernels' roles
 // (OpKernel::ChannelsLast) for the planned shapes:
 //   a value is channels-last when it is 8-bit codes of rank 3 or more, not a
-//   graph input or output, produced as output 0 of an endpoint or elementwise
-//   kernel, and every consumer can read it so: an endpoint as its input 0, an
-//   elementwise kernel when all its inputs and its output are channels-last.
+//   graph input or output, produced as output 0 of an endpoint, elementwise
+//   or producer kernel, and every consumer can read it so: an endpoint as its
+//   input 0, an elementwise kernel when all its inputs and its output are
+//   channels-last (a producer reads NCHW only).
 // Starting from every candidate, values that break a rule are dropped until
 // none does (dropping one can break the rule for its neighbours).
 #pragma once

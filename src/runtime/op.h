@@ -92,6 +92,7 @@ enum class ChannelsLastRole {
   kNone,         // NCHW only (the default)
   kEndpoint,     // may read input 0 and write output 0 channels-last, each on its own (AMX convs)
   kElementwise,  // inputs and output of one shape, element by element: any layout, if all share it
+  kProducer,     // reads input 0 NCHW only, may write output 0 channels-last (MaxPool, transposing its result)
 };
 
 class OpKernel {

@@ -215,10 +215,12 @@ std::vector<Tensor> Session::Run(const std::vector<std::pair<std::string, Tensor
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       s.profile[n].calls++;
     }
-    if (s.observer)
-      for (int v : node.outputs)
+    if (s.observer) {
+      for (int v : node.outputs) {
         if (v >= 0 && s.cl_values[v]) s.observer(v, ChannelsLastToNchw(live[v]));  // observers see NCHW
         else if (v >= 0) s.observer(v, live[v]);
+      }
+    }
   }
 
   std::vector<Tensor> result;

@@ -64,28 +64,32 @@ def kernel_zoo() -> onnx.ModelProto:
 def amx_residual() -> onnx.ModelProto:
     """Convs the amx level runs on tile products, chained as in ResNet, so the
     session keeps values between them channels-last (runtime/channels_last.h):
-    conv to conv, through a residual Add of two conv outputs, into a stride-2
-    conv, out to an Add with a conv the amx level leaves on zmm (a shallow
-    1x1), which needs NCHW, and from a last conv into GlobalAveragePool, which
-    reads channels-last."""
+    from a MaxPool after a zmm conv (the MaxPool transposes its result for
+    them) into a conv, conv to
+    conv, through a residual Add of two conv outputs, into a stride-2 conv,
+    out to an Add with a conv the amx level leaves on zmm (a shallow 1x1 with
+    few outputs), which needs NCHW, and from a last conv into
+    GlobalAveragePool, which reads channels-last."""
     b = GraphBuilder(seed=91)
-    x = b.node("Relu", [b.conv("input", "c1", 64, 64, 3, bias=True)], "c1.relu")
+    x = b.node("Relu", [b.conv("input", "c0", 64, 64, 1, bias=True)], "c0.relu")  # zmm, like ResNet's conv1
+    x = b.node("MaxPool", [x], "pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    x = b.node("Relu", [b.conv(x, "c1", 64, 64, 3, bias=True)], "c1.relu")
     r = b.node("Add", [b.conv(x, "c2", 64, 64, 3, bias=True, gain=1.0), b.conv(x, "c2b", 64, 64, 3, gain=1.0)], "res1")
     r = b.node("Relu", [r], "res1.relu")
-    d = b.node("Relu", [b.conv(r, "down", 64, 128, 3, stride=2, bias=True)], "down.relu")
-    e = b.conv(d, "c3", 128, 128, 3, bias=True, gain=1.0)
-    s = b.node("Relu", [b.node("Add", [e, b.conv(r, "proj", 64, 128, 1, stride=2, gain=1.0)], "res2")], "res2.relu")
-    f = b.node("Relu", [b.conv(s, "c4", 128, 128, 3, bias=True)], "c4.relu")
+    d = b.node("Relu", [b.conv(r, "down", 64, 96, 3, stride=2, bias=True)], "down.relu")
+    e = b.conv(d, "c3", 96, 96, 3, bias=True, gain=1.0)
+    s = b.node("Relu", [b.node("Add", [e, b.conv(r, "proj", 64, 96, 1, stride=2, gain=1.0)], "res2")], "res2.relu")
+    f = b.node("Relu", [b.conv(s, "c4", 96, 96, 3, bias=True)], "c4.relu")
     y = b.node("Flatten", [b.node("GlobalAveragePool", [f], "gap")], "flatten", axis=1)
-    b.gemm(y, "logits", 128, 10)
-    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 64, 17, 21])]
+    b.gemm(y, "logits", 96, 10)
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 64, 33, 41])]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10]),
                helper.make_tensor_value_info("res2.relu", TensorProto.FLOAT, None)]
     return b.model("amx_residual", inputs, outputs)
 
 
 MODELS = {"kernel_zoo": (kernel_zoo, (4, 3, 45, 37)), "mobilenetv2": (make_mobilenetv2, (1, 3, 224, 224)),
-          "amx_residual": (amx_residual, (2, 64, 17, 21))}
+          "amx_residual": (amx_residual, (2, 64, 33, 41))}
 
 
 @pytest.fixture(scope="module")
@@ -169,16 +173,19 @@ def test_channels_last_values_where_planned_and_outputs_unchanged(int8_acts, nib
     layout = {}
     for line in r.stdout.splitlines():
         cols = line.split()
-        if cols and cols[0] in ("c1", "c2", "c2b", "down", "c3", "proj", "c4"):
+        if cols and cols[0] == "pool":
+            layout["pool"] = line.split("]", 1)[1].strip()
+        if cols and cols[0] in ("c0", "c1", "c2", "c2b", "down", "c3", "proj", "c4"):
             note = line.split("conv_q8_gemm_", 1)[1]
             layout[cols[0]] = ("amx" if note.startswith("amx") else note.split()[0]) + \
                 (" " + note.split("(", 1)[1].rstrip(") ") if "channels-last" in note else "")
-    # c1: NCHW input (the graph input's QuantizeLinear); c2/c2b feed the Add
-    # res1, whose output feeds down (amx) and proj (zmm: NCHW only), so res1
-    # and its inputs stay NCHW; down -> c3 channels-last; c3 feeds res2 with
-    # proj's NCHW output, so its output stays NCHW; c4 reads res2 (a graph
-    # output: NCHW) and writes for GlobalAveragePool.
-    assert layout == {"c1": "amx channels-last out", "c2": "amx channels-last in", "c2b": "amx channels-last in",
+    # pool -> c1 channels-last (pool reads c0, a zmm conv: NCHW); c2/c2b feed the Add res1, whose output feeds down (amx) and proj
+    # (zmm: NCHW only), so res1 and its inputs stay NCHW; down -> c3
+    # channels-last; c3 feeds res2 with proj's NCHW output, so its output
+    # stays NCHW; c4 reads res2 (a graph output: NCHW) and writes for
+    # GlobalAveragePool.
+    assert layout == {"c0": "avx512vnni", "pool": "maxpool_q8 (channels-last out)", "c1": "amx channels-last in and out",
+                      "c2": "amx channels-last in", "c2b": "amx channels-last in",
                       "down": "amx channels-last out", "c3": "amx channels-last in",
                       "proj": "avx512vnni", "c4": "amx channels-last out"}, r.stdout
     monkeypatch.delenv("NIBBLE_ISA")

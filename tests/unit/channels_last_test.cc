@@ -21,6 +21,7 @@ class RoleKernel : public OpKernel {
 constexpr auto kNone = ChannelsLastRole::kNone;
 constexpr auto kEndpoint = ChannelsLastRole::kEndpoint;
 constexpr auto kElementwise = ChannelsLastRole::kElementwise;
+constexpr auto kProducer = ChannelsLastRole::kProducer;
 
 struct Net {
   Graph g;
@@ -118,6 +119,33 @@ TEST(ChannelsLast, OnlyEightBitValuesOfRankThreeOrMoreAndNotGraphOutputs) {
     EXPECT_FALSE(cl[n.a]);
     EXPECT_TRUE(cl[n.b]);
   }
+}
+
+// A producer (MaxPool) writes channels-last for endpoints but reads NCHW
+// only: its input stays NCHW even when an endpoint makes it, and a value a
+// producer reads is NCHW for every other consumer too.
+TEST(ChannelsLast, ProducersWriteButDoNotRead) {
+  Net n;
+  const int x = n.Value("x", DType::kFloat32);
+  n.g.inputs = {x};
+  const int q = n.Node("quantize", kNone, {x});
+  const int a = n.Node("conv_a", kEndpoint, {q});
+  const int p = n.Node("pool", kProducer, {a});
+  const int b = n.Node("conv_b", kEndpoint, {p});
+  const int p2 = n.Node("pool2", kProducer, {b});
+  const int c = n.Node("conv_c", kEndpoint, {b});
+  const int d = n.Node("add", kElementwise, {p2, c});
+  const int e = n.Node("conv_e", kNone, {d});
+  n.g.outputs = {e};
+  const std::vector<char> cl = AssignChannelsLast(n.g, n.kernels, n.plan, true);
+  EXPECT_FALSE(cl[a]) << "read by a producer";
+  EXPECT_TRUE(cl[p]) << "a producer's output read by an endpoint";
+  EXPECT_FALSE(cl[b]) << "read by a producer (and an endpoint)";
+  for (int v : {p2, c, d}) EXPECT_FALSE(cl[v]) << n.g.values[v].name << ": read by a kernel without the role";
+  EXPECT_FALSE(n.K(p).in_);
+  EXPECT_TRUE(n.K(p).out_);
+  EXPECT_TRUE(n.K(b).in_);
+  EXPECT_FALSE(n.K(b).out_);
 }
 
 TEST(ChannelsLast, DisabledTellsEveryKernelNchw) {

@@ -20,6 +20,7 @@
 #include "kernels/x86/eltwise_q8.h"
 #include "kernels/x86/global_avgpool_q8.h"
 #include "kernels/x86/maxpool_q8.h"
+#include "kernels/x86/planes_to_pixels.h"
 
 namespace nibble {
 namespace {
@@ -431,6 +432,34 @@ TEST(X86ElementwiseQ8, LutBitExact) {
 }
 
 // ---------------------------------------------------------------- MaxPool
+
+// PlanesToPixels (a MaxPool's channels-last output): channel counts that
+// leave the last block of 64 partial, plane sizes that leave the last step
+// of 16 positions partial, position ranges split between two calls, every
+// level, input and output against guard pages; each byte against the index
+// formula, and nothing outside the range written.
+TEST(X86ElementwiseQ8, PlanesToPixelsMatchesIndexFormula) {
+  Rng r(131);
+  for (int trial = 0; trial < 80; ++trial) {
+    const int64_t c = trial % 4 == 0 ? 64 : r.Int(1, 200), sp = r.Int(1, 300);
+    GuardedBuffer<uint8_t> x(c * sp);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>(r.Int(0, 255));
+    const int64_t lo = r.Int(0, static_cast<int>(sp)), hi = r.Int(static_cast<int>(lo), static_cast<int>(sp));
+    for (Isa isa : SupportedIsas()) {
+      GuardedBuffer<uint8_t> y(c * sp);
+      std::memset(y.data(), 0xA5, y.size());
+      const int64_t mid = r.Int(static_cast<int>(lo), static_cast<int>(hi));
+      PlanesToPixels(x.data(), sp, c, lo, mid, y.data(), isa);
+      PlanesToPixels(x.data(), sp, c, mid, hi, y.data(), isa);
+      for (int64_t s = 0; s < sp; ++s)
+        for (int64_t ch = 0; ch < c; ++ch)
+          ASSERT_EQ(int{y[s * c + ch]}, s >= lo && s < hi ? int{x[ch * sp + s]} : 0xA5)
+              << "trial " << trial << " isa " << IsaName(isa) << " channels " << c << " positions " << sp << " ["
+              << lo << ", " << hi << ") at position " << s << " channel " << ch;
+    }
+  }
+}
+
 
 template <class T>
 void CheckMaxPool(Rng& r, int trial) {

@@ -392,7 +392,7 @@ ConvShape RandomAmxShape(Rng& r, int trial) {
   if (s.group > 1) s.mg = std::min<int64_t>(s.mg, 40);
   if (trial % 8 == 3) {  // shallower, with enough output channels (kAmxMinShallowOutputs)
     s.cg = r.Int(64, 191);
-    s.mg = r.Int(256, 300);
+    s.mg = r.Int(128, 300);
     s.group = 1;
   }
   s.stride.back() = std::min<int64_t>(s.stride.back(), 2);  // wider strides stay on zmm

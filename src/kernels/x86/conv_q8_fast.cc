@@ -76,10 +76,15 @@ constexpr int64_t kStagedMaxCols = 64;
 // AMX level: quads convs with at least this many channels per group (whole
 // 64-byte tile rows) and this depth (channels x taps), or shallower ones
 // with this many output channels per group, run as tile products; see
-// PackConvQ8.
+// PackConvQ8. 128 outputs take ResNet-18's 64->128 downsample: on NCHW it
+// ran 1.22x slower on tiles than on zmm, but as a tile conv it reads and
+// writes channels-last, so with MaxPool writing channels-last too layer1's
+// and layer2's residual streams stay channels-last (nibble_session_ab
+// against 256 and an NCHW MaxPool, 60 rounds: 1 thread 1.019, 2 threads
+// 1.058). No MobileNetV2 conv has 128..255 outputs on a shallow 1x1.
 constexpr int64_t kAmxMinChannels = 64;
 constexpr int64_t kAmxMinDepth = 192;
-constexpr int64_t kAmxMinShallowOutputs = 256;
+constexpr int64_t kAmxMinShallowOutputs = 128;
 // AMX tasks copy no panel; with a kernel height above 1 their position
 // blocks are as large as this many passes of cells (and then split for
 // threads as usual): every block stages its (kernel height - 1) halo rows
@@ -1126,8 +1131,9 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   // transposed store: about a cycle per output) dominates where an output
   // has few multiply-accumulates. Tried and dropped: 3-channel convs as
   // whole-patch cells (ResNet-18 conv1, depth 147 in 192: 0.56 -> 0.75 ms;
-  // MobileNetV2's 3x3 conv0 0.12 -> 0.19), shallow 1x1s with few outputs
-  // (MobileNetV2 144->24@56 1.34x, ResNet-18's 64->128 downsample 1.22x).
+  // MobileNetV2's 3x3 conv0 0.12 -> 0.19; as row cells, kernel rows
+  // interleaved so 3 blocks hold conv1's depth: ResNet-18 0.90-0.93x), shallow
+  // 1x1s with few outputs (MobileNetV2 144->24@56 1.34x).
   const bool amx_stride = p.geo.stride.empty() || p.geo.stride.back() <= 2;  // AmxCellsFromRow's steps
   if (isa == Isa::kAmx && pk.quads && amx_stride && pk.cg >= kAmxMinChannels &&
       (pk.k >= kAmxMinDepth || pk.mg >= kAmxMinShallowOutputs)) {

@@ -25,6 +25,7 @@
 
 #include "kernels/x86/conv_q8_amx.h"
 #include "kernels/x86/requant_vec_avx512.h"
+#include "kernels/x86/transpose16_avx512.h"
 
 namespace nibble::q8 {
 namespace {
@@ -41,21 +42,6 @@ void Configure() {
 constexpr int64_t kWeightBlock = AmxTileBytes(1);  // bytes of one block's two B tiles
 constexpr int64_t kWeightHalf = kWeightBlock / 2;
 
-// Each 128-bit lane of r as a 16 x 16 byte matrix (row i in r[i]),
-// transposed: four rounds of byte unpacks of rows i and i + 8 each rotate the
-// 8 index bits (row, byte) left by one, so after four the rows are the
-// columns.
-inline void TransposeLanes16x16(__m512i (&r)[16]) {
-  for (int round = 0; round < 4; ++round) {
-    __m512i t[16];
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = _mm512_unpacklo_epi8(r[i], r[i + 8]);
-      t[2 * i + 1] = _mm512_unpackhi_epi8(r[i], r[i + 8]);
-    }
-    for (int i = 0; i < 16; ++i) r[i] = t[i];
-  }
-}
-
 // codes ([32 cells][32 channels] bytes) to channel m's outputs at c + m ldc:
 // cells [lo, lo + n) of each segment at out .. out + n. The transpose runs
 // on the four 16x16 blocks at once, one per 128-bit lane. Then row j holds
@@ -67,7 +53,7 @@ void StoreTransposed(const uint8_t* codes, int channels, const AmxSeg* segs, int
   for (int i = 0; i < 16; ++i)
     r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * i))),
                               _mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 32 * (16 + i))), 1);
-  TransposeLanes16x16(r);
+  vec512::TransposeLanes16x16(r);
   for (int j = 0; j < 16 && j < channels; ++j) {
     const __m512i o = _mm512_shuffle_i64x2(r[j], r[j], _MM_SHUFFLE(3, 1, 2, 0));
     const __m256i lo_ch = _mm512_castsi512_si256(o), hi_ch = _mm512_extracti64x4_epi64(o, 1);
@@ -319,7 +305,7 @@ void AmxCellsFromRow(const uint8_t* x, int64_t plane, int channels, int64_t row,
       v = _mm512_inserti32x4(v, column_bytes(4 * k + 3), 3);
       r[k] = _mm512_xor_si512(v, flip64);
     }
-    TransposeLanes16x16(r);
+    vec512::TransposeLanes16x16(r);
     const int64_t m = std::min<int64_t>(16, n - j0);
     for (int j = 0; j < m; ++j) _mm512_store_si512(out + (j0 + j) * cell, r[j]);
   }

@@ -6,6 +6,7 @@
 #include "kernels/reference/pool_f32.h"
 #include "kernels/reference/maxpool2d_rows.h"
 #include "kernels/x86/maxpool_q8.h"
+#include "kernels/x86/planes_to_pixels.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/dispatch.h"
 
@@ -28,6 +29,7 @@ class PoolKernel : public OpKernel {
  public:
   PoolKernel(const OpEnv& env, PoolKind kind) : where_(env.where()) {
     const Attributes& a = env.node.attrs;
+    indices_output_ = env.node.outputs.size() > 1 && env.node.outputs[1] >= 0;
     params_.kind = kind;
     kernel_shape_ = a.GetInts("kernel_shape");
     NIBBLE_CHECK(!kernel_shape_.empty(), where_, ": kernel_shape is required");
@@ -48,6 +50,17 @@ class PoolKernel : public OpKernel {
       params_.p = static_cast<double>(p);
     }
   }
+
+  // MaxPool may hand channels-last codes to the AMX convs after it (ResNet's
+  // layer1): it pools NCHW as always, then transposes (PlanesToPixels). Its
+  // input stays NCHW (its producer in ResNet, conv1, writes NCHW only).
+  ChannelsLastRole ChannelsLast(const std::vector<Shape>& inputs) override {
+    return params_.kind == PoolKind::kMax && !indices_output_ && !inputs.empty() && inputs[0].size() >= 3
+               ? ChannelsLastRole::kProducer
+               : ChannelsLastRole::kNone;
+  }
+  void SetChannelsLast(bool, bool output) override { y_channels_last_ = output; }
+  std::string KernelName() const override { return y_channels_last_ ? "maxpool_q8 (channels-last out)" : ""; }
 
   void Infer(InferContext& ctx) override {
     if (!PoolTypeOk(params_.kind, ctx.dtype(0)))
@@ -74,7 +87,12 @@ class PoolKernel : public OpKernel {
     DispatchPoolType(p.kind, x.dtype(), where_, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* px = x.data<T>();
-      T* py = ctx.output(0).data<T>();
+      T* out = ctx.output(0).data<T>();
+      // Channels-last output (8-bit codes only: AssignChannelsLast's rule):
+      // pooled NCHW into scratch_ first.
+      const bool to_pixels = sizeof(T) == 1 && y_channels_last_;
+      if (to_pixels) scratch_.resize(static_cast<size_t>(ctx.output(0).numel()));
+      T* py = to_pixels ? reinterpret_cast<T*>(scratch_.data()) : out;
       ctx.pool().ParallelForTasks(p.planes, [&](int64_t lo, int64_t hi) {
         if constexpr (sizeof(T) == 1) {  // 8-bit codes: the vectorized integer kernel
           if (!indices && p.kind == PoolKind::kMax && MaxPoolQ8X86Vectorizes(p.geo)) {
@@ -86,6 +104,7 @@ class PoolKernel : public OpKernel {
         else if (p.geo.in.size() <= 3) PoolClipped(p, px, py, indices, lo, hi);
         else PoolReference(p, px, py, indices, lo, hi);
       }, p.geo.planes_per_task());
+      if (to_pixels) ToPixels(ctx, reinterpret_cast<uint8_t*>(out));
     });
   }
 
@@ -111,11 +130,29 @@ class PoolKernel : public OpKernel {
     return p;
   }
 
+  // scratch_ ([N, C, spatial]) into y channels-last, in tasks of whole
+  // 16-position steps of one image.
+  void ToPixels(RunContext& ctx, uint8_t* y) {
+    const Tensor& t = ctx.output(0);
+    const int64_t n = t.dim(0), c = t.dim(1), sp = t.numel() / std::max<int64_t>(1, n * c);
+    constexpr int64_t kBlock = 256;
+    const int64_t blocks = (sp + kBlock - 1) / kBlock;
+    ctx.pool().ParallelForTasks(n * blocks, [&](int64_t lo, int64_t hi) {
+      for (int64_t task = lo; task < hi; ++task) {
+        const int64_t img = task / blocks, s0 = task % blocks * kBlock;
+        PlanesToPixels(scratch_.data() + img * c * sp, sp, c, s0, std::min(sp, s0 + kBlock), y + img * sp * c);
+      }
+    });
+  }
+
   std::string where_;
   PoolParams params_;
   std::vector<int64_t> kernel_shape_, strides_, dilations_, pads_;
   std::string auto_pad_;
   bool ceil_mode_ = false;
+  bool indices_output_ = false;
+  bool y_channels_last_ = false;  // set by the session (SetChannelsLast)
+  std::vector<uint8_t> scratch_;
 };
 
 class GlobalPoolKernel : public OpKernel {
