@@ -1132,7 +1132,7 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   // has few multiply-accumulates. Tried and dropped: 3-channel convs as
   // whole-patch cells (ResNet-18 conv1, depth 147 in 192: 0.56 -> 0.75 ms;
   // MobileNetV2's 3x3 conv0 0.12 -> 0.19; as row cells, kernel rows
-  // interleaved so 3 blocks hold conv1's depth: ResNet-18 0.90-0.93x), shallow
+  // interleaved so 3 blocks hold conv1's depth: ResNet-18 7% slower), shallow
   // 1x1s with few outputs (MobileNetV2 144->24@56 1.34x).
   const bool amx_stride = p.geo.stride.empty() || p.geo.stride.back() <= 2;  // AmxCellsFromRow's steps
   if (isa == Isa::kAmx && pk.quads && amx_stride && pk.cg >= kAmxMinChannels &&
