@@ -95,6 +95,16 @@ enum class ChannelsLastRole {
   kProducer,     // reads input 0 NCHW only, may write output 0 channels-last (MaxPool, transposing its result)
 };
 
+// The suffix `nibble inspect` gives a kernel's name for the layouts it was
+// told (SetChannelsLast): " (channels-last in)", " (channels-last out)",
+// " (channels-last in and out)", or "" for NCHW.
+inline std::string ChannelsLastNote(bool input, bool output) {
+  if (input && output) return " (channels-last in and out)";
+  if (input) return " (channels-last in)";
+  if (output) return " (channels-last out)";
+  return "";
+}
+
 class OpKernel {
  public:
   virtual ~OpKernel() = default;
@@ -104,7 +114,7 @@ class OpKernel {
     return ChannelsLastRole::kNone;
   }
   // The session's choice for input 0 and output 0, told every kernel per
-  // plan; kEndpoint kernels act on it.
+  // plan; kEndpoint and kProducer kernels act on it.
   virtual void SetChannelsLast(bool input, bool output) { (void)input, (void)output; }
   virtual void Infer(InferContext& ctx) = 0;
   virtual void Run(RunContext& ctx) = 0;

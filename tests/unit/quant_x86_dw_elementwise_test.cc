@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "guard_page.h"
+#include "test_util.h"
 #include "kernels/reference/add_mul_q8.h"
 #include "kernels/reference/broadcast.h"
 #include "kernels/reference/conv_q8.h"
@@ -26,6 +27,7 @@ namespace nibble {
 namespace {
 
 using testing::GuardedBuffer;
+using testing::ToChannelsLast;
 
 struct Rng {
   std::mt19937 gen;
@@ -619,10 +621,7 @@ void CheckGlobalAvgPool(Rng& r, int trial) {
   // channels), split between two calls.
   const int64_t images = planes % 2 == 0 ? 2 : 1, channels = planes / images;
   GuardedBuffer<T> xcl(x.size());
-  for (int64_t n = 0; n < images; ++n)
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t i = 0; i < p.spatial; ++i)
-        xcl[(n * p.spatial + i) * channels + c] = x[(n * channels + c) * p.spatial + i];
+  xcl.CopyFrom(ToChannelsLast(x.data(), x.size(), channels, p.spatial).data());
   GuardedBuffer<T> y(planes);
   const int64_t split = r.Int(0, static_cast<int>(images));
   GlobalAvgPoolQ8ChannelsLast(p, xcl.data(), channels, y.data(), 0, split);

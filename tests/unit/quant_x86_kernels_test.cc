@@ -25,6 +25,8 @@ using testing::GuardedBuffer;
 
 using testing::Guarded;
 using testing::Rng;
+using testing::FromChannelsLast;
+using testing::ToChannelsLast;
 
 // A multiplier over a wide range of reals: tiny, typical, and above 1.
 FixedPointMultiplier RandomMultiplier(Rng& r) {
@@ -174,24 +176,6 @@ struct ConvPaths {
   int in_place = 0, copied = 0, pixel_rows = 0, pixel_rows_one_channel = 0, amx = 0;
 };
 
-// [N][C][S] <-> [N][S][C] (channels-last): element (n, c, i) of v at n C S + i C + c of the result.
-template <class T>
-std::vector<T> ToChannelsLast(const std::vector<T>& v, int64_t c, int64_t sp) {
-  std::vector<T> out(v.size());
-  for (int64_t n = 0; n * c * sp < static_cast<int64_t>(v.size()); ++n)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t i = 0; i < sp; ++i) out[(n * sp + i) * c + ch] = v[(n * c + ch) * sp + i];
-  return out;
-}
-template <class T>
-std::vector<T> FromChannelsLast(const T* v, size_t size, int64_t c, int64_t sp) {
-  std::vector<T> out(size);
-  for (int64_t n = 0; n * c * sp < static_cast<int64_t>(size); ++n)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t i = 0; i < sp; ++i) out[(n * c + ch) * sp + i] = v[(n * sp + i) * c + ch];
-  return out;
-}
-
 // layout: the fast path reads x and/or writes y channels-last (transposed
 // here from and back to the reference's NCHW).
 template <class TX, class TY>
@@ -246,7 +230,7 @@ void CheckConv(Rng& r, Isa isa, const ConvShape& s, int trial, bool extreme, Con
   GuardedBuffer<TY> got(want.size());
   const int64_t tasks = ConvQ8FastTaskCount(pk, p);
   const int64_t split = r.Int(0, tasks);
-  auto gx_fast = layout.x_channels_last ? Guarded(ToChannelsLast(x, p.in_channels, p.geo.spatial_size_in())) : nullptr;
+  auto gx_fast = layout.x_channels_last ? Guarded(ToChannelsLast(x.data(), x.size(), p.in_channels, p.geo.spatial_size_in())) : nullptr;
   const TX* x_fast = gx_fast ? gx_fast->data() : gx->data();
   ConvQ8FastRun(pk, p, x_fast, got.data(), 0, split, 0, layout);
   ConvQ8FastRun(pk, p, x_fast, got.data(), split, tasks, 0, layout);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include "graph/graph.h"
 
@@ -28,6 +29,28 @@ inline int AddInput(Graph& g, const std::string& name, DType t, Shape s) {
   g.values[v].dim_params.assign(s.size(), "");
   g.inputs.push_back(v);
   return v;
+}
+
+// [N][C][S] <-> [N][S][C] (channels-last), the test side's oracle for the
+// layouts of runtime/channels_last.h: element (n, c, i) of NCHW v is element
+// n C S + i C + c of ToChannelsLast's result; FromChannelsLast inverts it.
+template <class T>
+std::vector<T> ToChannelsLast(const T* v, size_t size, int64_t c, int64_t sp) {
+  std::vector<T> out(size);
+  const int64_t images = c * sp > 0 ? static_cast<int64_t>(size) / (c * sp) : 0;
+  for (int64_t n = 0; n < images; ++n)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < sp; ++i) out[(n * sp + i) * c + ch] = v[(n * c + ch) * sp + i];
+  return out;
+}
+template <class T>
+std::vector<T> FromChannelsLast(const T* v, size_t size, int64_t c, int64_t sp) {
+  std::vector<T> out(size);
+  const int64_t images = c * sp > 0 ? static_cast<int64_t>(size) / (c * sp) : 0;
+  for (int64_t n = 0; n < images; ++n)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < sp; ++i) out[(n * c + ch) * sp + i] = v[(n * sp + i) * c + ch];
+  return out;
 }
 
 inline Tensor RandomTensor(Shape s, uint32_t seed, float lo = -1.f, float hi = 1.f) {

@@ -163,11 +163,14 @@ inline __m512i RequantHighLanes(__m512i x, const ReqHL& p) {
   return _mm512_srav_epi32(_mm512_add_epi32(HighDwords(x, p.me, p.mo), p.rz), p.sh);
 }
 
-// Four vectors of 16 int32 lanes, already clamped to the output range (or
-// past it only where the saturation of the packs clamps them as well), as 64
-// bytes in order: a's 16, then b's, c's, d's. The packs work per 128-bit block
-// (block L of the result holds a, b, c, d's block L, 4 bytes each); one dword
-// permute puts every vector's four blocks back together.
+// Four vectors of 16 int32 lanes as 64 bytes in order: a's 16, then b's,
+// c's, d's, each lane saturated to TC's range (int16 first, then TC: the
+// same as saturating straight to TC). A clamp to a narrower [lo, hi] is the
+// caller's, before (on the int32 lanes) or after (on the bytes, since
+// saturating and then clamping inside TC's range is the clamp). The packs
+// work per 128-bit block (block L of the result holds a, b, c, d's block L,
+// 4 bytes each); one dword permute puts every vector's four blocks back
+// together.
 template <class TC>
 inline __m512i Pack4(__m512i a, __m512i b, __m512i c, __m512i d) {
   const __m512i ab = _mm512_packs_epi32(a, b), cd = _mm512_packs_epi32(c, d);

@@ -188,7 +188,8 @@ class QConvKernel : public ConvKernel {
                IsaName(ActiveIsa()) + " (" + lowbit_choice_ + ")";
       case Path::kDepthwise: return std::string("dwconv_q8_") + (dw_.fast ? IsaName(dw_.isa) : "generic");
       case Path::kGemm:
-        return std::string("conv_q8_gemm_") + IsaName(gemm_.isa) + LayoutNote() +
+        return std::string("conv_q8_gemm_") + IsaName(gemm_.isa) +
+               ChannelsLastNote(layout_.x_channels_last, layout_.y_channels_last) +
                (lowbit_choice_.empty() ? "" : " (" + lowbit_choice_ + ")");
       case Path::kReference: return "conv_q8_im2col_reference";
       case Path::kUnprepared: break;
@@ -198,13 +199,6 @@ class QConvKernel : public ConvKernel {
 
  private:
   enum class Path { kUnprepared, kLowBit, kDepthwise, kGemm, kReference };
-
-  std::string LayoutNote() const {
-    if (layout_.x_channels_last && layout_.y_channels_last) return " (channels-last in and out)";
-    if (layout_.x_channels_last) return " (channels-last in)";
-    if (layout_.y_channels_last) return " (channels-last out)";
-    return "";
-  }
 
   // The parameters depend only on the input shape: built once per shape, not
   // per run (a dozen vectors allocated and freed per node and run were about

@@ -60,7 +60,11 @@ class PoolKernel : public OpKernel {
                : ChannelsLastRole::kNone;
   }
   void SetChannelsLast(bool, bool output) override { y_channels_last_ = output; }
-  std::string KernelName() const override { return y_channels_last_ ? "maxpool_q8 (channels-last out)" : ""; }
+  // Named only when it transposes for channels-last consumers (8-bit codes
+  // on the vectorized kernel, the only case the session asks for).
+  std::string KernelName() const override {
+    return y_channels_last_ ? "maxpool_q8" + ChannelsLastNote(false, true) : "";
+  }
 
   void Infer(InferContext& ctx) override {
     if (!PoolTypeOk(params_.kind, ctx.dtype(0)))
