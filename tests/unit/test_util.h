@@ -32,25 +32,27 @@ inline int AddInput(Graph& g, const std::string& name, DType t, Shape s) {
 }
 
 // [N][C][S] <-> [N][S][C] (channels-last), the test side's oracle for the
-// layouts of runtime/channels_last.h: element (n, c, i) of NCHW v is element
-// n C S + i C + c of ToChannelsLast's result; FromChannelsLast inverts it.
+// layouts of runtime/channels_last.h: element (n, c, i) sits at (n C + c) S
+// + i in NCHW and at (n S + i) C + c channels-last.
 template <class T>
-std::vector<T> ToChannelsLast(const T* v, size_t size, int64_t c, int64_t sp) {
+std::vector<T> Relayout(const T* v, size_t size, int64_t c, int64_t sp, bool to_channels_last) {
   std::vector<T> out(size);
   const int64_t images = c * sp > 0 ? static_cast<int64_t>(size) / (c * sp) : 0;
   for (int64_t n = 0; n < images; ++n)
     for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t i = 0; i < sp; ++i) out[(n * sp + i) * c + ch] = v[(n * c + ch) * sp + i];
+      for (int64_t i = 0; i < sp; ++i) {
+        const int64_t nchw = (n * c + ch) * sp + i, nhwc = (n * sp + i) * c + ch;
+        out[to_channels_last ? nhwc : nchw] = v[to_channels_last ? nchw : nhwc];
+      }
   return out;
 }
 template <class T>
+std::vector<T> ToChannelsLast(const T* v, size_t size, int64_t c, int64_t sp) {
+  return Relayout(v, size, c, sp, true);
+}
+template <class T>
 std::vector<T> FromChannelsLast(const T* v, size_t size, int64_t c, int64_t sp) {
-  std::vector<T> out(size);
-  const int64_t images = c * sp > 0 ? static_cast<int64_t>(size) / (c * sp) : 0;
-  for (int64_t n = 0; n < images; ++n)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t i = 0; i < sp; ++i) out[(n * c + ch) * sp + i] = v[(n * sp + i) * c + ch];
-  return out;
+  return Relayout(v, size, c, sp, false);
 }
 
 inline Tensor RandomTensor(Shape s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
