@@ -19,7 +19,9 @@ from typing import Iterable
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DOC_HEADER = ("# Benchmarks\n\nMeasured results. Sections between `<!-- ...:begin -->` and `<!-- ...:end -->` "
-              "markers are rewritten by the scripts in `bench/`; edit outside them.\n")
+              "markers are rewritten by the scripts in `bench/`; edit outside them. Each kind of section is kept "
+              "per machine (`<!-- kind@machine:begin -->`: the CPU model, and whether it has AMX); a script "
+              "rewrites only the section of the machine it ran on.\n")
 
 # Variables that steer code paths of numpy's OpenBLAS and OpenMP pools on this machine.
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
@@ -82,22 +84,69 @@ def environment_table(env: list[tuple[str, str]]) -> list[str]:
 
 # ---- docs/benchmarks.md ------------------------------------------------------------------
 
-def write_docs(path: Path, section: str, begin: str, end: str, script: str) -> None:
-    """Replace the text between the `begin` and `end` markers in `path` with `section`
-    (append the marked section when absent; create the file with its header when missing)."""
-    block = f"{begin}\n{section}\n{end}"
+def machine_key(model: str, amx: bool) -> str:
+    """A short name for a machine in docs/benchmarks.md's markers: the CPU model's words
+    without trademarks and clock ("Intel(R) Xeon(R) Platinum 8480+ @ 2.0GHz" -> intel-xeon-platinum-8480),
+    plus -amx where the CPU has AMX-INT8 (nibble's fastest level, and oneDNN's)."""
+    words = re.sub(r"\((R|TM)\)|\bCPU\b|\bProcessor\b|@.*", " ", model)
+    slug = "-".join(re.findall(r"[a-z0-9]+", words.lower()))[:48].strip("-") or "unknown"
+    return slug + ("-amx" if amx else "")
+
+
+def current_machine_key() -> str:
+    model, flags = cpu_description()
+    return machine_key(model, flags.get("amx_int8", False))
+
+
+def _keyed(marker: str, key: str) -> str:
+    """<!-- kind:begin --> -> <!-- kind@key:begin --> (likewise :end)."""
+    kind, _, rest = marker.removeprefix("<!-- ").partition(":")
+    return f"<!-- {kind}@{key}:{rest}"
+
+
+def _section_machine(body: str) -> str:
+    """The machine a section written before the per-machine markers was measured on (its
+    environment table's CPU and ISA flags rows); "unknown" without them."""
+    cpu = re.search(r"^\| CPU \| ([^;|]+)", body, re.M)
+    amx = re.search(r"^\| ISA flags \|[^\n]*amx_int8 yes", body, re.M)
+    return machine_key(cpu.group(1).strip(), amx is not None) if cpu else "unknown"
+
+
+def write_docs(path: Path, section: str, begin: str, end: str, script: str, machine: str | None = None) -> None:
+    """Replace this machine's section of the kind `begin` / `end` mark (`<!-- kind:begin -->`) in
+    `path` with `section`, leaving other machines' sections of that kind as they are. A new
+    machine's section goes after the last one of its kind (at the end when there is none); a
+    section in unkeyed markers (written before the markers named machines) first gets the key of
+    the machine its environment table names. Creates the file with its header when missing.
+    `machine`: the key (default: this machine's, current_machine_key)."""
+    key = machine or current_machine_key()
+    kb, ke = _keyed(begin, key), _keyed(end, key)
+    block = f"{kb}\n{section}\n{ke}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{DOC_HEADER}\n{block}\n")
         return
     text = path.read_text()
     b, e = text.find(begin), text.find(end)
-    if b < 0 and e < 0:
-        text = text.rstrip("\n") + f"\n\n{block}\n"
-    elif 0 <= b < e:
-        text = text[:b] + block + text[e + len(end):]
+    if b >= 0 or e >= 0:
+        if not 0 <= b < e:
+            sys.exit(f"{script}: {path} has a broken {begin} / {end} pair; fix it by hand")
+        old = _section_machine(text[b + len(begin):e])
+        text = text[:b] + _keyed(begin, old) + text[b + len(begin):e] + _keyed(end, old) + text[e + len(end):]
+    b, e = text.find(kb), text.find(ke)
+    if 0 <= b < e:
+        text = text[:b] + block + text[e + len(ke):]
+    elif b >= 0 or e >= 0:
+        sys.exit(f"{script}: {path} has a broken {kb} / {ke} pair; fix it by hand")
     else:
-        sys.exit(f"{script}: {path} has a broken {begin} / {end} pair; fix it by hand")
+        kind_end = re.compile(re.escape(_keyed(end, "KEY")).replace("KEY", r"[^:]+"))
+        last = None
+        for last in kind_end.finditer(text):
+            pass
+        if last:
+            text = text[:last.end()] + f"\n\n{block}" + text[last.end():]
+        else:
+            text = text.rstrip("\n") + f"\n\n{block}\n"
     path.write_text(text)
 
 

@@ -816,6 +816,8 @@ class Results:
     infos: dict = field(default_factory=dict)       # engine -> info dict of a child
     checks: list = field(default_factory=list)      # LayerCheck
     round_trips: list = field(default_factory=list)  # (round, model, ns or None) before each multi-thread group
+    vnni_peak: float | None = None                  # GOP/s of one core's zmm vpdpbusd (vnni_peak_gops)
+    macs: dict = field(default_factory=dict)         # model -> multiply-accumulates per run (model_macs)
 
 
 def not_available(peer: Peer, mf: ModelFiles) -> str:
@@ -963,6 +965,72 @@ def results_table(res: Results, args, peers: list[Peer], prepared: list[ModelFil
     return lines
 
 
+def model_macs(float_path: Path) -> int:
+    """Multiply-accumulates of one batch-1 run of a float model (dynamic input dims taken as 1):
+    its Conv, Gemm and MatMul nodes (output elements times the weight elements each one reads),
+    from ONNX shape inference."""
+    import onnx
+    m = onnx.load(str(float_path))
+    for vi in m.graph.input:  # batch 1: named (dynamic) dims of the inputs become 1
+        for d in vi.type.tensor_type.shape.dim:
+            if not d.dim_value:
+                d.dim_value = 1
+    m = onnx.shape_inference.infer_shapes(m)
+    g = m.graph
+    shapes = {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+              for vi in [*g.value_info, *g.input, *g.output]}
+    shapes.update({t.name: list(t.dims) for t in g.initializer})
+    macs = 0
+    for n in g.node:
+        if n.op_type not in ("Conv", "Gemm", "MatMul") or len(n.input) < 2:
+            continue
+        out, w = shapes.get(n.output[0]), shapes.get(n.input[1])
+        if not out or not w or any(d <= 0 for d in out + w):
+            continue
+        # Conv: each output reads C/group * kernel weights; Gemm/MatMul: each output reads K.
+        per_output = int(np.prod(w[1:])) if n.op_type == "Conv" else (w[-1] if n.op_type == "Gemm" and any(
+            a.name == "transB" and a.i for a in n.attribute) else w[-2])
+        macs += int(np.prod(out)) * per_output
+    return macs
+
+
+def vnni_peak_gops(bench: Path) -> float | None:
+    """The zmm vpdpbusd peak (GOP/s, one thread) that nibble_bench_qgemm measures, or None
+    without the binary or without AVX-512 VNNI."""
+    if not (bench.is_file() and os.access(bench, os.X_OK)):
+        return None
+    try:
+        p = subprocess.run([str(bench), "--benchmark_filter=^peak/avx512vnni", "--benchmark_format=json"],
+                           capture_output=True, text=True, timeout=120)
+        runs = json.loads(p.stdout).get("benchmarks", []) if p.returncode == 0 else []
+    except (subprocess.TimeoutExpired, json.JSONDecodeError):
+        return None
+    return next((float(r["GOPS"]) for r in runs if "GOPS" in r), None)
+
+
+def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
+    """Each model's compute floor on this machine: its multiply-accumulates at the measured
+    zmm vpdpbusd peak per thread (the instruction nibble's int8 convs run on below the amx level),
+    and nibble int8's best round against it."""
+    if not res.vnni_peak:
+        return []
+    lines = [f"Compute floor: 2 x multiply-accumulates (Conv, Gemm, MatMul) / (threads x {res.vnni_peak:.0f} GOP/s, "
+             "the zmm vpdpbusd peak of one core that `nibble_bench_qgemm` measured at the start of this run); "
+             "nibble best round / floor above 1 is the share of time not spent at that peak "
+             "(an amx machine's tile products run faster than the floor)."]
+    for mf in prepared:
+        macs = res.macs.get(mf.name)
+        if not macs:
+            continue
+        cells = []
+        for t in args.threads:
+            floor = 2 * macs / (res.vnni_peak * 1e9 * t) * 1e3
+            nb = best_round_ms(res, mf.name, BASELINE.label, t)
+            cells.append(f"{t} thread(s) {floor:.4g} ms" + (f", nibble {nb / floor:.2f}x of it" if nb else ""))
+        lines.append(f"* {mf.name}: {macs / 1e9:.4g} G multiply-accumulates; floor " + "; ".join(cells) + ".")
+    return lines
+
+
 def summary_table(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
     lines = ["| model | threads | nibble int8 ms | ORT float / nibble int8 | ORT int8 / nibble int8 "
              "| fastest int8 peer | its ms / nibble int8 | best rounds: nibble int8 ms | ORT int8 / nibble int8 "
@@ -1029,7 +1097,7 @@ def markdown(env, res: Results, args, peers: list[Peer], prepared: list[ModelFil
               "growth: its peak from the moment the runtime library was loaded minus its RSS then (nibble: "
               "peak_mem_mb minus that of `nibble bench` on a one-node model), i.e. what the model, session and runs "
               "added.", "",
-              *summary_table(res, args, prepared), "",
+              *summary_table(res, args, prepared), "", *floor_lines(res, args, prepared), "",
               f"Per-layer check (`nibble bench --profile`, {args.profile_runs} runs after warming up for "
               f"{args.warmup_ms:g} ms, float model vs nibble's int8 "
               f"model, nodes matched by name; slower means by more than {SLOWER_RATIO - 1:.0%} and "
@@ -1044,6 +1112,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--core-probe", type=Path, default=REPO_ROOT / "build" / "bench" / "nibble_core_round_trip",
                     help="CPU-to-CPU round-trip probe, run before each multi-thread group (bench/core_round_trip.cc)")
+    ap.add_argument("--qgemm-bench", type=Path, default=REPO_ROOT / "build" / "bench" / "nibble_bench_qgemm",
+                    help="measures the vpdpbusd peak for the compute floor (bench/bench_qgemm.cc)")
     ap.add_argument("--nibble", type=Path, default=Path(os.environ.get("NIBBLE_BIN", REPO_ROOT / "build" / "nibble")),
                     help="the nibble executable (default: $NIBBLE_BIN or build/nibble)")
     ap.add_argument("--work", type=Path, default=REPO_ROOT / "build-bench" / "compare",
@@ -1088,6 +1158,9 @@ def main(argv=None) -> int:
         progress(f"preparing {name}")
         prepared.append(prepare(name, args, args.work))
     res = Results()
+    res.vnni_peak = vnni_peak_gops(args.qgemm_bench)
+    for mf in prepared:
+        res.macs[mf.name] = model_macs(mf.files["float"])
     run_rounds(args, peers, prepared, res)
     for mf in prepared:
         for t in args.threads:

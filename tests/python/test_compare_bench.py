@@ -133,3 +133,44 @@ def test_core_round_trip_probe_is_read_and_reported(nibble_bin):
     assert "round trip" in label
     assert f"{ns:.0f}, 400" in text
     assert f"{int(ns > compare.CROSS_DIE_NS) + 1} of 2 above" in text
+
+
+def test_model_macs_counts_conv_gemm_and_matmul(tmp_path):
+    """Conv: outputs x (C/group x kernel); Gemm (transB) and MatMul: outputs x K; other ops nothing."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    import compare
+    inits = [numpy_helper.from_array(np.zeros((4, 3, 3, 3), np.float32), "w"),
+             numpy_helper.from_array(np.zeros((6, 2, 3, 3), np.float32), "wg"),
+             numpy_helper.from_array(np.zeros((10, 256), np.float32), "fc"),
+             numpy_helper.from_array(np.zeros((10, 7), np.float32), "mm")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),            # [1, 4, 8, 8]: 256 x 27
+             helper.make_node("Conv", ["c", "wg"], ["g"], group=2, strides=[2, 2]),    # [1, 6, 3, 3]: 54 x 18
+             helper.make_node("Relu", ["g"], ["r"]),
+             helper.make_node("Flatten", ["c"], ["f"]),
+             helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1),                   # [1, 10]: 10 x 256
+             helper.make_node("MatMul", ["y", "mm"], ["z"])]                            # [1, 7]: 7 x 10
+    graph = helper.make_graph(nodes, "macs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("r", TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "macs.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert compare.model_macs(path) == 256 * 27 + 54 * 18 + 10 * 256 + 7 * 10
+
+
+def test_compute_floor_line(compare_run):
+    out = compare_run.stdout
+    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    if not (REPO_ROOT / "build" / "bench" / "nibble_bench_qgemm").exists() or "avx512_vnni" not in flags:
+        assert "Compute floor" not in out
+        return
+    m = re.search(r"^Compute floor: .* / \(threads x ([0-9]+) GOP/s", out, re.M)
+    assert m and float(m.group(1)) > 0, out
+    line = re.search(r"^\* fashion_cnn: ([0-9.e-]+) G multiply-accumulates; floor 1 thread\(s\) ([0-9.e-]+) ms, "
+                     r"nibble ([0-9.]+)x of it\.$", out, re.M)
+    assert line, out
+    macs, floor, times = float(line.group(1)) * 1e9, float(line.group(2)), float(line.group(3))
+    assert abs(floor - 2 * macs / (float(m.group(1)) * 1e9) * 1e3) <= 0.002 * floor  # 4 significant digits each
+    assert times > 1, "nothing runs faster than its multiply-accumulates at the peak on this level"
