@@ -1015,9 +1015,9 @@ def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
     if not res.vnni_peak:
         return []
     lines = [f"Compute floor: 2 x multiply-accumulates (Conv, Gemm, MatMul) / (threads x {res.vnni_peak:.0f} GOP/s, "
-             "the zmm vpdpbusd peak of one core that `nibble_bench_qgemm` measured at the start of this run); "
-             "nibble best round / floor above 1 is the share of time not spent at that peak "
-             "(an amx machine's tile products run faster than the floor)."]
+             "the zmm vpdpbusd peak of one core that `nibble_bench_qgemm` measured at the start of this run): "
+             "the time of the multiplies alone, below which no runtime on these instructions can go. \"nibble Nx "
+             "of it\": nibble int8's best round is N times the floor (an amx machine's tile products can beat it)."]
     for mf in prepared:
         macs = res.macs.get(mf.name)
         if not macs:
