@@ -42,6 +42,12 @@ the first two CPUs; the environment table lists what it read: on a host that
 moves its vCPUs between dies (about 50 ns on one die, 300+ across), the
 2-thread times depend on where the CPUs were.
 
+Each model's compute floor: its multiply-accumulates (Conv, Gemm, MatMul, from
+ONNX shape inference) at the zmm vpdpbusd peak of one core, which
+build/bench/nibble_bench_qgemm measures first (--qgemm-bench); nibble's best
+round is given as a multiple of it. Below the amx level nibble's int8 convs
+multiply with that instruction, so no kernel of theirs can beat the floor.
+
 Last, `nibble bench --profile` on the float and on nibble's int8 model: nodes are
 matched by name (nibble's quantized Conv keeps the float node's name) and any
 int8 node slower than its float twin is listed.
