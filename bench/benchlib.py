@@ -160,9 +160,40 @@ class NibbleBenchError(Exception):
         self.cmd = cmd
 
 
-def check_executable(nibble: Path, script: str) -> None:
+# What the nibble executable is built from: every file under these, relative to the repository.
+NIBBLE_SOURCES = ("src", "include", "CMakeLists.txt")
+
+
+def newer_sources(binary: Path, root: Path = REPO_ROOT) -> list[Path]:
+    """The files of `root`'s NIBBLE_SOURCES modified after `binary` was written, newest first.
+    A build relinks the executable whenever one of them changes, so any such file means the
+    binary was not rebuilt since: it runs other code than the sources hold."""
+    built = binary.stat().st_mtime
+    found = []
+    for name in NIBBLE_SOURCES:
+        top = root / name
+        for f in ([top] if top.is_file() else top.rglob("*") if top.is_dir() else []):
+            if f.is_file() and f.stat().st_mtime > built:
+                found.append(f)
+    return sorted(found, key=lambda f: -f.stat().st_mtime)
+
+
+def check_executable(nibble: Path, script: str, writing_docs: bool = False, root: Path = REPO_ROOT) -> None:
+    """Exit when `nibble` is missing. When it lies in the repository `root` and is older than a
+    source file (a build left out after an edit or a checkout), refuse to write docs, whose
+    numbers must be those of the sources, and warn otherwise."""
     if not (nibble.is_file() and os.access(nibble, os.X_OK)):
         sys.exit(f"{script}: nibble executable not found at {nibble} (build it, or pass --nibble)")
+    if not nibble.resolve().is_relative_to(root.resolve()):
+        return  # some other build: its sources are not these
+    stale = newer_sources(nibble, root)
+    if not stale:
+        return
+    msg = (f"{script}: {nibble} is older than {len(stale)} source file(s) (newest: "
+           f"{stale[0].relative_to(root)}); rebuild it (ninja -C build) to measure the code the sources hold")
+    if writing_docs:
+        sys.exit(msg)
+    print(f"warning: {msg}", file=sys.stderr)
 
 
 def bench_command(nibble: Path, model: Path, threads: int, runs: int, warmup: int, profile: bool = False,

@@ -1151,7 +1151,7 @@ def main(argv=None) -> int:
         warmup_ms = float(argv[6]) if len(argv) > 6 else 0.0
         return worker_main(engine, model, int(threads), int(runs), int(warmup), warmup_ms)
     args = parse_args(argv)
-    benchlib.check_executable(args.nibble, "compare")
+    benchlib.check_executable(args.nibble, "compare", writing_docs=args.write_docs is not None)
     args.work.mkdir(parents=True, exist_ok=True)
     prefixes = [p.strip() for p in args.peers.split(",") if p.strip()]
     peers = [p for p in PEERS if p == BASELINE or not prefixes or any(p.label.startswith(x) for x in prefixes)]

@@ -105,7 +105,7 @@ def main(argv=None) -> int:
                     help=f"replace the section between {DOC_BEGIN} and {DOC_END} in this file")
     args = ap.parse_args(argv)
 
-    benchlib.check_executable(args.nibble, "compare_float")
+    benchlib.check_executable(args.nibble, "compare_float", writing_docs=args.write_docs is not None)
     model_path = Path(make_models.write_model(MODEL, str(args.models)))
     feeds = make_models.random_inputs(onnx.load(str(model_path)), np.random.default_rng(0))
 

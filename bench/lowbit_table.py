@@ -754,7 +754,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    benchlib.check_executable(args.nibble, "lowbit_table")
+    benchlib.check_executable(args.nibble, "lowbit_table", writing_docs=args.write_docs is not None)
     args.work.mkdir(parents=True, exist_ok=True)
     env0 = environment(args)
     benchlib.print_environment(env0)

@@ -197,7 +197,7 @@ def main() -> int:
     bad = [m for m in args.models if m not in MODELS]
     if bad:
         ap.error(f"unknown model(s) {', '.join(bad)}; choose from {', '.join(MODELS)}")
-    benchlib.check_executable(Path(args.nibble), "node_profile.py")
+    benchlib.check_executable(Path(args.nibble), "node_profile.py", writing_docs=bool(args.write_docs))
     for m in args.models:
         for f in (float_model(m, Path(args.work)), Path(args.work) / f"{m}.nibble_int8.onnx",
                   Path(args.work) / f"{m}.ort_int8.onnx"):

@@ -554,7 +554,7 @@ def main(argv=None) -> int:
                     help=f"replace the section between {DOC_BEGIN} and {DOC_END} in this file")
     args = ap.parse_args(argv)
 
-    benchlib.check_executable(args.nibble, "quant_accuracy")
+    benchlib.check_executable(args.nibble, "quant_accuracy", writing_docs=args.write_docs is not None)
     for f in (FASHION_MODEL, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES):
         if not f.exists():
             sys.exit(f"quant_accuracy: {f} not found (Fashion-MNIST: apt-get install dataset-fashion-mnist)")

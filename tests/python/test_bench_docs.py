@@ -8,6 +8,7 @@ environment table names.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -72,3 +73,46 @@ def test_broken_pairs_are_refused(tmp_path):
     doc.write_text("# Benchmarks\n\n<!-- kernels@m1:begin -->\nx\n")
     with pytest.raises(SystemExit):
         benchlib.write_docs(doc, "s", BEGIN, END, "test", machine="m1")
+
+
+def make_tree(root: Path) -> Path:
+    """A repository with a built executable and sources written before it."""
+    for name in ("src/kernels/a.cc", "include/nibble/b.h", "CMakeLists.txt", "docs/c.md"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+        os.utime(root / name, (1000, 1000))
+    exe = root / "build" / "nibble"
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    os.utime(exe, (2000, 2000))
+    return exe
+
+
+def test_fresh_executable_passes_and_a_newer_source_makes_it_stale(tmp_path, capsys):
+    exe = make_tree(tmp_path)
+    assert benchlib.newer_sources(exe, tmp_path) == []
+    benchlib.check_executable(exe, "test", writing_docs=True, root=tmp_path)
+    os.utime(tmp_path / "docs" / "c.md", (3000, 3000))  # not a source
+    assert benchlib.newer_sources(exe, tmp_path) == []
+    os.utime(tmp_path / "src" / "kernels" / "a.cc", (3000, 3000))
+    os.utime(tmp_path / "CMakeLists.txt", (4000, 4000))
+    assert benchlib.newer_sources(exe, tmp_path) == [tmp_path / "CMakeLists.txt", tmp_path / "src" / "kernels" / "a.cc"]
+    # Measuring only: a warning naming the newest source. Writing docs: refused.
+    benchlib.check_executable(exe, "test", writing_docs=False, root=tmp_path)
+    assert "older than 2 source file(s) (newest: CMakeLists.txt)" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="rebuild it"):
+        benchlib.check_executable(exe, "test", writing_docs=True, root=tmp_path)
+
+
+def test_executable_outside_the_repository_is_not_checked(tmp_path):
+    repo = tmp_path / "repo"
+    make_tree(repo)
+    other = tmp_path / "elsewhere" / "nibble"
+    other.parent.mkdir()
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    os.utime(other, (10, 10))
+    benchlib.check_executable(other, "test", writing_docs=True, root=repo)
+    with pytest.raises(SystemExit, match="not found"):
+        benchlib.check_executable(tmp_path / "missing", "test", root=repo)
