@@ -8,11 +8,13 @@ Used by compare_float.py, quant_accuracy.py and compare.py; not a script itself.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -148,6 +150,34 @@ def write_docs(path: Path, section: str, begin: str, end: str, script: str, mach
         else:
             text = text.rstrip("\n") + f"\n\n{block}\n"
     path.write_text(text)
+
+
+# ---- Google Benchmark binaries (bench/*.cc) ------------------------------------------------
+
+class BenchmarkError(Exception):
+    """A Google Benchmark binary failed or timed out; str() says which command and why."""
+
+
+def google_benchmark(binary: Path, flt: str, min_time: float | None = None, timeout: float = 1800) -> list[dict]:
+    """The "benchmarks" rows of `binary --benchmark_filter=flt` (its JSON report; none when the
+    filter matches nothing). Raises BenchmarkError when it fails or times out."""
+    # JSON to a file: some binaries print their own summary on stdout.
+    fd, name = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    out = Path(name)
+    cmd = [str(binary), f"--benchmark_filter={flt}", f"--benchmark_out={out}", "--benchmark_out_format=json"]
+    if min_time is not None:
+        cmd.append(f"--benchmark_min_time={min_time}")
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise BenchmarkError(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+        text = out.read_text()
+        return json.loads(text)["benchmarks"] if text.strip() else []  # no report: the filter matched nothing
+    except subprocess.TimeoutExpired:
+        raise BenchmarkError(f"{' '.join(cmd)} timed out after {timeout:.0f} s") from None
+    finally:
+        out.unlink(missing_ok=True)
 
 
 # ---- nibble bench --------------------------------------------------------------------------

@@ -823,7 +823,6 @@ class Results:
     checks: list = field(default_factory=list)      # LayerCheck
     round_trips: list = field(default_factory=list)  # (round, model, ns or None) before each multi-thread group
     vnni_peak: float | None = None                  # GOP/s of one core's zmm vpdpbusd (vnni_peak_gops)
-    macs: dict = field(default_factory=dict)         # model -> multiply-accumulates per run (model_macs)
 
 
 def not_available(peer: Peer, mf: ModelFiles) -> str:
@@ -1006,12 +1005,10 @@ def vnni_peak_gops(bench: Path) -> float | None:
     if not (bench.is_file() and os.access(bench, os.X_OK)):
         return None
     try:
-        p = subprocess.run([str(bench), "--benchmark_filter=^peak/avx512vnni", "--benchmark_format=json"],
-                           capture_output=True, text=True, timeout=120)
-        runs = json.loads(p.stdout).get("benchmarks", []) if p.returncode == 0 else []
-    except (subprocess.TimeoutExpired, json.JSONDecodeError):
+        rows = benchlib.google_benchmark(bench, "^peak/avx512vnni", timeout=120)
+    except benchlib.BenchmarkError:
         return None
-    return next((float(r["GOPS"]) for r in runs if "GOPS" in r), None)
+    return next((float(r["GOPS"]) for r in rows if "GOPS" in r), None)
 
 
 def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
@@ -1025,7 +1022,7 @@ def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
              "the time of the multiplies alone, below which no runtime on these instructions can go. \"nibble Nx "
              "of it\": nibble int8's best round is N times the floor (an amx machine's tile products can beat it)."]
     for mf in prepared:
-        macs = res.macs.get(mf.name)
+        macs = model_macs(mf.files["float"])
         if not macs:
             continue
         cells = []
@@ -1165,8 +1162,6 @@ def main(argv=None) -> int:
         prepared.append(prepare(name, args, args.work))
     res = Results()
     res.vnni_peak = vnni_peak_gops(args.qgemm_bench)
-    for mf in prepared:
-        res.macs[mf.name] = model_macs(mf.files["float"])
     run_rounds(args, peers, prepared, res)
     for mf in prepared:
         for t in args.threads:

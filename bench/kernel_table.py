@@ -12,10 +12,7 @@ and writes their counters between `<!-- kernels:begin -->` and `<!-- kernels:end
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import benchlib
@@ -39,16 +36,10 @@ RUNS = [
 
 
 def run(binary: Path, flt: str, min_time: float) -> list[dict]:
-    # JSON to a file: some binaries print their own summary on stdout.
-    out = Path(tempfile.mkstemp(suffix=".json")[1])
-    cmd = [str(binary), f"--benchmark_filter={flt}", f"--benchmark_out={out}", "--benchmark_out_format=json",
-           f"--benchmark_min_time={min_time}"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-    if p.returncode != 0:
-        sys.exit(f"kernel_table: {' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
-    rows = json.loads(out.read_text())["benchmarks"]
-    out.unlink()
-    return rows
+    try:
+        return benchlib.google_benchmark(binary, flt, min_time)
+    except benchlib.BenchmarkError as e:
+        sys.exit(f"kernel_table: {e}")
 
 
 def best_rows(runs: list[list[dict]]) -> list[dict]:
