@@ -249,7 +249,7 @@ struct ConvShape {
 };
 
 // layout: channels-last input and output (conv_q8_fast.h), as the session
-// keeps the values between AMX convs.
+// keeps the values between AMX convs and between lanes-are-channels convs.
 void BM_ConvLayout(benchmark::State& state, Isa isa, ConvShape s, ConvQ8Layout layout) {
   ConvQ8Params p;
   p.in_channels = s.c, p.out_channels = s.m;
@@ -268,7 +268,7 @@ void BM_ConvLayout(benchmark::State& state, Isa isa, ConvShape s, ConvQ8Layout l
   std::vector<uint8_t> y(s.m * out);
   const ConvQ8Packed pk = PackConvQ8(p, w.data(), bias.data(), isa);
   if ((layout.x_channels_last || layout.y_channels_last) && !ConvQ8FastChannelsLast(pk)) {
-    state.SkipWithError("not on the AMX tile kernels: NCHW only");
+    state.SkipWithError("neither AMX tiles nor lanes-are-channels: NCHW only");
     return;
   }
   const int64_t tasks = ConvQ8FastTaskCount(pk, p);
@@ -352,6 +352,14 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("gemm/" + tag + "/196x768x768").c_str(), BM_Gemm, isa, 196, 768, 768)->Unit(benchmark::kMillisecond);
     for (const ConvShape& s : convs)
       benchmark::RegisterBenchmark(("conv/" + tag + "/" + s.name).c_str(), BM_Conv, isa, s)->Unit(benchmark::kMillisecond);
+    // ResNet-18's layers after conv1 as the session runs them at the zmm
+    // level: lanes-are-channels convs, channels-last in and out.
+    if (isa == Isa::kAvx512Vnni)
+      for (const ConvShape& s : convs)
+        if (std::string(s.name).rfind("resnet18_l", 0) == 0)
+          benchmark::RegisterBenchmark(("conv/" + tag + "_nhwc/" + s.name).c_str(), BM_ConvLayout, isa, s,
+                                       ConvQ8Layout{true, true})
+              ->Unit(benchmark::kMillisecond);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -62,13 +62,14 @@ def kernel_zoo() -> onnx.ModelProto:
 
 
 def amx_residual() -> onnx.ModelProto:
-    """Convs the amx level runs on tile products, chained as in ResNet, so the
-    session keeps values between them channels-last (runtime/channels_last.h):
-    from a MaxPool after a zmm conv (the MaxPool transposes its result for
-    them) into a conv, conv to
-    conv, through a residual Add of two conv outputs, into a stride-2 conv,
-    out to an Add with a conv the amx level leaves on zmm (a shallow 1x1 with
-    few outputs), which needs NCHW, and from a last conv into
+    """Convs the amx level runs on tile products and the avx512vnni level in
+    lanes-are-channels mode, chained as in ResNet, so the session keeps values
+    between them channels-last (runtime/channels_last.h): from a MaxPool after
+    a conv that reads and writes NCHW only (a shallow 1x1 stride-1 conv on a
+    large map: the MaxPool transposes its result), into a conv, conv to conv,
+    through a residual Add of two conv outputs, into a stride-2 3x3 conv and a
+    stride-2 1x1 projection (zmm at both levels), to an Add whose output is a
+    graph output (NCHW, so its inputs are too), and from a last conv into
     GlobalAveragePool, which reads channels-last."""
     b = GraphBuilder(seed=91)
     x = b.node("Relu", [b.conv("input", "c0", 64, 64, 1, bias=True)], "c0.relu")  # zmm, like ResNet's conv1
@@ -159,15 +160,18 @@ def test_outputs_identical_across_isas_and_threads(name, int8_acts, nibble_bin, 
 
 
 @pytest.mark.parametrize("int8_acts", [False, True], ids=["uint8", "int8"])
-def test_channels_last_values_where_planned_and_outputs_unchanged(int8_acts, nibble_bin, workdir, monkeypatch):
-    """At the amx level the values between tile convs stay channels-last
-    (nibble inspect names each conv's layout), and neither the outputs nor what
-    a value observer sees (eval --reference's per-layer SQNR) change: the same
-    as with --disable-pass channels-last and as at the avx512vnni level."""
-    if "amx" not in supported_isas():
-        pytest.skip("this CPU runs no AMX-INT8: no channels-last values")
+@pytest.mark.parametrize("isa", ["amx", "avx512vnni"])
+def test_channels_last_values_where_planned_and_outputs_unchanged(isa, int8_acts, nibble_bin, workdir, monkeypatch):
+    """At the amx and avx512vnni levels the values between convs that can
+    (AMX tile convs, lanes-are-channels convs) stay channels-last (nibble
+    inspect names each conv's layout), and neither the outputs nor what a
+    value observer sees (eval --reference's per-layer SQNR) change: the same
+    as with --disable-pass channels-last and as at the avx2 level, whose
+    convs are NCHW only."""
+    if isa not in supported_isas():
+        pytest.skip(f"this CPU does not run the {isa} level")
     model, x = quantized(nibble_bin, workdir, "amx_residual", int8_acts)
-    monkeypatch.setenv("NIBBLE_ISA", "amx")
+    monkeypatch.setenv("NIBBLE_ISA", isa)
     r = run_cli([nibble_bin, "inspect", model], TIMEOUT_S)
     assert r.returncode == 0, r.stderr
     layout = {}
@@ -179,62 +183,33 @@ def test_channels_last_values_where_planned_and_outputs_unchanged(int8_acts, nib
             note = line.split("conv_q8_gemm_", 1)[1]
             layout[cols[0]] = ("amx" if note.startswith("amx") else note.split()[0]) + \
                 (" " + note.split("(", 1)[1].rstrip(") ") if "channels-last" in note else "")
-    # pool -> c1 channels-last (pool reads c0, a zmm conv: NCHW); c2/c2b feed the Add res1, whose output feeds down (amx) and proj
-    # (zmm: NCHW only), so res1 and its inputs stay NCHW; down -> c3
-    # channels-last; c3 feeds res2 with proj's NCHW output, so its output
-    # stays NCHW; c4 reads res2 (a graph output: NCHW) and writes for
-    # GlobalAveragePool.
-    assert layout == {"c0": "avx512vnni", "pool": "maxpool_q8 (channels-last out)", "c1": "amx channels-last in and out",
-                      "c2": "amx channels-last in", "c2b": "amx channels-last in",
-                      "down": "amx channels-last out", "c3": "amx channels-last in",
-                      "proj": "avx512vnni", "c4": "amx channels-last out"}, r.stdout
+    # pool -> c1 channels-last (pool reads c0: NCHW); c2/c2b feed the Add
+    # res1, whose output feeds down and proj, all channels-last; c3 and proj
+    # feed res2, a graph output (NCHW), so their outputs are NCHW; c4 reads
+    # res2 and writes for GlobalAveragePool.
+    tile = "amx" if isa == "amx" else "avx512vnni"
+    assert layout == {"c0": "avx512vnni", "pool": "maxpool_q8 (channels-last out)",
+                      "c1": f"{tile} channels-last in and out", "c2": f"{tile} channels-last in and out",
+                      "c2b": f"{tile} channels-last in and out", "down": f"{tile} channels-last in and out",
+                      "c3": f"{tile} channels-last in", "proj": "avx512vnni channels-last in",
+                      "c4": f"{tile} channels-last out"}, r.stdout
     monkeypatch.delenv("NIBBLE_ISA")
-    base = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_vnni", "avx512vnni", 1)
+    base = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_avx2", "avx2", 1)
     for threads in (1, 2):
-        on = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_on_{threads}", "amx", threads)
-        off = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_off_{threads}", "amx", threads,
+        on = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_on_{isa}_{threads}", isa, threads)
+        off = run(nibble_bin, model, x, workdir / f"{model.stem}_cl_off_{isa}_{threads}", isa, threads,
                   "--disable-pass", "channels-last")
         for out, want in base.items():
-            np.testing.assert_array_equal(on[out], want, err_msg=f"{out}: amx x{threads} vs avx512vnni")
-            np.testing.assert_array_equal(off[out], want, err_msg=f"{out}: amx x{threads} NCHW vs avx512vnni")
+            np.testing.assert_array_equal(on[out], want, err_msg=f"{out}: {isa} x{threads} vs avx2")
+            np.testing.assert_array_equal(off[out], want, err_msg=f"{out}: {isa} x{threads} NCHW vs avx2")
     # Per-layer SQNR comes from a value observer, which sees every value NCHW.
     data = workdir / f"{model.stem}_eval_x.npy"
     np.save(data, np.load(x))
     float_model = workdir / "amx_residual.onnx"
     sqnr = {}
-    for isa in ("amx", "avx512vnni"):
-        monkeypatch.setenv("NIBBLE_ISA", isa)
+    for level in (isa, "avx2"):
+        monkeypatch.setenv("NIBBLE_ISA", level)
         r = run_cli([nibble_bin, "eval", model, "--data", data, "--reference", float_model], TIMEOUT_S)
         assert r.returncode == 0, f"{r.command_line}\n{r.stderr}"
-        sqnr[isa] = [line for line in r.stdout.splitlines() if "dB" in line]
-    assert sqnr["amx"] and sqnr["amx"] == sqnr["avx512vnni"], sqnr
-
-
-FAMILIES = ["int8", "bitserial", "w4a8", "binary"]
-
-
-def run_forced(nibble_bin: Path, model: Path, x: Path, out: Path, family: str, monkeypatch) -> dict[str, np.ndarray]:
-    monkeypatch.setenv("NIBBLE_LOWBIT_KERNEL", family)
-    try:
-        return run(nibble_bin, model, x, out, "avx512vnni" if "avx512vnni" in supported_isas() else "avx2", 1)
-    finally:
-        monkeypatch.delenv("NIBBLE_LOWBIT_KERNEL")
-
-
-@pytest.mark.parametrize("bits", ["w4a8", "w4a4", "w2a2", "w1a1"])
-def test_lowbit_outputs_identical_across_kernel_families(bits, nibble_bin, workdir, monkeypatch):
-    model, x = quantized(nibble_bin, workdir, "kernel_zoo", False, bits)
-    r = run_cli([nibble_bin, "inspect", model], TIMEOUT_S)
-    assert r.returncode == 0, r.stderr
-    base = run_forced(nibble_bin, model, x, workdir / f"{model.stem}_int8", "int8", monkeypatch)
-    used = set()
-    for family in FAMILIES[1:]:
-        monkeypatch.setenv("NIBBLE_LOWBIT_KERNEL", family)
-        ri = run_cli([nibble_bin, "inspect", model], TIMEOUT_S)
-        monkeypatch.delenv("NIBBLE_LOWBIT_KERNEL")
-        used |= {k for k in ("bitserial_and_popcount", "binary_xnor_popcount", "gemv_w") if k in ri.stdout}
-        got = run_forced(nibble_bin, model, x, workdir / f"{model.stem}_{family}", family, monkeypatch)
-        for out, want in base.items():
-            np.testing.assert_array_equal(got[out], want, err_msg=f"{bits} {out}: {family} vs int8")
-    # The forced families really ran somewhere (the zoo's Gemm and group-1 convs qualify).
-    assert used, f"{bits}: no sub-8-bit kernel ran in any forced family"
+        sqnr[level] = [line for line in r.stdout.splitlines() if "dB" in line]
+    assert sqnr[isa] and sqnr[isa] == sqnr["avx2"], sqnr

@@ -417,7 +417,47 @@ TEST(QuantX86Kernels, ConvAmxChannelsLastMatchesReference) {
   SweepAmxShapes(151, 36 / kSweepDivisor, true);
 }
 
-// Channels-last is refused where the kernel cannot do it (zmm convs, groups).
+// Lanes-are-channels convs (ConvQ8Packed::lanes_channels) of one group with
+// channels-last input, output or both, at every level that runs them (not
+// the wide AVX2 one): the tap buffer transposed out of pixels (masked loads of
+// a pixel's channels, channels no multiple of 4 or of 64, padding columns
+// and rows, strides and dilations, 1-D convs, the 1x1 stride-1 tap buffer
+// of contiguous positions) and the tiles stored as pixels match the
+// reference, every type pair, extreme codes.
+TEST(QuantX86Kernels, ConvLanesChannelsChannelsLastMatchesReference) {
+  int levels = 0;
+  for (Isa isa : SupportedIsas()) {
+    if (isa == Isa::kAmx || q8::KernelsFor(isa).wide) continue;
+    ++levels;
+    Rng r(211 + static_cast<int>(isa));
+    const int trials = (isa == BestIsa() || isa == Isa::kAvx512Vnni ? 48 : 16) / kSweepDivisor;
+    ConvPaths paths;
+    for (int trial = 0; trial < trials; ++trial) {
+      ConvShape s = RandomQuadShape(r);
+      s.group = 1;
+      const int64_t taps = std::accumulate(s.kernel.begin(), s.kernel.end(), int64_t{1}, std::multiplies<>());
+      if (taps == 1) {
+        // 1x1: lanes-are-channels from 16 channels on maps of up to 64 positions.
+        s.cg = std::max<int64_t>(s.cg, 16);
+        for (int64_t& d : s.in) d = std::min<int64_t>(d, s.in.size() == 1 ? 60 : 6);  // padding adds up to 2
+      } else {
+        s.cg = std::max<int64_t>(s.cg, 8);
+      }
+      ConvQ8Layout layout;
+      layout.x_channels_last = trial % 3 != 1;
+      layout.y_channels_last = trial % 3 != 0;
+      CheckConvTypePair(r, isa, s, trial, trial % 7 == 6, &paths, layout);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    EXPECT_EQ(paths.in_place + paths.copied, trials) << Label(isa) << ": some shape was not lanes-are-channels";
+    EXPECT_GT(paths.copied, 0) << Label(isa);
+    EXPECT_GT(paths.in_place, 0) << Label(isa);
+  }
+  EXPECT_GT(levels, 0);
+}
+
+// Channels-last is refused where the kernel cannot do it (the wide AVX2
+// level, the lanes-are-positions mode, groups).
 TEST(QuantX86Kernels, ConvChannelsLastRefusedOffTheAmxPath) {
   ConvQ8Params p;
   p.batch = 1, p.group = 1, p.in_channels = 8, p.out_channels = 8;
@@ -431,6 +471,28 @@ TEST(QuantX86Kernels, ConvChannelsLastRefusedOffTheAmxPath) {
   ConvQ8Layout layout;
   layout.y_channels_last = true;
   EXPECT_THROW(ConvQ8FastRun(pk, p, x.data(), y.data(), 0, ConvQ8FastTaskCount(pk, p), 0, layout), Error);
+  if (IsaSupported(Isa::kAvx512Vnni)) {
+    // The same conv on zmm runs lanes-are-channels: channels-last with one
+    // group, not with two.
+    const ConvQ8Packed zmm = PackConvQ8(p, w.data(), nullptr, Isa::kAvx512Vnni);
+    ASSERT_TRUE(zmm.lanes_channels);
+    EXPECT_TRUE(ConvQ8FastChannelsLast(zmm));
+    ConvQ8Params g2 = p;
+    g2.group = 2;
+    const ConvQ8Packed grouped = PackConvQ8(g2, w.data(), nullptr, Isa::kAvx512Vnni);
+    ASSERT_TRUE(grouped.lanes_channels);
+    EXPECT_FALSE(ConvQ8FastChannelsLast(grouped));
+    EXPECT_THROW(ConvQ8FastRun(grouped, g2, x.data(), y.data(), 0, ConvQ8FastTaskCount(grouped, g2), 0, layout),
+                 Error);
+    // A shallow 1x1 stride-1 conv on a 30x30 map runs lanes-are-positions.
+    ConvQ8Params shallow = p;
+    shallow.geo.in = {30, 30}, shallow.geo.kernel = {1, 1};
+    ComputeWindow(shallow.geo, {0, 0, 0, 0}, "NOTSET", false);
+    const std::vector<int8_t> w1(8 * 8, 1);
+    const ConvQ8Packed positions = PackConvQ8(shallow, w1.data(), nullptr, Isa::kAvx512Vnni);
+    EXPECT_FALSE(positions.lanes_channels);
+    EXPECT_FALSE(ConvQ8FastChannelsLast(positions));
+  }
   if (!IsaSupported(Isa::kAmx)) return;
   // Two groups of 64 channels: AMX tiles, but a pixel's channels would span both groups.
   p.group = 2, p.in_channels = 128, p.out_channels = 64;

@@ -538,6 +538,8 @@ struct TaskCtx {
   void (*pixel_row3)(const q8::TapRowArgs&);
   void (*panel_copy)(const q8::PanelCopyArgs&);
   void (*store_transposed)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);
+  void (*tap_pixels)(const q8::TapPixelsArgs&);  // channels-last input
+  void (*store_rows)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);  // channels-last output
   uint64_t call = 0;  // which run (ConvQ8FastNewRun): a tap buffer is reused within one run only
   ConvQ8Layout layout;
 };
@@ -601,15 +603,28 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
       a.valid[t] = ok ? valid : 0;
     }
   };
+  // Channels-last input: every quad of one segment of pixels at once.
+  q8::TapPixelsArgs px;
+  px.pixel_stride = pk.in_channels;  // one group (ConvQ8FastChannelsLast)
+  px.channels = pk.cg, px.quads = pk.quads_n;
+  px.fill = c.zp_code, px.flip = c.flip;
   if (c.direct) {
     const int64_t lanes = (np + nr - 1) / nr * nr;
     const size_t need = static_cast<size_t>(pk.quads_n * lanes * 4 + 64);
     if (tbuf.size() < need) tbuf.resize(need);
     a.start = 0, a.step = 1, a.n = np;
+    if (c.layout.x_channels_last) {
+      px.x = xg, px.start = pos0, px.step = 1, px.n = np, px.valid = in_sz;
+      px.quad_stride = lanes * 4;
+      px.out = tbuf.data();
+      c.tap_pixels(px);
+    }
     for (int64_t qd = 0; qd < pk.quads_n; ++qd) {
-      set_rows(qd, pos0, true, np);
-      a.out = tbuf.data() + qd * lanes * 4;
-      c.tap_row(a);
+      if (!c.layout.x_channels_last) {
+        set_rows(qd, pos0, true, np);
+        a.out = tbuf.data() + qd * lanes * 4;
+        c.tap_row(a);
+      }
       k_off[qd] = qd * lanes * 4;  // taps == 1
     }
     v.t = tbuf.data();
@@ -623,7 +638,16 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   if (tbuf.size() < need) tbuf.resize(need);
   thread_local std::vector<q8::TapSeg> segs;
   TapSegments(g, tb, segs);
-  if (c.tap_staged && g.sw <= 2 && tb.cols * g.sw <= kStagedMaxCols) {
+  if (c.layout.x_channels_last) {
+    px.step = g.sw, px.n = tb.cols, px.valid = g.iw;
+    px.quad_stride = tb.s_quad;
+    for (const q8::TapSeg& sg : segs) {
+      px.x = sg.row >= 0 ? xg + sg.row * pk.in_channels : nullptr;
+      px.start = sg.start;
+      px.out = tbuf.data() + 4 * sg.lane;
+      c.tap_pixels(px);
+    }
+  } else if (c.tap_staged && g.sw <= 2 && tb.cols * g.sw <= kStagedMaxCols) {
     // Short rows: one call stages every segment of every quad, then
     // interleaves whole 64-lane steps.
     thread_local std::vector<uint8_t> stage;
@@ -956,7 +980,7 @@ void PositionRowTiles(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
 // One task in lanes-are-channels mode: rows = the task's positions (gathered
 // once), lanes = output channels of tiles [mb * tpb, ...); each micro-kernel
 // tile lands in a small [rows][nr] buffer and is stored transposed into the
-// NCHW output (yn: this image).
+// NCHW output (yn: this image), or row by row into channels-last output.
 template <class TY>
 void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64_t mb, int64_t grp,
                       const int32_t* bias, bool per_channel, int32_t lo, int32_t hi, bool narrow, q8::MicroFn fn,
@@ -1056,8 +1080,12 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
       }
       g.pf = next ? next + std::clamp<int64_t>(ti++ * pf_chunk, 0, std::max<int64_t>(0, tile_bytes - 64)) : nullptr;
       fn(g);
-      c.store_transposed(reinterpret_cast<const uint8_t*>(tile), g.ldc, rt.n, lanes,
-                         reinterpret_cast<uint8_t*>(yn + m0 * pl.out_sz + rt.pos), pl.out_sz);
+      if (c.layout.y_channels_last)
+        c.store_rows(reinterpret_cast<const uint8_t*>(tile), g.ldc, rt.n, lanes,
+                     reinterpret_cast<uint8_t*>(yn + rt.pos * pk.out_channels + m0), pk.out_channels);
+      else
+        c.store_transposed(reinterpret_cast<const uint8_t*>(tile), g.ldc, rt.n, lanes,
+                           reinterpret_cast<uint8_t*>(yn + m0 * pl.out_sz + rt.pos), pl.out_sz);
     }
   }
 }
@@ -1148,9 +1176,11 @@ ConvQ8Packed PackConvQ8(const ConvQ8Params& p, const int8_t* w, const int32_t* b
   }
   const bool geo_known = p.geo.out.size() == p.geo.kernel.size() && !p.geo.out.empty();
   const int64_t out_sz = geo_known ? p.geo.spatial_size_out() : 0;
-  const bool shallow_1x1 = pk.taps == 1 && pk.k < kLanesChannelsMin1x1Depth && out_sz > kLanesChannelsAlways;
+  const bool unit_stride = std::all_of(p.geo.stride.begin(), p.geo.stride.end(), [](int64_t s) { return s == 1; });
+  const bool shallow_1x1 =
+      pk.taps == 1 && unit_stride && pk.k < kLanesChannelsMin1x1Depth && out_sz > kLanesChannelsAlways;
   pk.lanes_channels = pk.quads && !kt.wide && !amx && out_sz > 0 && pk.k >= kLanesChannelsMinDepth &&
-                      ((out_sz <= kLanesChannelsMaxPositions && !shallow_1x1) || (pk.taps > 1 && pk.cg >= 8));
+                      ((out_sz <= kLanesChannelsMaxPositions && !shallow_1x1) || ((pk.taps > 1 || !unit_stride) && pk.cg >= 8));
   const int unit = pk.lanes_channels ? kt.nr : pk.mr;
   pk.m_tiles = (pk.mg + unit - 1) / unit;
   const int64_t k = pk.k, taps = pk.taps, cg = pk.cg;
@@ -1282,7 +1312,9 @@ int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {
 
 int64_t ConvQ8FastBlockPositions(const ConvQ8Packed& pk, const ConvQ8Params& p) { return MakePlan(pk, p).positions; }
 
-bool ConvQ8FastChannelsLast(const ConvQ8Packed& pk) { return pk.isa == Isa::kAmx && pk.group == 1; }
+bool ConvQ8FastChannelsLast(const ConvQ8Packed& pk) {
+  return pk.group == 1 && (pk.isa == Isa::kAmx || pk.lanes_channels);
+}
 
 template <class TX, class TY>
 void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, TY* y, int64_t task_lo,
@@ -1291,7 +1323,8 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
                    p.geo.kernel == pk.kernel,
                "ConvQ8FastRun: params do not match the packed weights");
   NIBBLE_CHECK(!(layout.x_channels_last || layout.y_channels_last) || ConvQ8FastChannelsLast(pk),
-               "ConvQ8FastRun: channels-last activations need the AMX tile kernels and one group");
+               "ConvQ8FastRun: channels-last activations need one group and the AMX tile kernels or the "
+               "lanes-are-channels mode");
   const q8::KernelTable& kt = q8::KernelsFor(pk.isa);
   const bool amx = pk.isa == Isa::kAmx;
   NIBBLE_CHECK(amx ? IsaSupported(Isa::kAmx) && pk.mr == q8::kAmxChannels && pk.nr == q8::kAmxCells
@@ -1332,6 +1365,8 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     ctx.pixel_row3 = zmm ? q8::PixelRow3Avx512 : q8::PixelRow3Portable;
     ctx.panel_copy = zmm ? q8::PanelCopyAvx512 : q8::PanelCopyPortable;
     ctx.store_transposed = zmm ? q8::StoreTransposedAvx512 : q8::StoreTransposedPortable;
+    ctx.tap_pixels = zmm ? q8::TapPixelsAvx512 : q8::TapPixelsPortable;
+    ctx.store_rows = zmm ? q8::StoreRowsAvx512 : q8::StoreRowsPortable;
   } else {
     if (panel.size() < static_cast<size_t>(P * k4 * 4)) panel.resize(P * k4 * 4);
     if (rows.size() < static_cast<size_t>(P * 4)) rows.resize(P * 4);

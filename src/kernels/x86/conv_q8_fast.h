@@ -156,11 +156,16 @@ uint64_t ConvQ8FastNewRun();
 
 // Channels-last activations (NHWC: an image's positions one after another,
 // each with its channels contiguous) for the input and/or the output, instead
-// of NCHW. Only where ConvQ8FastChannelsLast(packed): the AMX tile convs of
-// one group, which stage their input as cells of channels and requantize
-// cells of channels; in NHWC neither needs a transpose (an AMX conv's
-// staging and transposed store were about a quarter of ResNet-18 layer1's
-// time in a profile).
+// of NCHW. Only where ConvQ8FastChannelsLast(packed), convs of one group
+// that are
+// * AMX tile convs, which stage their input as cells of channels and
+//   requantize cells of channels; in NHWC neither needs a transpose (an AMX
+//   conv's staging and transposed store were about a quarter of ResNet-18
+//   layer1's time in a profile);
+// * or lanes-are-channels convs (ConvQ8Packed::lanes_channels), whose tiles
+//   are positions x channels: written as pixels they need no transposed
+//   store, and their tap buffer is a transpose of 4-byte channel quads out of
+//   the pixels instead of a byte interleave of four planes.
 struct ConvQ8Layout {
   bool x_channels_last = false, y_channels_last = false;
 };
