@@ -1006,7 +1006,7 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   g.hi = hi;
   g.narrow = narrow;
   g.c = tile;
-  g.dense = true;
+  const bool direct_rows = pk.isa >= Isa::kAvx512Vnni;
   // A tile is one run of an output row (offsets set): kernel rows that lie
   // wholly in the padding for that row read only the padding byte, so their
   // steps (one run per kernel row in the quads order) are skipped. Where that
@@ -1032,7 +1032,12 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
     const int lanes = static_cast<int>(end - start);
     g.b = pk.w8.data() + ((grp * pk.m_tiles + mt) * k4 * nr + (start - mt * nr)) * 4;
     g.lanes = lanes;
-    g.ldc = (lanes + 15) / 16 * 16;  // the tile's rows back to back (MicroArgs::dense)
+    // NCHW: the tile's rows back to back (MicroArgs::dense), then stored
+    // transposed; channels-last: the rows straight into the output (a
+    // zmm kernel packs each row into one store; StoreRows is a fallback for
+    // the others).
+    g.dense = !c.layout.y_channels_last || !direct_rows;
+    g.ldc = g.dense ? (lanes + 15) / 16 * 16 : pk.out_channels;
     g.bias = bias + m0;
     g.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
     g.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
@@ -1079,7 +1084,9 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
         }
       }
       g.pf = next ? next + std::clamp<int64_t>(ti++ * pf_chunk, 0, std::max<int64_t>(0, tile_bytes - 64)) : nullptr;
+      if (!g.dense) g.c = yn + rt.pos * pk.out_channels + m0;
       fn(g);
+      if (!g.dense) continue;
       if (c.layout.y_channels_last)
         c.store_rows(reinterpret_cast<const uint8_t*>(tile), g.ldc, rt.n, lanes,
                      reinterpret_cast<uint8_t*>(yn + rt.pos * pk.out_channels + m0), pk.out_channels);

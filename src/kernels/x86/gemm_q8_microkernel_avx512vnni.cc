@@ -221,6 +221,30 @@ void Tile(const MicroArgs& g) {
       return;
     }
   }
+  if (g.narrow) {
+    // Rows anywhere (ldc apart: channels-last conv outputs): each row's
+    // vectors narrowed with packs into one masked store.
+    ReqHL ph[V];
+    bool high = true;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v)
+      high = high && MakeReqHL(g.mult + 16 * v * g.mult_stride, g.shift + 16 * v * g.mult_stride, g.mult_stride,
+                               TailMask(g.lanes - 16 * v), g.zp, ph[v]);
+    if (high) {
+      const __mmask64 keep = g.lanes >= 64 ? ~__mmask64{0} : (__mmask64{1} << g.lanes) - 1;
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        __m512i y[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v)
+          y[v] = ClampForPacks<kPacksClamp>(RequantHighLanes(out[r][v], ph[v]), lo32, hi32, sat_hi);
+#pragma GCC unroll 4
+        for (int v = V; v < 4; ++v) y[v] = y[0];  // lanes past the tile: not stored
+        _mm512_mask_storeu_epi8(static_cast<TC*>(g.c) + r * g.ldc, keep, Pack4<TC>(y[0], y[1], y[2], y[3]));
+      }
+      return;
+    }
+  }
   for (int v = 0; v < V; ++v) {
     const int j0 = 16 * v;
     const __mmask16 k = TailMask(g.lanes - j0);
