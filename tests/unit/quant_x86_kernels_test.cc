@@ -419,11 +419,12 @@ TEST(QuantX86Kernels, ConvAmxChannelsLastMatchesReference) {
 
 // Lanes-are-channels convs (ConvQ8Packed::lanes_channels) of one group with
 // channels-last input, output or both, at every level that runs them (not
-// the wide AVX2 one): the tap buffer transposed out of pixels (masked loads of
-// a pixel's channels, channels no multiple of 4 or of 64, padding columns
-// and rows, strides and dilations, 1-D convs, the 1x1 stride-1 tap buffer
-// of contiguous positions) and the tiles stored as pixels match the
-// reference, every type pair, extreme codes.
+// the wide AVX2 one): positions read as pixels in place (no padding read,
+// whole channel quads) or from staged rows (padding columns and rows,
+// channels no multiple of 4 or of 64), at strides and dilations, 1-D convs,
+// row tiles read in place or copied (narrow maps), tiles stored as pixels
+// (packed rows at the zmm level), all match the reference, every type pair,
+// extreme codes.
 TEST(QuantX86Kernels, ConvLanesChannelsChannelsLastMatchesReference) {
   int levels = 0;
   for (Isa isa : SupportedIsas()) {
@@ -432,9 +433,16 @@ TEST(QuantX86Kernels, ConvLanesChannelsChannelsLastMatchesReference) {
     Rng r(211 + static_cast<int>(isa));
     const int trials = (isa == BestIsa() || isa == Isa::kAvx512Vnni ? 48 : 16) / kSweepDivisor;
     ConvPaths paths;
+    const int64_t in_place_before = ConvQ8PixelsReadInPlace();
     for (int trial = 0; trial < trials; ++trial) {
       ConvShape s = RandomQuadShape(r);
       s.group = 1;
+      if (trial % 12 == 0 || trial % 12 == 8 || trial % 12 == 9) {
+        // uint8 input, channels-last (CheckConvTypePair, the layouts below):
+        // without padding and with whole channel quads, read in place.
+        s.pads.assign(s.pads.size(), 0);
+        s.cg = (s.cg + 3) / 4 * 4;
+      }
       const int64_t taps = std::accumulate(s.kernel.begin(), s.kernel.end(), int64_t{1}, std::multiplies<>());
       if (taps == 1) {
         // 1x1: lanes-are-channels from 16 channels on maps of up to 64 positions.
@@ -452,6 +460,7 @@ TEST(QuantX86Kernels, ConvLanesChannelsChannelsLastMatchesReference) {
     EXPECT_EQ(paths.in_place + paths.copied, trials) << Label(isa) << ": some shape was not lanes-are-channels";
     EXPECT_GT(paths.copied, 0) << Label(isa);
     EXPECT_GT(paths.in_place, 0) << Label(isa);
+    EXPECT_GT(ConvQ8PixelsReadInPlace(), in_place_before) << Label(isa) << ": no task read its pixels in place";
   }
   EXPECT_GT(levels, 0);
 }

@@ -538,7 +538,7 @@ struct TaskCtx {
   void (*pixel_row3)(const q8::TapRowArgs&);
   void (*panel_copy)(const q8::PanelCopyArgs&);
   void (*store_transposed)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);
-  void (*tap_pixels)(const q8::TapPixelsArgs&);  // channels-last input
+  void (*stage_pixel_row)(const q8::PixelRowArgs&);  // channels-last input
   void (*store_rows)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);  // channels-last output
   uint64_t call = 0;  // which run (ConvQ8FastNewRun): a tap buffer is reused within one run only
   ConvQ8Layout layout;
@@ -551,6 +551,7 @@ thread_local int64_t tls_tap_reuses = 0;
 thread_local int64_t tls_rows_skipped = 0;
 thread_local int64_t tls_rows_skipped_nonzero_pad = 0;
 thread_local int64_t tls_edge_tiles = 0;
+thread_local int64_t tls_pixels_in_place = 0;
 
 // The last view a builder made on this thread and what it was built for: it
 // serves the next task of the same run with the same input and positions.
@@ -575,7 +576,8 @@ struct TapView {
   bool direct = false;
   int64_t pos0 = 0, oy_a = 0, ow = 0, s_rr = 0, lanes = 0;  // lanes: direct buffer row length (positions, a multiple of nr)
   int64_t s_quad = 0;  // bytes from one channel quad to the next
-  int64_t PosOff(int64_t p) const { return direct ? (p - pos0) * 4 : (p / ow - oy_a) * s_rr + (p % ow) * 4; }
+  int64_t rs = 4;      // bytes from an output position to the next one in its row (MicroArgs::a_rs)
+  int64_t PosOff(int64_t p) const { return direct ? (p - pos0) * 4 : (p / ow - oy_a) * s_rr + (p % ow) * rs; }
 };
 
 TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
@@ -603,28 +605,15 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
       a.valid[t] = ok ? valid : 0;
     }
   };
-  // Channels-last input: every quad of one segment of pixels at once.
-  q8::TapPixelsArgs px;
-  px.pixel_stride = pk.in_channels;  // one group (ConvQ8FastChannelsLast)
-  px.channels = pk.cg, px.quads = pk.quads_n;
-  px.fill = c.zp_code, px.flip = c.flip;
   if (c.direct) {
     const int64_t lanes = (np + nr - 1) / nr * nr;
     const size_t need = static_cast<size_t>(pk.quads_n * lanes * 4 + 64);
     if (tbuf.size() < need) tbuf.resize(need);
     a.start = 0, a.step = 1, a.n = np;
-    if (c.layout.x_channels_last) {
-      px.x = xg, px.start = pos0, px.step = 1, px.n = np, px.valid = in_sz;
-      px.quad_stride = lanes * 4;
-      px.out = tbuf.data();
-      c.tap_pixels(px);
-    }
     for (int64_t qd = 0; qd < pk.quads_n; ++qd) {
-      if (!c.layout.x_channels_last) {
-        set_rows(qd, pos0, true, np);
-        a.out = tbuf.data() + qd * lanes * 4;
-        c.tap_row(a);
-      }
+      set_rows(qd, pos0, true, np);
+      a.out = tbuf.data() + qd * lanes * 4;
+      c.tap_row(a);
       k_off[qd] = qd * lanes * 4;  // taps == 1
     }
     v.t = tbuf.data();
@@ -638,16 +627,7 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   if (tbuf.size() < need) tbuf.resize(need);
   thread_local std::vector<q8::TapSeg> segs;
   TapSegments(g, tb, segs);
-  if (c.layout.x_channels_last) {
-    px.step = g.sw, px.n = tb.cols, px.valid = g.iw;
-    px.quad_stride = tb.s_quad;
-    for (const q8::TapSeg& sg : segs) {
-      px.x = sg.row >= 0 ? xg + sg.row * pk.in_channels : nullptr;
-      px.start = sg.start;
-      px.out = tbuf.data() + 4 * sg.lane;
-      c.tap_pixels(px);
-    }
-  } else if (c.tap_staged && g.sw <= 2 && tb.cols * g.sw <= kStagedMaxCols) {
+  if (c.tap_staged && g.sw <= 2 && tb.cols * g.sw <= kStagedMaxCols) {
     // Short rows: one call stages every segment of every quad, then
     // interleaves whole 64-lane steps.
     thread_local std::vector<uint8_t> stage;
@@ -687,6 +667,59 @@ TapView BuildTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np)
   }
   v.t = tbuf.data();
   v.oy_a = oy_a, v.s_rr = tb.s_rr, v.lanes = 0, v.s_quad = tb.s_quad;
+  last = {c.call, xg, pos0, np, v};
+  return v;
+}
+
+// Channels-last input (lanes-are-channels mode): the task's taps are 4-byte
+// channel quads of pixels, and an output row's positions are sw pixels apart
+// (TapView::rs), so nothing is transposed. They are read in place from the
+// input where the task reads no padding, the channels are whole quads and
+// the codes are uint8; else from a copy of its input rows with the padding
+// pixels (and the channels up to a whole quad) filled in.
+TapView BuildPixelTaps(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np) {
+  const ConvQ8Packed& pk = *c.pk;
+  const Geo2& g = c.geo;
+  thread_local std::vector<uint8_t> tbuf;
+  thread_local std::vector<int64_t> k_off;
+  thread_local LastView<TapView> last;
+  if (last.Hit(c, xg, pos0, np)) return last.v;
+  if (k_off.size() < static_cast<size_t>(pk.k4)) k_off.resize(pk.k4);
+  TapView v;
+  v.pos0 = pos0;
+  v.ow = g.ow;
+  v.k_off = k_off.data();
+  v.oy_a = pos0 / g.ow;
+  const int64_t cq = pk.quads_n * 4;
+  const int64_t cols = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;  // pixels the taps of an output row span
+  const int64_t rows = ((pos0 + np - 1) / g.ow - v.oy_a) * g.sh + (g.kh - 1) * g.dh + 1;
+  const int64_t iy0 = v.oy_a * g.sh - g.pt;  // input row of buffer row 0
+  // (int8 codes are read as uint8 after flipping the sign bit: copied.)
+  const bool in_place =
+      c.flip == 0 && cq == pk.in_channels && g.pl == 0 && iy0 >= 0 && cols <= g.iw && iy0 + rows <= g.ih;
+  const int64_t pitch = (in_place ? g.iw : cols) * cq;  // bytes per row
+  if (in_place) {
+    v.t = xg + iy0 * pitch;
+    ++tls_pixels_in_place;
+  } else {
+    const size_t need = static_cast<size_t>(rows * pitch + 64);
+    if (tbuf.size() < need) tbuf.resize(need);
+    q8::PixelRowArgs a;
+    a.iw = g.iw, a.channels = pk.in_channels, a.cq = cq, a.pl = g.pl, a.cols = cols;
+    a.fill = c.zp_code, a.flip = c.flip;
+    for (int64_t rr = 0; rr < rows; ++rr) {
+      const int64_t iy = iy0 + rr;
+      a.x = iy >= 0 && iy < g.ih ? xg + iy * g.iw * pk.in_channels : nullptr;
+      a.out = tbuf.data() + rr * pitch;
+      c.stage_pixel_row(a);
+    }
+    v.t = tbuf.data();
+  }
+  v.s_rr = g.sh * pitch;
+  v.rs = g.sw * cq;
+  for (int64_t ky = 0, s = 0; ky < g.kh; ++ky)
+    for (int64_t qd = 0; qd < pk.quads_n; ++qd)
+      for (int64_t kx = 0; kx < g.kw; ++kx, ++s) k_off[s] = ky * g.dh * pitch + kx * g.dw * cq + 4 * qd;
   last = {c.call, xg, pos0, np, v};
   return v;
 }
@@ -946,12 +979,14 @@ struct RowTile {
 // The broadcast operand, positions as rows: read in place from the tap buffer
 // where ConvQ8RowRuns allows (the positions of a run of one output row are
 // consecutive 4-byte lanes of it at every step; *offsets = its k_off), else
-// copied into [row tile][k4][mr][4] (*offsets = null).
+// copied into [row tile][k4][mr][4] (*offsets = null). rs: the bytes between
+// rows (MicroArgs::a_rs).
 void PositionRowTiles(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, std::vector<RowTile>& tiles,
-                      const int64_t*& offsets) {
+                      const int64_t*& offsets, int64_t& rs) {
   const ConvQ8Packed& pk = *c.pk;
   const int64_t mr = pk.mr, k4 = pk.k4, ow = c.geo.ow, packed_tiles = (np + mr - 1) / mr;
-  const TapView v = BuildTaps(c, xg, pos0, np);
+  const TapView v = c.layout.x_channels_last ? BuildPixelTaps(c, xg, pos0, np) : BuildTaps(c, xg, pos0, np);
+  rs = v.rs;
   thread_local std::vector<std::pair<int64_t, int>> runs;
   tiles.clear();
   if (ConvQ8RowRuns(pos0, np, ow, pk.mr, runs)) {
@@ -960,6 +995,7 @@ void PositionRowTiles(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
     return;
   }
   offsets = nullptr;
+  rs = 4;
   thread_local std::vector<uint8_t> rows;
   thread_local std::vector<int64_t> off;
   const size_t need = static_cast<size_t>(packed_tiles * k4 * mr * 4);
@@ -991,13 +1027,15 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   const int64_t k4 = pk.k4;
   thread_local std::vector<RowTile> tiles;
   const int64_t* offsets = nullptr;
-  PositionRowTiles(c, xg, pos0, np, tiles, offsets);
+  int64_t rs = 4;
+  PositionRowTiles(c, xg, pos0, np, tiles, offsets, rs);
   // mr x nr of every level fits, up to the next 64 bytes (MicroArgs::dense),
   // + the slack StoreTransposed* reads.
   TY tile[8 * 64 + 64];
   q8::MicroArgs g;
   g.a_stride = mr * 4;
   g.a_off = offsets;
+  g.a_rs = rs;
   g.b_stride = nr * 4;
   g.k4 = k4;
   g.per_lane = true;
@@ -1310,6 +1348,7 @@ uint64_t ConvQ8FastNewRun() { return g_runs.fetch_add(1, std::memory_order_relax
 int64_t ConvQ8KernelRowsSkipped() { return tls_rows_skipped; }
 int64_t ConvQ8KernelRowsSkippedNonzeroPad() { return tls_rows_skipped_nonzero_pad; }
 int64_t ConvQ8EdgeTiles() { return tls_edge_tiles; }
+int64_t ConvQ8PixelsReadInPlace() { return tls_pixels_in_place; }
 
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& pk, const ConvQ8Params& p) {
   const ConvPlan pl = MakePlan(pk, p);
@@ -1372,7 +1411,7 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     ctx.pixel_row3 = zmm ? q8::PixelRow3Avx512 : q8::PixelRow3Portable;
     ctx.panel_copy = zmm ? q8::PanelCopyAvx512 : q8::PanelCopyPortable;
     ctx.store_transposed = zmm ? q8::StoreTransposedAvx512 : q8::StoreTransposedPortable;
-    ctx.tap_pixels = zmm ? q8::TapPixelsAvx512 : q8::TapPixelsPortable;
+    ctx.stage_pixel_row = zmm ? q8::PixelRowAvx512 : q8::PixelRowPortable;
     ctx.store_rows = zmm ? q8::StoreRowsAvx512 : q8::StoreRowsPortable;
   } else {
     if (panel.size() < static_cast<size_t>(P * k4 * 4)) panel.resize(P * k4 * 4);

@@ -142,6 +142,9 @@ int64_t ConvQ8KernelRowsSkippedNonzeroPad();
 // Row tiles of 7 or 8 positions this thread has given the edge-column hint
 // (MicroArgs::edge). For tests.
 int64_t ConvQ8EdgeTiles();
+// Tasks this thread has run on channels-last input read in place (no padding
+// read, whole channel quads) rather than from a staged copy. For tests.
+int64_t ConvQ8PixelsReadInPlace();
 
 // Independent tasks for running p (same node as packed, any batch / input size).
 int64_t ConvQ8FastTaskCount(const ConvQ8Packed& packed, const ConvQ8Params& p);
@@ -164,8 +167,9 @@ uint64_t ConvQ8FastNewRun();
 //   layer1's time in a profile);
 // * or lanes-are-channels convs (ConvQ8Packed::lanes_channels), whose tiles
 //   are positions x channels: written as pixels they need no transposed
-//   store, and their tap buffer is a transpose of 4-byte channel quads out of
-//   the pixels instead of a byte interleave of four planes.
+//   store, and they read their positions' channel quads straight out of the
+//   pixels (a copy of the rows where there is padding) instead of a byte
+//   interleave of four planes.
 struct ConvQ8Layout {
   bool x_channels_last = false, y_channels_last = false;
 };

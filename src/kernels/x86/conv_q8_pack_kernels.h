@@ -103,25 +103,21 @@ void StoreTransposedPortable(const uint8_t* tile, int64_t tile_stride, int rows,
 void StoreTransposedAvx512(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
                            int64_t out_stride);
 
-// Channels-last input (ConvQ8Layout::x_channels_last): one segment of the
-// tap buffer, every channel quad at once, from the pixels of one input row:
-// for q < quads, j < n and t < 4,
-//   out[q * quad_stride + 4 j + t] = v ^ flip, where
-//   v = x[i * pixel_stride + 4 q + t]  for i = start + j * step in [0, valid)
-//       and 4 q + t < channels,
-//   v = fill                          otherwise (padding; every lane when x is null).
-// Only channels [0, channels) of pixels [0, valid) are read, and only those
-// bytes of out are written (masked stores: the next quad's lanes follow).
-struct TapPixelsArgs {
-  const uint8_t* x;  // pixel 0 of the input row, or null (a row outside the map)
-  int64_t pixel_stride, channels, quads;
-  int64_t start, step, n, valid;
-  int64_t quad_stride;  // bytes between quads in out
+// Channels-last input (ConvQ8Layout::x_channels_last): one input row as
+// `cols` pixels of cq bytes (cq >= channels, a multiple of 4): for c < cols
+// and t < cq,
+//   out[c * cq + t] = v ^ flip, where v = x[(c - pl) * channels + t] if
+//   0 <= c - pl < iw and t < channels, and fill otherwise (padding, a row
+//   outside the map when x is null, channels past the last).
+// Only pixels [0, iw) of x are read, and only out[0, cols * cq) is written.
+struct PixelRowArgs {
+  const uint8_t* x;  // pixel 0 of the input row, or null
+  int64_t iw, channels, cq, pl, cols;
   uint8_t fill, flip;
   uint8_t* out;
 };
-void TapPixelsPortable(const TapPixelsArgs& a);
-void TapPixelsAvx512(const TapPixelsArgs& a);
+void PixelRowPortable(const PixelRowArgs& a);
+void PixelRowAvx512(const PixelRowArgs& a);
 
 // Channels-last output of a lanes-are-channels tile: out[r * out_stride + j]
 // = tile[r * tile_stride + j] for r < rows and j < lanes (<= 64); nothing

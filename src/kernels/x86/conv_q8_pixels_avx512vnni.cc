@@ -1,8 +1,7 @@
 // AVX-512 (F/BW) versions of the conv driver's channels-last helpers
-// (conv_q8_pack_kernels.h). A tap-buffer segment from pixels is a transpose
-// of 4-byte units: 16 pixels x 16 channel quads (one 64-byte load of each
-// pixel's channels, masked to the channels that exist) become 16 quads x 16
-// lanes, stored masked to the segment's lanes.
+// (conv_q8_pack_kernels.h): masked byte loads and stores, so nothing
+// outside the input row's pixels is read and nothing past the staged row is
+// written.
 #include <immintrin.h>
 
 // GCC 12's avx512fintrin.h self-initializes _mm512_undefined_* (GCC bug
@@ -26,61 +25,36 @@ inline const void* At(const uint8_t* p, int64_t i) {
   return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(i));
 }
 
-// 4 x 4 transpose of the 128-bit blocks of a, b, c, d: o[l] holds block l
-// of a, b, c and d in that order.
-inline void Transpose4Blocks(__m512i a, __m512i b, __m512i c, __m512i d, __m512i (&o)[4]) {
-  const __m512i x0 = _mm512_shuffle_i32x4(a, b, 0x44), x1 = _mm512_shuffle_i32x4(c, d, 0x44);
-  const __m512i x2 = _mm512_shuffle_i32x4(a, b, 0xEE), x3 = _mm512_shuffle_i32x4(c, d, 0xEE);
-  o[0] = _mm512_shuffle_i32x4(x0, x1, 0x88);
-  o[1] = _mm512_shuffle_i32x4(x0, x1, 0xDD);
-  o[2] = _mm512_shuffle_i32x4(x2, x3, 0x88);
-  o[3] = _mm512_shuffle_i32x4(x2, x3, 0xDD);
-}
-
-// r[i] (dwords of row i) -> r[q] (dword q of every row, row i in dword i).
-inline void TransposeDwords16x16(__m512i (&r)[16]) {
-  __m512i t[16], u[16];
-  for (int k = 0; k < 8; ++k) {
-    t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
-    t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
-  }
-  // u[4k + m], block l: dword 4l + m of rows 4k .. 4k + 3.
-  for (int k = 0; k < 4; ++k) {
-    u[4 * k] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
-    u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
-    u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
-    u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
-  }
-  for (int m = 0; m < 4; ++m) {
-    __m512i o[4];
-    Transpose4Blocks(u[m], u[4 + m], u[8 + m], u[12 + m], o);
-    for (int l = 0; l < 4; ++l) r[4 * l + m] = o[l];
-  }
+inline void Fill(uint8_t* out, int64_t n, __m512i v) {
+  for (int64_t i = 0; i < n; i += 64) _mm512_mask_storeu_epi8(out + i, Bits(0, n - i), v);
 }
 
 }  // namespace
 
-void TapPixelsAvx512(const TapPixelsArgs& a) {
+void PixelRowAvx512(const PixelRowArgs& a) {
   const __m512i fill = _mm512_set1_epi8(static_cast<char>(a.fill));
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(a.flip));
   const __m512i pad = _mm512_xor_si512(fill, flip);
-  for (int64_t j0 = 0; j0 < a.n; j0 += 16) {
-    const int lanes = static_cast<int>(std::min<int64_t>(16, a.n - j0));
-    const __mmask16 keep = static_cast<__mmask16>(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
-    for (int64_t q0 = 0; q0 < a.quads; q0 += 16) {
-      const __mmask64 cm = Bits(0, a.channels - 4 * q0);
-      __m512i r[16];
-      for (int i = 0; i < 16; ++i) {
-        const int64_t px = a.start + (j0 + i) * a.step;
-        r[i] = i < lanes && a.x != nullptr && px >= 0 && px < a.valid
-                   ? _mm512_xor_si512(_mm512_mask_loadu_epi8(fill, cm, At(a.x, px * a.pixel_stride + 4 * q0)), flip)
-                   : pad;
-      }
-      TransposeDwords16x16(r);
-      const int nq = static_cast<int>(std::min<int64_t>(16, a.quads - q0));
-      for (int q = 0; q < nq; ++q) _mm512_mask_storeu_epi32(a.out + (q0 + q) * a.quad_stride + 4 * j0, keep, r[q]);
+  if (a.x == nullptr) return Fill(a.out, a.cols * a.cq, pad);
+  // Pixels [c_lo, c_hi) of the row hold input pixels c - pl.
+  const int64_t c_lo = std::min(a.pl, a.cols), c_hi = std::clamp(a.pl + a.iw, c_lo, a.cols);
+  Fill(a.out, c_lo * a.cq, pad);
+  const uint8_t* src = a.x + (c_lo - a.pl) * a.channels;
+  uint8_t* dst = a.out + c_lo * a.cq;
+  if (a.cq == a.channels) {  // whole quads: one run of bytes
+    const int64_t n = (c_hi - c_lo) * a.cq;
+    for (int64_t i = 0; i < n; i += 64) {
+      const __mmask64 m = Bits(0, n - i);
+      _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, At(src, i)), flip));
     }
+  } else {
+    for (int64_t c = c_lo; c < c_hi; ++c, src += a.channels, dst += a.cq)
+      for (int64_t t = 0; t < a.cq; t += 64) {
+        const __m512i v = _mm512_mask_loadu_epi8(fill, Bits(0, a.channels - t), At(src, t));
+        _mm512_mask_storeu_epi8(dst + t, Bits(0, a.cq - t), _mm512_xor_si512(v, flip));
+      }
   }
+  Fill(a.out + c_hi * a.cq, (a.cols - c_hi) * a.cq, pad);
 }
 
 void StoreRowsAvx512(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,

@@ -40,6 +40,10 @@ struct MicroArgs {
   // the conv driver can broadcast output positions straight out of its tap
   // buffer, whose steps (kernel taps) are not evenly spaced.
   const int64_t* a_off = nullptr;
+  // With a_off: row r of a step at a + a_off[k4] + r * a_rs bytes (4: the
+  // rows packed; the pixel stride when the conv driver reads output
+  // positions out of channels-last pixels).
+  int64_t a_rs = 4;
   // Optional (zmm level, fc mode with a_off): one cache line at pf + s * 64 is
   // prefetched into L2 at step s, so the next weight tile streams in from
   // memory while this one computes. A hint only: any address is safe.

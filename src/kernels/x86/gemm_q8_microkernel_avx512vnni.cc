@@ -77,7 +77,8 @@ inline __mmask16 TailMask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask1
 // One depth step of a tile: rows [kLo, kHi) of the accumulators take it.
 template <bool kConv, int R, int V, bool kOffsets, int kLo, int kHi>
 __attribute__((always_inline)) inline void KStep(__m512i (&acc)[R][V], const uint8_t*& a, const int64_t*& off,
-                                                 const char*& pf, const uint8_t*& b, const MicroArgs& g) {
+                                                 const char*& pf, const uint8_t*& b, const MicroArgs& g,
+                                                 int64_t rs) {
   const uint8_t* as = kOffsets ? a + *off++ : a;
   if constexpr (kOffsets) {
     if (pf) {
@@ -90,7 +91,7 @@ __attribute__((always_inline)) inline void KStep(__m512i (&acc)[R][V], const uin
   for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
 #pragma GCC unroll 8
   for (int r = kLo; r < kHi; ++r) {
-    const __m512i av = _mm512_set1_epi32(Load32(as + 4 * r));
+    const __m512i av = _mm512_set1_epi32(Load32(as + (kOffsets ? r * rs : 4 * r)));
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v)
       // vpdpbusd: unsigned bytes from the second operand, signed from the third.
@@ -152,14 +153,15 @@ void Tile(const MicroArgs& g) {
   const uint8_t* b = static_cast<const uint8_t*>(g.b);
   const int64_t* off = g.a_off;
   const char* pf = static_cast<const char*>(g.pf);
+  const int64_t rs = g.a_rs;
   if constexpr (kEdge != 0) {
     for (int64_t s = g.k4 / 3; s > 0; --s) {
-      KStep<kConv, R, V, kOffsets, kEdge & 1, R>(acc, a, off, pf, b, g);
-      KStep<kConv, R, V, kOffsets, 0, R>(acc, a, off, pf, b, g);
-      KStep<kConv, R, V, kOffsets, 0, R - (kEdge >> 1)>(acc, a, off, pf, b, g);
+      KStep<kConv, R, V, kOffsets, kEdge & 1, R>(acc, a, off, pf, b, g, rs);
+      KStep<kConv, R, V, kOffsets, 0, R>(acc, a, off, pf, b, g, rs);
+      KStep<kConv, R, V, kOffsets, 0, R - (kEdge >> 1)>(acc, a, off, pf, b, g, rs);
     }
   } else {
-    for (int64_t s = g.k4; s > 0; --s) KStep<kConv, R, V, kOffsets, 0, R>(acc, a, off, pf, b, g);
+    for (int64_t s = g.k4; s > 0; --s) KStep<kConv, R, V, kOffsets, 0, R>(acc, a, off, pf, b, g, rs);
   }
   if (!g.per_lane && ConvRowsHigh<TC, R, V, kPacksClamp>(acc, g)) return;
   // Spill the tile once, with constant indices only: any run-time index into

@@ -18,12 +18,13 @@ void Micro(const MicroArgs& g) {
   const uint8_t* a = static_cast<const uint8_t*>(g.a);
   const uint8_t* b = static_cast<const uint8_t*>(g.b);
   const bool offsets = !kConv && g.a_off;
+  const int64_t rs = offsets ? g.a_rs : 4;
   for (int64_t s = 0; s < g.k4; ++s, a += g.a_stride, b += g.b_stride) {
     const uint8_t* as = offsets ? static_cast<const uint8_t*>(g.a) + g.a_off[s] : a;
     for (int r = 0; r < g.rows; ++r)
       for (int t = 0; t < 4; ++t) {
         // conv: A signed, B unsigned; fc: A unsigned, B signed.
-        const int32_t av = kConv ? int32_t{static_cast<int8_t>(as[r * 4 + t])} : int32_t{as[r * 4 + t]};
+        const int32_t av = kConv ? int32_t{static_cast<int8_t>(as[r * rs + t])} : int32_t{as[r * rs + t]};
         for (int j = 0; j < g.lanes; ++j) {
           const int32_t bv = kConv ? int32_t{b[j * 4 + t]} : int32_t{static_cast<int8_t>(b[j * 4 + t])};
           acc[r][j] += static_cast<uint32_t>(av * bv);
