@@ -582,6 +582,59 @@ TEST(X86ElementwiseQ8, MaxPoolBitExact) {
   }
 }
 
+// MaxPool written as channels-last pixels in bands of output rows
+// (MaxPoolQ8X86ToPixels, the producer in front of channels-last convs): the
+// three kernels (any window, 3 wide at stride 2 as in ResNet's stem, 2x2 at
+// stride 2) on bands with padding above, inside and below them, channel
+// counts below, at and past one 64-byte block, the map split into one to
+// four bands at random rows, signed and unsigned codes, every level, input and
+// output against guard pages; each pixel against the NCHW reference.
+template <class T>
+void CheckMaxPoolToPixels(Rng& r, int trial) {
+  WindowGeometry g;
+  const int kind = trial % 3;
+  g.kernel = kind == 1 ? std::vector<int64_t>{3, 3} : kind == 2 ? std::vector<int64_t>{2, 2}
+                                                                  : std::vector<int64_t>{r.Int(1, 4), r.Int(1, 4)};
+  g.stride = kind == 0 ? std::vector<int64_t>{r.Int(1, 3), r.Int(1, 2)} : std::vector<int64_t>{2, 2};
+  g.dilation = {1, 1};
+  g.in = {r.Int(g.kernel[0] + 1, 30), r.Int(g.kernel[1] + 1, 80)};
+  std::vector<int64_t> pads(4, 0);
+  if (kind != 2)
+    for (int i = 0; i < 4; ++i) pads[i] = r.Int(0, g.kernel[i % 2] - 1);
+  ComputeWindow(g, pads, "NOTSET", false);
+  ASSERT_TRUE(MaxPoolQ8X86Vectorizes(g)) << "trial " << trial;
+  const int64_t c = r.Chance(0.3) ? 64 : r.Int(1, 130), in_sz = g.spatial_size_in(), out_sz = g.spatial_size_out();
+  GuardedBuffer<T> x(c * in_sz);
+  FillCodes(r, x.data(), x.size());
+  std::vector<T> want(c * out_sz);
+  MaxPoolQ8Reference(c, g, x.data(), want.data(), 0, c);
+  const int64_t oh = g.out[0];
+  for (Isa isa : SupportedIsas()) {
+    GuardedBuffer<T> y(c * out_sz);
+    std::vector<int64_t> cuts = {0, oh};
+    for (int i = r.Int(0, 3); i > 0; --i) cuts.push_back(r.Int(1, static_cast<int>(oh)));
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    for (size_t i = 0; i + 1 < cuts.size(); ++i) MaxPoolQ8X86ToPixels(c, g, x.data(), y.data(), cuts[i], cuts[i + 1], isa);
+    for (int64_t s = 0; s < out_sz; ++s)
+      for (int64_t ch = 0; ch < c; ++ch)
+        ASSERT_EQ(int{y[s * c + ch]}, int{want[ch * out_sz + s]})
+            << "trial " << trial << " isa " << IsaName(isa) << " in " << g.in[0] << "x" << g.in[1] << " kernel "
+            << g.kernel[0] << "x" << g.kernel[1] << " stride " << g.stride[0] << "x" << g.stride[1] << " pads "
+            << g.pad_begin[0] << "," << g.pad_begin[1] << " channels " << c << " bands " << cuts.size() - 1
+            << " at position " << s << " channel " << ch;
+  }
+}
+
+TEST(X86ElementwiseQ8, MaxPoolToPixelsInBandsBitExact) {
+  Rng r(83);
+  for (int trial = 0; trial < 60; ++trial) {
+    CheckMaxPoolToPixels<uint8_t>(r, trial);
+    CheckMaxPoolToPixels<int8_t>(r, trial);
+    if (HasFatalFailure()) return;
+  }
+}
+
 // ---------------------------------------------------------------- GlobalAveragePool
 
 // Plane sizes below, at and past one and two 32- and 64-byte steps (49: 7x7;

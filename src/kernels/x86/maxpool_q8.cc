@@ -2,9 +2,12 @@
 #include "kernels/x86/maxpool_q8.h"
 
 #include <algorithm>
+#include <vector>
 
+#include "nibble/error.h"
 #include "kernels/reference/maxpool2d_rows.h"
 #include "kernels/reference/pool_q8.h"
+#include "kernels/x86/planes_to_pixels.h"
 
 namespace nibble {
 
@@ -45,22 +48,62 @@ int MaxPoolQ8RowsPerStep2x2(const WindowGeometry& g) {
 
 template <class T>
 void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi,
-                  Isa isa) {
+                  Isa isa, int64_t x_plane, int64_t y_plane) {
+  const int64_t in_sz = geo.spatial_size_in(), out_sz = geo.spatial_size_out();
+  if (x_plane == 0) x_plane = in_sz;
+  if (y_plane == 0) y_plane = out_sz;
   if (isa == Isa::kScalar || !MaxPoolQ8X86Vectorizes(geo)) {
     PoolParams p;  // the scalar level: the row-wise loop where it applies
     p.planes = planes;
     p.geo = geo;
     p.kind = PoolKind::kMax;
-    if (MaxPool2dRowsApplies(p)) MaxPool2dRows(p, x, y, plane_lo, plane_hi);
-    else MaxPoolQ8Reference(planes, geo, x, y, plane_lo, plane_hi);
+    const bool packed = x_plane == in_sz && y_plane == out_sz;
+    // Planes one at a time where they are not packed (scalar level only).
+    for (int64_t lo = plane_lo; lo < plane_hi; lo = packed ? plane_hi : lo + 1) {
+      const int64_t hi = packed ? plane_hi : lo + 1;
+      const T* xp = packed ? x : x + lo * x_plane;
+      T* yp = packed ? y : y + lo * y_plane;
+      const int64_t l = packed ? lo : 0, h = packed ? hi : 1;
+      if (MaxPool2dRowsApplies(p)) MaxPool2dRows(p, xp, yp, l, h);
+      else MaxPoolQ8Reference(planes, geo, xp, yp, l, h);
+    }
   } else if (isa >= Isa::kAvx512Vnni) {
-    maxpoolq8_detail::RunAvx512(geo, x, y, plane_lo, plane_hi);
+    maxpoolq8_detail::RunAvx512(geo, x, y, plane_lo, plane_hi, x_plane, y_plane);
   } else {
-    maxpoolq8_detail::RunAvx2(geo, x, y, plane_lo, plane_hi);
+    maxpoolq8_detail::RunAvx2(geo, x, y, plane_lo, plane_hi, x_plane, y_plane);
   }
 }
 
-template void MaxPoolQ8X86<uint8_t>(int64_t, const WindowGeometry&, const uint8_t*, uint8_t*, int64_t, int64_t, Isa);
-template void MaxPoolQ8X86<int8_t>(int64_t, const WindowGeometry&, const int8_t*, int8_t*, int64_t, int64_t, Isa);
+template <class T>
+void MaxPoolQ8X86ToPixels(int64_t channels, const WindowGeometry& geo, const T* x, T* y, int64_t oy_lo,
+                          int64_t oy_hi, Isa isa) {
+  NIBBLE_CHECK(geo.in.size() == 2 && 0 <= oy_lo && oy_lo < oy_hi && oy_hi <= geo.out[0],
+               "MaxPoolQ8X86ToPixels: 2-D geometry and output rows within its ", geo.out.size() ? geo.out[0] : 0);
+  // The band as a geometry of its own: the input rows its windows read, the
+  // padding above it that the first one still reaches.
+  const int64_t sh = geo.stride[0], ph = geo.pad_begin[0], kh = geo.kernel[0], ih = geo.in[0], iw = geo.in[1];
+  const int64_t ow = geo.out[1];
+  const int64_t r_lo = std::max<int64_t>(0, oy_lo * sh - ph), r_hi = std::min(ih, (oy_hi - 1) * sh - ph + kh);
+  WindowGeometry band = geo;
+  band.in[0] = r_hi - r_lo;
+  band.out[0] = oy_hi - oy_lo;
+  band.pad_begin[0] = r_lo - (oy_lo * sh - ph);
+  band.pad_end[0] = std::max<int64_t>(0, (oy_hi - 1) * sh - ph + kh - r_hi);
+  const int64_t n = band.out[0] * ow;
+  thread_local std::vector<T> planes;
+  if (planes.size() < static_cast<size_t>(channels * n)) planes.resize(static_cast<size_t>(channels * n));
+  MaxPoolQ8X86(channels, band, x + r_lo * iw, planes.data(), 0, channels, isa, ih * iw, n);
+  PlanesToPixels(reinterpret_cast<const uint8_t*>(planes.data()), n, channels, 0, n,
+                 reinterpret_cast<uint8_t*>(y + oy_lo * ow * channels), isa);
+}
+
+template void MaxPoolQ8X86<uint8_t>(int64_t, const WindowGeometry&, const uint8_t*, uint8_t*, int64_t, int64_t, Isa,
+                                    int64_t, int64_t);
+template void MaxPoolQ8X86<int8_t>(int64_t, const WindowGeometry&, const int8_t*, int8_t*, int64_t, int64_t, Isa,
+                                   int64_t, int64_t);
+template void MaxPoolQ8X86ToPixels<uint8_t>(int64_t, const WindowGeometry&, const uint8_t*, uint8_t*, int64_t,
+                                            int64_t, Isa);
+template void MaxPoolQ8X86ToPixels<int8_t>(int64_t, const WindowGeometry&, const int8_t*, int8_t*, int64_t, int64_t,
+                                           Isa);
 
 }  // namespace nibble

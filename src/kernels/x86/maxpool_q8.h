@@ -33,15 +33,31 @@ bool MaxPoolQ8IsWidth3Stride2(const WindowGeometry& geo);
 int MaxPoolQ8RowsPerStep2x2(const WindowGeometry& geo);
 
 // x: [planes, *geo.in], y: [planes, *geo.out]; computes planes [plane_lo, plane_hi).
+// x_plane / y_plane: elements from one plane of x / y to the next when the
+// planes are not packed (0: the geometry's own plane size).
 template <class T>
 void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi,
-                  Isa isa = ActiveIsa());
+                  Isa isa = ActiveIsa(), int64_t x_plane = 0, int64_t y_plane = 0);
+
+// Output rows [oy_lo, oy_hi) of one image's `channels` planes x ([channels,
+// *geo.in]) as channels-last pixels: y[(oy * ow + ox) * channels + c], y
+// being the image's pixels. For a MaxPool whose consumers read channels-last
+// (runtime/channels_last.h): the band of every plane is pooled into a small
+// buffer and transposed (PlanesToPixels) while it is still in cache, and
+// threads that split the map into bands of rows read the rows the conv
+// before them wrote on the same core (it splits by rows too). 2-D geometries.
+template <class T>
+void MaxPoolQ8X86ToPixels(int64_t channels, const WindowGeometry& geo, const T* x, T* y, int64_t oy_lo,
+                          int64_t oy_hi, Isa isa = ActiveIsa());
 
 namespace maxpoolq8_detail {
+// Plane c of x at x + c * xs, of y at y + c * ys.
 template <class T>
-void RunAvx512(const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi);
+void RunAvx512(const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi, int64_t xs,
+               int64_t ys);
 template <class T>
-void RunAvx2(const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi);
+void RunAvx2(const WindowGeometry& geo, const T* x, T* y, int64_t plane_lo, int64_t plane_hi, int64_t xs,
+             int64_t ys);
 }  // namespace maxpoolq8_detail
 
 }  // namespace nibble

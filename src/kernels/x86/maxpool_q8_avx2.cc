@@ -44,11 +44,12 @@ struct Ymm {
 }  // namespace
 
 template <class T>
-void RunAvx2(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int64_t plane_hi) {
-  RunMaxPool<Ymm>(g, x, y, plane_lo, plane_hi);
+void RunAvx2(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int64_t plane_hi, int64_t xs,
+             int64_t ys) {
+  RunMaxPool<Ymm>(g, x, y, plane_lo, plane_hi, xs, ys);
 }
 
-template void RunAvx2<uint8_t>(const WindowGeometry&, const uint8_t*, uint8_t*, int64_t, int64_t);
-template void RunAvx2<int8_t>(const WindowGeometry&, const int8_t*, int8_t*, int64_t, int64_t);
+template void RunAvx2<uint8_t>(const WindowGeometry&, const uint8_t*, uint8_t*, int64_t, int64_t, int64_t, int64_t);
+template void RunAvx2<int8_t>(const WindowGeometry&, const int8_t*, int8_t*, int64_t, int64_t, int64_t, int64_t);
 
 }  // namespace nibble::maxpoolq8_detail

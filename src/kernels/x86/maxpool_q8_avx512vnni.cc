@@ -90,21 +90,23 @@ void MaxPool2x2Rows(const T* x, T* y, int64_t planes, int64_t rows, int64_t in_p
 }
 
 template <class T>
-bool MaxPool2x2(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int64_t plane_hi) {
+bool MaxPool2x2(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int64_t plane_hi, int64_t xs,
+                int64_t ys) {
   if (!MaxPoolQ8Is2x2Stride2(g)) return false;
   const int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
   if (const int group = MaxPoolQ8RowsPerStep2x2(g); group > 1) {
-    const T* xs = x + plane_lo * ih * iw;
-    T* ys = y + plane_lo * oh * ow;
+    const T* x0 = x + plane_lo * xs;
+    T* y0 = y + plane_lo * ys;
     const int64_t planes = plane_hi - plane_lo;
-    // Even heights: the planes' row pairs follow each other, one run over all of them.
-    if (ih == 2 * oh) MaxPool2x2Rows(xs, ys, 1, planes * oh, 0, 0, ow, group);
-    else MaxPool2x2Rows(xs, ys, planes, oh, ih * iw, oh * ow, ow, group);
+    // Even heights of packed planes: the planes' row pairs follow each other,
+    // one run over all of them.
+    if (ih == 2 * oh && xs == ih * iw && ys == oh * ow) MaxPool2x2Rows(x0, y0, 1, planes * oh, 0, 0, ow, group);
+    else MaxPool2x2Rows(x0, y0, planes, oh, xs, ys, ow, group);
     return true;
   }
   for (int64_t plane = plane_lo; plane < plane_hi; ++plane) {
-    const T* xp = x + plane * ih * iw;
-    T* yp = y + plane * oh * ow;
+    const T* xp = x + plane * xs;
+    T* yp = y + plane * ys;
     for (int64_t oy = 0; oy < oh; ++oy) {
       const T* r0 = xp + 2 * oy * iw;
       for (int64_t ox = 0; ox < ow; ox += 32) {
@@ -129,15 +131,16 @@ bool MaxPool2x2(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int
 // stores and reloads of it stall store forwarding (2.5x slower on ResNet-18's
 // 112x112 map).
 template <class T>
-bool MaxPoolWidth3Stride2(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int64_t plane_hi) {
+bool MaxPoolWidth3Stride2(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int64_t plane_hi, int64_t xs,
+                          int64_t ys) {
   if (!MaxPoolQ8IsWidth3Stride2(g)) return false;
   const int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
   const int64_t kh = g.kernel[0], sh = g.stride[0], ph = g.pad_begin[0];
   const bool pad = g.pad_begin[1] == 1;
   const __m512i lowest = _mm512_set1_epi8(static_cast<char>(std::numeric_limits<T>::lowest()));
   for (int64_t plane = plane_lo; plane < plane_hi; ++plane) {
-    const T* xp = x + plane * ih * iw;
-    T* yp = y + plane * oh * ow;
+    const T* xp = x + plane * xs;
+    T* yp = y + plane * ys;
     for (int64_t oy = 0; oy < oh; ++oy) {
       // MaxPoolQ8X86Vectorizes guarantees at least one row inside the input.
       const int64_t r0 = std::max<int64_t>(0, oy * sh - ph), r1 = std::min(ih, oy * sh - ph + kh);
@@ -162,13 +165,14 @@ bool MaxPoolWidth3Stride2(const WindowGeometry& g, const T* x, T* y, int64_t pla
 }
 
 template <class T>
-void RunAvx512(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int64_t plane_hi) {
-  if (MaxPool2x2(g, x, y, plane_lo, plane_hi)) return;
-  if (MaxPoolWidth3Stride2(g, x, y, plane_lo, plane_hi)) return;
-  RunMaxPool<Zmm>(g, x, y, plane_lo, plane_hi);
+void RunAvx512(const WindowGeometry& g, const T* x, T* y, int64_t plane_lo, int64_t plane_hi, int64_t xs,
+               int64_t ys) {
+  if (MaxPool2x2(g, x, y, plane_lo, plane_hi, xs, ys)) return;
+  if (MaxPoolWidth3Stride2(g, x, y, plane_lo, plane_hi, xs, ys)) return;
+  RunMaxPool<Zmm>(g, x, y, plane_lo, plane_hi, xs, ys);
 }
 
-template void RunAvx512<uint8_t>(const WindowGeometry&, const uint8_t*, uint8_t*, int64_t, int64_t);
-template void RunAvx512<int8_t>(const WindowGeometry&, const int8_t*, int8_t*, int64_t, int64_t);
+template void RunAvx512<uint8_t>(const WindowGeometry&, const uint8_t*, uint8_t*, int64_t, int64_t, int64_t, int64_t);
+template void RunAvx512<int8_t>(const WindowGeometry&, const int8_t*, int8_t*, int64_t, int64_t, int64_t, int64_t);
 
 }  // namespace nibble::maxpoolq8_detail

@@ -93,8 +93,26 @@ class PoolKernel : public OpKernel {
       const T* px = x.data<T>();
       T* out = ctx.output(0).data<T>();
       // Channels-last output (8-bit codes only: AssignChannelsLast's rule):
+      // in bands of output rows where the vectorized kernel runs, else
       // pooled NCHW into scratch_ first.
       const bool to_pixels = sizeof(T) == 1 && y_channels_last_;
+      if constexpr (sizeof(T) == 1) {
+        if (to_pixels && p.kind == PoolKind::kMax && MaxPoolQ8X86Vectorizes(p.geo)) {
+          const int64_t n = x.dim(0), c = x.dim(1), oh = p.geo.out[0], ow = p.geo.out[1];
+          // Bands of about 16 KB of pooled codes (ResNet-18: 4 rows of 56 x 64 channels).
+          const int64_t rows = std::clamp<int64_t>((16 << 10) / std::max<int64_t>(1, c * ow), 1, oh);
+          const int64_t bands = (oh + rows - 1) / rows;
+          const int64_t in_sz = p.geo.spatial_size_in(), out_sz = p.geo.spatial_size_out();
+          ctx.pool().ParallelForTasks(n * bands, [&](int64_t lo, int64_t hi) {
+            for (int64_t t = lo; t < hi; ++t) {
+              const int64_t img = t / bands, oy = t % bands * rows;
+              MaxPoolQ8X86ToPixels(c, p.geo, px + img * c * in_sz, out + img * c * out_sz, oy,
+                                   std::min(oh, oy + rows));
+            }
+          });
+          return;
+        }
+      }
       if (to_pixels) scratch_.resize(static_cast<size_t>(ctx.output(0).numel()));
       T* py = to_pixels ? reinterpret_cast<T*>(scratch_.data()) : out;
       ctx.pool().ParallelForTasks(p.planes, [&](int64_t lo, int64_t hi) {
