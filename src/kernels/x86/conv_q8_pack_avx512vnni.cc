@@ -22,13 +22,6 @@
 namespace nibble::q8 {
 namespace {
 
-
-// row + i without forming an out-of-object pointer in C++ terms; only the
-// mask decides which bytes are touched.
-inline const void* At(const uint8_t* row, int64_t i) {
-  return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(row) + static_cast<uintptr_t>(i));
-}
-
 // Source bytes [i0, i0 + 64) of row t, padding (outside [0, valid)) = fill.
 inline __m512i Load64(const TapRowArgs& a, int t, int64_t i0, __m512i fill) {
   const __mmask64 m = Bits(-i0, a.valid[t] - i0);

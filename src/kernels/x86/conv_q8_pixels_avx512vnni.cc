@@ -4,13 +4,6 @@
 // written.
 #include <immintrin.h>
 
-// GCC 12's avx512fintrin.h self-initializes _mm512_undefined_* (GCC bug
-// 105593), which -Wmaybe-uninitialized reports at every inlined use.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-
 #include <algorithm>
 #include <cstdint>
 
@@ -19,11 +12,6 @@
 
 namespace nibble::q8 {
 namespace {
-
-// p + i without forming an out-of-object pointer in C++ terms.
-inline const void* At(const uint8_t* p, int64_t i) {
-  return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(i));
-}
 
 inline void Fill(uint8_t* out, int64_t n, __m512i v) {
   for (int64_t i = 0; i < n; i += 64) _mm512_mask_storeu_epi8(out + i, Bits(0, n - i), v);

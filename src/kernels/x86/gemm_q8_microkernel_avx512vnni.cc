@@ -201,51 +201,42 @@ void Tile(const MicroArgs& g) {
   // fc: bias and multipliers per lane (column), shared by all rows.
   const __m512i lo32 = _mm512_set1_epi32(g.lo), hi32 = _mm512_set1_epi32(g.hi);
   const bool sat_hi = std::is_same_v<TC, uint8_t> ? (g.hi == 255 && g.lo >= 0) : g.hi == 127;
-  if (g.dense && g.narrow && g.ldc == 16 * V) {
+  // The high-dword requantization per lane where every lane's shift allows it.
+  ReqHL ph[V];
+  bool high = g.narrow;
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v)
+    high = high && MakeReqHL(g.mult + 16 * v * g.mult_stride, g.shift + 16 * v * g.mult_stride, g.mult_stride,
+                             TailMask(g.lanes - 16 * v), g.zp, ph[v]);
+  if (high && g.dense && g.ldc == 16 * V) {
     // Rows are contiguous: vector r * V + v lands at byte 16 (r * V + v), so
     // four at a time narrow with packs into one 64-byte store.
-    ReqHL ph[V];
-    bool high = true;
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v)
-      high = high && MakeReqHL(g.mult + 16 * v * g.mult_stride, g.shift + 16 * v * g.mult_stride, g.mult_stride,
-                               TailMask(g.lanes - 16 * v), g.zp, ph[v]);
-    if (high) {
-      constexpr int kN = R * V;
-      __m512i y[kN + 3];
+    constexpr int kN = R * V;
+    __m512i y[kN + 3];
 #pragma GCC unroll 24
-      for (int i = 0; i < kN; ++i)
-        y[i] = ClampForPacks<kPacksClamp>(RequantHighLanes(out[i / V][i % V], ph[i % V]), lo32, hi32, sat_hi);
-      for (int i = kN; i < kN + 3; ++i) y[i] = _mm512_setzero_si512();
+    for (int i = 0; i < kN; ++i)
+      y[i] = ClampForPacks<kPacksClamp>(RequantHighLanes(out[i / V][i % V], ph[i % V]), lo32, hi32, sat_hi);
+    for (int i = kN; i < kN + 3; ++i) y[i] = _mm512_setzero_si512();
 #pragma GCC unroll 6
-      for (int i = 0; i < kN; i += 4)
-        _mm512_storeu_si512(static_cast<TC*>(g.c) + 16 * i, Pack4<TC>(y[i], y[i + 1], y[i + 2], y[i + 3]));
-      return;
-    }
+    for (int i = 0; i < kN; i += 4)
+      _mm512_storeu_si512(static_cast<TC*>(g.c) + 16 * i, Pack4<TC>(y[i], y[i + 1], y[i + 2], y[i + 3]));
+    return;
   }
-  if (g.narrow) {
+  if (high) {
     // Rows anywhere (ldc apart: channels-last conv outputs): each row's
     // vectors narrowed with packs into one masked store.
-    ReqHL ph[V];
-    bool high = true;
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v)
-      high = high && MakeReqHL(g.mult + 16 * v * g.mult_stride, g.shift + 16 * v * g.mult_stride, g.mult_stride,
-                               TailMask(g.lanes - 16 * v), g.zp, ph[v]);
-    if (high) {
-      const __mmask64 keep = g.lanes >= 64 ? ~__mmask64{0} : (__mmask64{1} << g.lanes) - 1;
+    const __mmask64 keep = g.lanes >= 64 ? ~__mmask64{0} : (__mmask64{1} << g.lanes) - 1;
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        __m512i y[4];
+    for (int r = 0; r < R; ++r) {
+      __m512i y[4];
 #pragma GCC unroll 4
-        for (int v = 0; v < V; ++v)
-          y[v] = ClampForPacks<kPacksClamp>(RequantHighLanes(out[r][v], ph[v]), lo32, hi32, sat_hi);
+      for (int v = 0; v < V; ++v)
+        y[v] = ClampForPacks<kPacksClamp>(RequantHighLanes(out[r][v], ph[v]), lo32, hi32, sat_hi);
 #pragma GCC unroll 4
-        for (int v = V; v < 4; ++v) y[v] = y[0];  // lanes past the tile: not stored
-        _mm512_mask_storeu_epi8(static_cast<TC*>(g.c) + r * g.ldc, keep, Pack4<TC>(y[0], y[1], y[2], y[3]));
-      }
-      return;
+      for (int v = V; v < 4; ++v) y[v] = y[0];  // lanes past the tile: not stored
+      _mm512_mask_storeu_epi8(static_cast<TC*>(g.c) + r * g.ldc, keep, Pack4<TC>(y[0], y[1], y[2], y[3]));
     }
+    return;
   }
   for (int v = 0; v < V; ++v) {
     const int j0 = 16 * v;

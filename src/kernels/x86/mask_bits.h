@@ -16,4 +16,11 @@ inline uint64_t Bits(int64_t lo, int64_t hi) {
   return h & ~l;
 }
 
+// p + i as an address for a masked load, without forming an out-of-object
+// pointer in C++ terms (i may lie before or past the row: only the mask
+// decides which bytes are touched).
+inline const void* At(const uint8_t* p, int64_t i) {
+  return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(i));
+}
+
 }  // namespace nibble::q8
