@@ -24,7 +24,9 @@ CONV_OPS_NOTE = (
     "channels), the padding included, as the layer's MACs are usually counted. With zero padding whose code is 0 "
     "(post-ReLU inputs, as in these benchmarks) the lanes-are-channels convs skip the kernel rows and edge columns "
     "that lie wholly in the padding, so small maps can pass 100% of the instruction's peak: ResNet-18's layer4 "
-    "(7x7) computes 361 of every 441 nominal taps (82%), layer3 (14x14) 91%, layer2 (28x28) 95%.")
+    "(7x7) computes 361 of every 441 nominal taps (82%), layer3 (14x14) 91%, layer2 (28x28) 95%. "
+    "conv/avx512vnni_nhwc rows: ResNet-18's layers after conv1 with channels-last input and output, as the "
+    "session runs them at that level (the conv/avx512vnni rows read and write NCHW).")
 # (binary, filter, columns to show: counter names Google Benchmark reports)
 RUNS = [
     # amx: the conv shapes again at that level (the ones it does not run on tiles
