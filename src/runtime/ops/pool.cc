@@ -54,8 +54,13 @@ class PoolKernel : public OpKernel {
   // MaxPool may hand channels-last codes to the AMX convs after it (ResNet's
   // layer1): it pools NCHW as always, then transposes (PlanesToPixels). Its
   // input stays NCHW (its producer in ResNet, conv1, writes NCHW only).
+  // Only from 64 channels on (a pixel at least one whole 64-byte vector):
+  // below that the transposing pass cost more than its consumers gained
+  // (the Fashion-MNIST CNN's 16- and 32-channel pools, nibble_session_ab
+  // channels-last: 1 thread 0.96, 2 threads 0.87).
   ChannelsLastRole ChannelsLast(const std::vector<Shape>& inputs) override {
-    return params_.kind == PoolKind::kMax && !indices_output_ && !inputs.empty() && inputs[0].size() >= 3
+    return params_.kind == PoolKind::kMax && !indices_output_ && !inputs.empty() && inputs[0].size() >= 3 &&
+                   inputs[0][1] >= 64
                ? ChannelsLastRole::kProducer
                : ChannelsLastRole::kNone;
   }
@@ -99,8 +104,10 @@ class PoolKernel : public OpKernel {
       if constexpr (sizeof(T) == 1) {
         if (to_pixels && p.kind == PoolKind::kMax && MaxPoolQ8X86Vectorizes(p.geo)) {
           const int64_t n = x.dim(0), c = x.dim(1), oh = p.geo.out[0], ow = p.geo.out[1];
-          // Bands of about 16 KB of pooled codes (ResNet-18: 4 rows of 56 x 64 channels).
-          const int64_t rows = std::clamp<int64_t>((16 << 10) / std::max<int64_t>(1, c * ow), 1, oh);
+          // Bands of about 16 KB of pooled codes (ResNet-18: 4 rows of 56 x 64
+          // channels), and at least two per thread where the rows allow.
+          const int64_t per_thread = (oh + 2 * ctx.pool().num_threads() - 1) / (2 * ctx.pool().num_threads());
+          const int64_t rows = std::clamp<int64_t>((16 << 10) / std::max<int64_t>(1, c * ow), 1, per_thread);
           const int64_t bands = (oh + rows - 1) / rows;
           const int64_t in_sz = p.geo.spatial_size_in(), out_sz = p.geo.spatial_size_out();
           ctx.pool().ParallelForTasks(n * bands, [&](int64_t lo, int64_t hi) {
