@@ -1,8 +1,9 @@
 // Channels-last activations between the kernels that work on them.
 //
 // nibble's tensors are NCHW. The AMX convs compute on cells of channels (one
-// output position's channels in a tile row), so on NCHW they transpose their
-// input into cells and their results back; a value that goes from one such
+// output position's channels in a tile row), and the lanes-are-channels convs
+// on tiles of positions x channels, so on NCHW they transpose their input
+// and their results; a value that goes from one such
 // conv to another (or through same-shape elementwise ops such as ResNet's
 // residual Add) can stay channels-last instead and skip both transposes.
 // Which values do is decided per plan, from the kernels' roles

@@ -90,7 +90,7 @@ class RunContext {
 // producer and every consumer can work on it that way.
 enum class ChannelsLastRole {
   kNone,         // NCHW only (the default)
-  kEndpoint,     // may read input 0 and write output 0 channels-last, each on its own (AMX convs)
+  kEndpoint,     // may read input 0 and write output 0 channels-last, each on its own (AMX and lanes-are-channels convs)
   kElementwise,  // inputs and output of one shape, element by element: any layout, if all share it
   kProducer,     // reads input 0 NCHW only, may write output 0 channels-last (MaxPool, transposing its result)
 };

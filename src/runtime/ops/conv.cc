@@ -130,7 +130,8 @@ class QConvKernel : public ConvKernel {
     ctx.set_output(0, CodeType(y_), y);
   }
 
-  // AMX convs of one group read and write channels-last (conv_q8_fast.h); the
+  // AMX and lanes-are-channels convs of one group read and write
+  // channels-last (ConvQ8FastChannelsLast); the
   // kernel is chosen here for the planned input shape, as the first run would.
   ChannelsLastRole ChannelsLast(const std::vector<Shape>& inputs) override {
     if (inputs.empty() || inputs[0].size() < 3 ||

@@ -51,9 +51,10 @@ class PoolKernel : public OpKernel {
     }
   }
 
-  // MaxPool may hand channels-last codes to the AMX convs after it (ResNet's
-  // layer1): it pools NCHW as always, then transposes (PlanesToPixels). Its
-  // input stays NCHW (its producer in ResNet, conv1, writes NCHW only).
+  // MaxPool may hand channels-last codes to the convs after it (ResNet's
+  // layer1): it pools bands of rows NCHW, then transposes them
+  // (MaxPoolQ8X86ToPixels). Its input stays NCHW (its producer in ResNet,
+  // conv1, writes NCHW only).
   // Only from 64 channels on (a pixel at least one whole 64-byte vector):
   // below that the transposing pass cost more than its consumers gained
   // (the Fashion-MNIST CNN's 16- and 32-channel pools, nibble_session_ab
