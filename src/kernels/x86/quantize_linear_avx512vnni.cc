@@ -1,6 +1,13 @@
 // QuantizeLinear, 16 floats per step (avx512vnni level). See quantize_linear_x86.h.
 #include <immintrin.h>
 
+// GCC 12's avx512fintrin.h self-initializes _mm512_undefined_* (GCC bug
+// 105593), which -Wmaybe-uninitialized reports at every inlined use.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <limits>
 
 #include "kernels/reference/requantize.h"
