@@ -539,7 +539,6 @@ struct TaskCtx {
   void (*panel_copy)(const q8::PanelCopyArgs&);
   void (*store_transposed)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);
   void (*stage_pixel_row)(const q8::PixelRowArgs&);  // channels-last input
-  void (*store_rows)(const uint8_t*, int64_t, int, int, uint8_t*, int64_t);  // channels-last output
   uint64_t call = 0;  // which run (ConvQ8FastNewRun): a tap buffer is reused within one run only
   ConvQ8Layout layout;
 };
@@ -1016,7 +1015,8 @@ void PositionRowTiles(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
 // One task in lanes-are-channels mode: rows = the task's positions (gathered
 // once), lanes = output channels of tiles [mb * tpb, ...); each micro-kernel
 // tile lands in a small [rows][nr] buffer and is stored transposed into the
-// NCHW output (yn: this image), or row by row into channels-last output.
+// NCHW output (yn: this image), or the kernel writes its rows straight into
+// channels-last output.
 template <class TY>
 void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t np, int64_t mb, int64_t grp,
                       const int32_t* bias, bool per_channel, int32_t lo, int32_t hi, bool narrow, q8::MicroFn fn,
@@ -1044,7 +1044,11 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
   g.hi = hi;
   g.narrow = narrow;
   g.c = tile;
-  const bool direct_rows = pk.isa >= Isa::kAvx512Vnni;
+  // NCHW: the tile's rows back to back (MicroArgs::dense), then stored
+  // transposed; channels-last: every level's kernel writes rows at any
+  // stride (the zmm one packs each row into one store).
+  const bool to_pixels = c.layout.y_channels_last;
+  g.dense = !to_pixels;
   // A tile is one run of an output row (offsets set): kernel rows that lie
   // wholly in the padding for that row read only the padding byte, so their
   // steps (one run per kernel row in the quads order) are skipped. Where that
@@ -1070,12 +1074,7 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
     const int lanes = static_cast<int>(end - start);
     g.b = pk.w8.data() + ((grp * pk.m_tiles + mt) * k4 * nr + (start - mt * nr)) * 4;
     g.lanes = lanes;
-    // NCHW: the tile's rows back to back (MicroArgs::dense), then stored
-    // transposed; channels-last: the rows straight into the output (a
-    // zmm kernel packs each row into one store; StoreRows is a fallback for
-    // the others).
-    g.dense = !c.layout.y_channels_last || !direct_rows;
-    g.ldc = g.dense ? (lanes + 15) / 16 * 16 : pk.out_channels;
+    g.ldc = to_pixels ? pk.out_channels : (lanes + 15) / 16 * 16;
     g.bias = bias + m0;
     g.mult = per_channel ? pk.mult.data() + m0 : pk.mult.data();
     g.shift = per_channel ? pk.shift.data() + m0 : pk.shift.data();
@@ -1122,13 +1121,9 @@ void RunLanesChannels(const TaskCtx& c, const uint8_t* xg, int64_t pos0, int64_t
         }
       }
       g.pf = next ? next + std::clamp<int64_t>(ti++ * pf_chunk, 0, std::max<int64_t>(0, tile_bytes - 64)) : nullptr;
-      if (!g.dense) g.c = yn + rt.pos * pk.out_channels + m0;
+      if (to_pixels) g.c = yn + rt.pos * pk.out_channels + m0;
       fn(g);
-      if (!g.dense) continue;
-      if (c.layout.y_channels_last)
-        c.store_rows(reinterpret_cast<const uint8_t*>(tile), g.ldc, rt.n, lanes,
-                     reinterpret_cast<uint8_t*>(yn + rt.pos * pk.out_channels + m0), pk.out_channels);
-      else
+      if (!to_pixels)
         c.store_transposed(reinterpret_cast<const uint8_t*>(tile), g.ldc, rt.n, lanes,
                            reinterpret_cast<uint8_t*>(yn + m0 * pl.out_sz + rt.pos), pl.out_sz);
     }
@@ -1412,7 +1407,6 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     ctx.panel_copy = zmm ? q8::PanelCopyAvx512 : q8::PanelCopyPortable;
     ctx.store_transposed = zmm ? q8::StoreTransposedAvx512 : q8::StoreTransposedPortable;
     ctx.stage_pixel_row = zmm ? q8::PixelRowAvx512 : q8::PixelRowPortable;
-    ctx.store_rows = zmm ? q8::StoreRowsAvx512 : q8::StoreRowsPortable;
   } else {
     if (panel.size() < static_cast<size_t>(P * k4 * 4)) panel.resize(P * k4 * 4);
     if (rows.size() < static_cast<size_t>(P * 4)) rows.resize(P * 4);

@@ -119,14 +119,6 @@ struct PixelRowArgs {
 void PixelRowPortable(const PixelRowArgs& a);
 void PixelRowAvx512(const PixelRowArgs& a);
 
-// Channels-last output of a lanes-are-channels tile: out[r * out_stride + j]
-// = tile[r * tile_stride + j] for r < rows and j < lanes (<= 64); nothing
-// else of out is written.
-void StoreRowsPortable(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
-                       int64_t out_stride);
-void StoreRowsAvx512(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
-                     int64_t out_stride);
-
 void TapRowPortable(const TapRowArgs& a);
 void PanelCopyPortable(const PanelCopyArgs& a);
 void TapRowAvx512(const TapRowArgs& a);

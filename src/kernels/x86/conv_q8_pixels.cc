@@ -1,9 +1,6 @@
 // Portable versions of the conv driver's channels-last helpers
-// (conv_q8_pack_kernels.h): input rows of pixels staged with their padding,
-// and tile rows stored as pixels. The AVX-512 versions (conv_q8_pixels_avx512vnni.cc)
-// write the same bytes.
-#include <cstring>
-
+// (conv_q8_pack_kernels.h): input rows of pixels staged with their padding.
+// The AVX-512 version (conv_q8_pixels_avx512vnni.cc) writes the same bytes.
 #include "kernels/x86/conv_q8_pack_kernels.h"
 
 namespace nibble::q8 {
@@ -17,11 +14,6 @@ void PixelRowPortable(const PixelRowArgs& a) {
       a.out[c * a.cq + t] = static_cast<uint8_t>(v ^ a.flip);
     }
   }
-}
-
-void StoreRowsPortable(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
-                       int64_t out_stride) {
-  for (int r = 0; r < rows; ++r) std::memcpy(out + r * out_stride, tile + r * tile_stride, static_cast<size_t>(lanes));
 }
 
 }  // namespace nibble::q8

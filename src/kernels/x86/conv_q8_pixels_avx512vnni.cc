@@ -45,11 +45,4 @@ void PixelRowAvx512(const PixelRowArgs& a) {
   Fill(a.out + c_hi * a.cq, (a.cols - c_hi) * a.cq, pad);
 }
 
-void StoreRowsAvx512(const uint8_t* tile, int64_t tile_stride, int rows, int lanes, uint8_t* out,
-                     int64_t out_stride) {
-  const __mmask64 m = Bits(0, lanes);
-  for (int r = 0; r < rows; ++r)
-    _mm512_mask_storeu_epi8(out + r * out_stride, m, _mm512_maskz_loadu_epi8(m, tile + r * tile_stride));
-}
-
 }  // namespace nibble::q8

@@ -57,16 +57,13 @@ void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, i
     p.planes = planes;
     p.geo = geo;
     p.kind = PoolKind::kMax;
-    const bool packed = x_plane == in_sz && y_plane == out_sz;
-    // Planes one at a time where they are not packed (scalar level only).
-    for (int64_t lo = plane_lo; lo < plane_hi; lo = packed ? plane_hi : lo + 1) {
-      const int64_t hi = packed ? plane_hi : lo + 1;
-      const T* xp = packed ? x : x + lo * x_plane;
-      T* yp = packed ? y : y + lo * y_plane;
-      const int64_t l = packed ? lo : 0, h = packed ? hi : 1;
-      if (MaxPool2dRowsApplies(p)) MaxPool2dRows(p, xp, yp, l, h);
-      else MaxPoolQ8Reference(planes, geo, xp, yp, l, h);
-    }
+    auto run = [&](const T* xp, T* yp, int64_t lo, int64_t hi) {
+      if (MaxPool2dRowsApplies(p)) MaxPool2dRows(p, xp, yp, lo, hi);
+      else MaxPoolQ8Reference(planes, geo, xp, yp, lo, hi);
+    };
+    if (x_plane == in_sz && y_plane == out_sz) return run(x, y, plane_lo, plane_hi);
+    // Planes that are not packed: one at a time, as plane 0.
+    for (int64_t c = plane_lo; c < plane_hi; ++c) run(x + c * x_plane, y + c * y_plane, 0, 1);
   } else if (isa >= Isa::kAvx512Vnni) {
     maxpoolq8_detail::RunAvx512(geo, x, y, plane_lo, plane_hi, x_plane, y_plane);
   } else {
@@ -77,8 +74,9 @@ void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, i
 template <class T>
 void MaxPoolQ8X86ToPixels(int64_t channels, const WindowGeometry& geo, const T* x, T* y, int64_t oy_lo,
                           int64_t oy_hi, Isa isa) {
-  NIBBLE_CHECK(geo.in.size() == 2 && 0 <= oy_lo && oy_lo < oy_hi && oy_hi <= geo.out[0],
-               "MaxPoolQ8X86ToPixels: 2-D geometry and output rows within its ", geo.out.size() ? geo.out[0] : 0);
+  NIBBLE_CHECK(MaxPoolQ8X86Vectorizes(geo) && 0 <= oy_lo && oy_lo < oy_hi && oy_hi <= geo.out[0],
+               "MaxPoolQ8X86ToPixels: a geometry MaxPoolQ8X86Vectorizes accepts, and output rows within its ",
+               geo.out.empty() ? 0 : geo.out[0]);
   // The band as a geometry of its own: the input rows its windows read, the
   // padding above it that the first one still reaches.
   const int64_t sh = geo.stride[0], ph = geo.pad_begin[0], kh = geo.kernel[0], ih = geo.in[0], iw = geo.in[1];

@@ -45,7 +45,9 @@ void MaxPoolQ8X86(int64_t planes, const WindowGeometry& geo, const T* x, T* y, i
 // (runtime/channels_last.h): the band of every plane is pooled into a small
 // buffer and transposed (PlanesToPixels) while it is still in cache, and
 // threads that split the map into bands of rows read the rows the conv
-// before them wrote on the same core (it splits by rows too). 2-D geometries.
+// before them wrote on the same core (it splits by rows too). Geometries
+// MaxPoolQ8X86Vectorizes accepts (at every level: the band's rows as a
+// geometry of their own hold only for those).
 template <class T>
 void MaxPoolQ8X86ToPixels(int64_t channels, const WindowGeometry& geo, const T* x, T* y, int64_t oy_lo,
                           int64_t oy_hi, Isa isa = ActiveIsa());

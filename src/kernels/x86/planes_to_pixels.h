@@ -2,7 +2,7 @@
 // s_hi) and every channel c, y[s * channels + c] = x[c * plane + s] (x is
 // [channels][plane], y [plane][channels]). For kernels that compute in NCHW
 // but hand their output to channels-last consumers (runtime/channels_last.h):
-// MaxPool in front of ResNet's first AMX convs.
+// MaxPool in front of ResNet's layer1 (MaxPoolQ8X86ToPixels).
 #pragma once
 #include <cstdint>
 

@@ -6,7 +6,6 @@
 #include "kernels/reference/pool_f32.h"
 #include "kernels/reference/maxpool2d_rows.h"
 #include "kernels/x86/maxpool_q8.h"
-#include "kernels/x86/planes_to_pixels.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/dispatch.h"
 
@@ -54,20 +53,23 @@ class PoolKernel : public OpKernel {
   // MaxPool may hand channels-last codes to the convs after it (ResNet's
   // layer1): it pools bands of rows NCHW, then transposes them
   // (MaxPoolQ8X86ToPixels). Its input stays NCHW (its producer in ResNet,
-  // conv1, writes NCHW only).
-  // Only from 64 channels on (a pixel at least one whole 64-byte vector):
-  // below that the transposing pass cost more than its consumers gained
-  // (the Fashion-MNIST CNN's 16- and 32-channel pools, nibble_session_ab
-  // channels-last: 1 thread 0.96, 2 threads 0.87).
+  // conv1, writes NCHW only). Only for 2-D windows the vectorized kernel
+  // takes, and from 64 channels on (a pixel at least one whole 64-byte
+  // vector): below that the transposing pass cost more than its consumers
+  // gained (the Fashion-MNIST CNN's 16- and 32-channel pools,
+  // nibble_session_ab channels-last: 1 thread 0.96, 2 threads 0.87).
   ChannelsLastRole ChannelsLast(const std::vector<Shape>& inputs) override {
-    return params_.kind == PoolKind::kMax && !indices_output_ && !inputs.empty() && inputs[0].size() >= 3 &&
-                   inputs[0][1] >= 64
-               ? ChannelsLastRole::kProducer
-               : ChannelsLastRole::kNone;
+    if (params_.kind != PoolKind::kMax || indices_output_ || inputs.empty() || inputs[0].size() != 4 ||
+        inputs[0][1] < 64 || std::any_of(inputs[0].begin(), inputs[0].end(), [](int64_t d) { return d < 0; }))
+      return ChannelsLastRole::kNone;
+    try {
+      return MaxPoolQ8X86Vectorizes(Geometry(inputs[0]).geo) ? ChannelsLastRole::kProducer : ChannelsLastRole::kNone;
+    } catch (const Error&) {
+      return ChannelsLastRole::kNone;  // Infer names the problem
+    }
   }
   void SetChannelsLast(bool, bool output) override { y_channels_last_ = output; }
-  // Named only when it transposes for channels-last consumers (8-bit codes
-  // on the vectorized kernel, the only case the session asks for).
+  // Named only when it transposes for channels-last consumers.
   std::string KernelName() const override {
     return y_channels_last_ ? "maxpool_q8" + ChannelsLastNote(false, true) : "";
   }
@@ -98,12 +100,12 @@ class PoolKernel : public OpKernel {
       using T = typename decltype(tag)::type;
       const T* px = x.data<T>();
       T* out = ctx.output(0).data<T>();
-      // Channels-last output (8-bit codes only: AssignChannelsLast's rule):
-      // in bands of output rows where the vectorized kernel runs, else
-      // pooled NCHW into scratch_ first.
-      const bool to_pixels = sizeof(T) == 1 && y_channels_last_;
+      // Channels-last output (8-bit codes only, AssignChannelsLast's rule;
+      // geometries ChannelsLast accepted): in bands of output rows.
+      NIBBLE_CHECK(!y_channels_last_ || (sizeof(T) == 1 && MaxPoolQ8X86Vectorizes(p.geo)), where_,
+                   ": planned channels-last, but the pool runs on another kernel");
       if constexpr (sizeof(T) == 1) {
-        if (to_pixels && p.kind == PoolKind::kMax && MaxPoolQ8X86Vectorizes(p.geo)) {
+        if (y_channels_last_) {
           const int64_t n = x.dim(0), c = x.dim(1), oh = p.geo.out[0], ow = p.geo.out[1];
           // Bands of about 16 KB of pooled codes (ResNet-18: 4 rows of 56 x 64
           // channels), and at least two per thread where the rows allow.
@@ -121,20 +123,17 @@ class PoolKernel : public OpKernel {
           return;
         }
       }
-      if (to_pixels) scratch_.resize(static_cast<size_t>(ctx.output(0).numel()));
-      T* py = to_pixels ? reinterpret_cast<T*>(scratch_.data()) : out;
       ctx.pool().ParallelForTasks(p.planes, [&](int64_t lo, int64_t hi) {
         if constexpr (sizeof(T) == 1) {  // 8-bit codes: the vectorized integer kernel
           if (!indices && p.kind == PoolKind::kMax && MaxPoolQ8X86Vectorizes(p.geo)) {
-            MaxPoolQ8X86(p.planes, p.geo, px, py, lo, hi);
+            MaxPoolQ8X86(p.planes, p.geo, px, out, lo, hi);
             return;
           }
         }
-        if (!indices && MaxPool2dRowsApplies(p)) MaxPool2dRows(p, px, py, lo, hi);
-        else if (p.geo.in.size() <= 3) PoolClipped(p, px, py, indices, lo, hi);
-        else PoolReference(p, px, py, indices, lo, hi);
+        if (!indices && MaxPool2dRowsApplies(p)) MaxPool2dRows(p, px, out, lo, hi);
+        else if (p.geo.in.size() <= 3) PoolClipped(p, px, out, indices, lo, hi);
+        else PoolReference(p, px, out, indices, lo, hi);
       }, p.geo.planes_per_task());
-      if (to_pixels) ToPixels(ctx, reinterpret_cast<uint8_t*>(out));
     });
   }
 
@@ -160,20 +159,6 @@ class PoolKernel : public OpKernel {
     return p;
   }
 
-  // scratch_ ([N, C, spatial]) into y channels-last, in tasks of whole
-  // 16-position steps of one image.
-  void ToPixels(RunContext& ctx, uint8_t* y) {
-    const Tensor& t = ctx.output(0);
-    const int64_t n = t.dim(0), c = t.dim(1), sp = t.numel() / std::max<int64_t>(1, n * c);
-    constexpr int64_t kBlock = 256;
-    const int64_t blocks = (sp + kBlock - 1) / kBlock;
-    ctx.pool().ParallelForTasks(n * blocks, [&](int64_t lo, int64_t hi) {
-      for (int64_t task = lo; task < hi; ++task) {
-        const int64_t img = task / blocks, s0 = task % blocks * kBlock;
-        PlanesToPixels(scratch_.data() + img * c * sp, sp, c, s0, std::min(sp, s0 + kBlock), y + img * sp * c);
-      }
-    });
-  }
 
   std::string where_;
   PoolParams params_;
@@ -182,7 +167,6 @@ class PoolKernel : public OpKernel {
   bool ceil_mode_ = false;
   bool indices_output_ = false;
   bool y_channels_last_ = false;  // set by the session (SetChannelsLast)
-  std::vector<uint8_t> scratch_;
 };
 
 class GlobalPoolKernel : public OpKernel {
