@@ -35,20 +35,33 @@ ALL_STEERING_VARS = ("NIBBLE_ISA", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "OP
 # ---- environment -----------------------------------------------------------------------
 
 def cpu_description() -> tuple[str, dict[str, bool]]:
-    """The CPU model name and whether it has the x86 extensions nibble's kernels care about."""
-    model, flags = "unknown", set()
+    """The CPU model name and whether it has the x86 extensions nibble's kernels care about.
+    A name without a model number (a VM's "Intel(R) Xeon(R) Processor") gets the CPU's family and
+    model from cpuinfo, so an Ice Lake and an Emerald Rapids behind the same name stay apart."""
+    model, flags, ident = "unknown", set(), {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == "unknown":
+                key = key.strip()
+                if key == "model name" and model == "unknown":
                     model = value.strip()
-                elif key.strip() == "flags" and not flags:
+                elif key in ("cpu family", "model") and key not in ident:
+                    ident[key] = value.strip()
+                elif key == "flags" and not flags:
                     flags = set(value.split())
     except OSError:
         pass
+    model = with_family_model(model, ident.get("cpu family"), ident.get("model"))
     # amx_int8: nibble's amx level and oneDNN's (OpenVINO's) AMX kernels need it.
     return model, {f: f in flags for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8")}
+
+
+def with_family_model(name: str, family: str | None, model: str | None) -> str:
+    """`name`, plus ", family F model M" when the name carries no digits of its own."""
+    if name == "unknown" or re.search(r"\d", re.sub(r"@.*", "", name)) or not family or not model:
+        return name
+    return f"{name}, family {family} model {model}"
 
 
 def usable_cpus() -> int:

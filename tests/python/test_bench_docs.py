@@ -30,6 +30,12 @@ def test_machine_keys():
     assert benchlib.machine_key("Intel(R) Xeon(R) Platinum 8480+ @ 2.00GHz", True) == "intel-xeon-platinum-8480-amx"
     assert benchlib.machine_key("AMD EPYC 9R14 96-Core Processor", False) == "amd-epyc-9r14-96-core"
     assert benchlib.machine_key("", False) == "unknown"
+    # A VM's generic name gets the family and model, so two generations behind it stay apart.
+    generic = benchlib.with_family_model("Intel(R) Xeon(R) Processor", "6", "207")
+    assert generic == "Intel(R) Xeon(R) Processor, family 6 model 207"
+    assert benchlib.machine_key(generic, False) == "intel-xeon-family-6-model-207"
+    assert benchlib.with_family_model("AMD EPYC 9R14 96-Core Processor", "25", "17") == "AMD EPYC 9R14 96-Core Processor"
+    assert benchlib.with_family_model("Intel(R) Xeon(R) Processor", None, None) == "Intel(R) Xeon(R) Processor"
 
 
 def test_unkeyed_section_is_keyed_and_a_new_machine_goes_after_it(tmp_path):
