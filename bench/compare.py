@@ -43,9 +43,11 @@ moves its vCPUs between dies (about 50 ns on one die, 300+ across), the
 2-thread times depend on where the CPUs were.
 
 Each model's compute floor: its multiply-accumulates (Conv, Gemm, MatMul, from
-ONNX shape inference) at the zmm vpdpbusd peak of one core, which
-build/bench/nibble_bench_qgemm measures first (--qgemm-bench); nibble's best
-round is given as a multiple of it. Below the amx level nibble's int8 convs
+ONNX shape inference) at the zmm vpdpbusd peak of the threads, which
+build/bench/nibble_bench_qgemm measures first (--qgemm-bench): one thread's,
+and at 2 threads that of two threads running the loop at once (two vCPUs may
+be the hyperthreads of one core, or share it with other guests, and then give
+less than twice one's); nibble's best round is given as a multiple of it. Below the amx level nibble's int8 convs
 multiply with that instruction, so no kernel of theirs can beat the floor.
 
 Last, `nibble bench --profile` on the float and on nibble's int8 model: nodes are
@@ -822,7 +824,7 @@ class Results:
     infos: dict = field(default_factory=dict)       # engine -> info dict of a child
     checks: list = field(default_factory=list)      # LayerCheck
     round_trips: list = field(default_factory=list)  # (round, model, ns or None) before each multi-thread group
-    vnni_peak: float | None = None                  # GOP/s of one core's zmm vpdpbusd (vnni_peak_gops)
+    vnni_peak: dict = field(default_factory=dict)   # threads -> GOP/s of zmm vpdpbusd together (vnni_peak_gops)
 
 
 def not_available(peer: Peer, mf: ModelFiles) -> str:
@@ -999,16 +1001,29 @@ def model_macs(float_path: Path) -> int:
     return macs
 
 
-def vnni_peak_gops(bench: Path) -> float | None:
-    """The zmm vpdpbusd peak (GOP/s, one thread) that nibble_bench_qgemm measures, or None
-    without the binary or without AVX-512 VNNI."""
+def vnni_peak_gops(bench: Path) -> dict[int, float]:
+    """The zmm vpdpbusd peaks (GOP/s) that nibble_bench_qgemm measures, by threads running
+    the loop at once: {1: one thread's, 2: two threads' summed} (2 only with two usable
+    CPUs); empty without the binary or without AVX-512 VNNI."""
     if not (bench.is_file() and os.access(bench, os.X_OK)):
-        return None
+        return {}
     try:
-        rows = benchlib.google_benchmark(bench, "^peak/avx512vnni", timeout=120)
+        rows = benchlib.google_benchmark(bench, "^peak2?/avx512vnni", timeout=300)
     except benchlib.BenchmarkError:
-        return None
-    return next((float(r["GOPS"]) for r in rows if "GOPS" in r), None)
+        return {}
+    peaks = {}
+    for r in rows:
+        if isinstance(r.get("GOPS"), (int, float)) and r["GOPS"] > 0:
+            peaks[2 if r["name"].startswith("peak2/") else 1] = float(r["GOPS"])
+    return peaks if 1 in peaks else {}
+
+
+def peak_for_threads(peaks: dict[int, float], threads: int) -> tuple[float, bool]:
+    """GOP/s of `threads` threads of zmm vpdpbusd at once, and whether it was measured at
+    that count: the measured peak where there is one, else threads x one thread's."""
+    if threads in peaks:
+        return peaks[threads], True
+    return threads * peaks[1], threads == 1
 
 
 def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
@@ -1017,8 +1032,15 @@ def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
     and nibble int8's best round against it."""
     if not res.vnni_peak:
         return []
-    lines = [f"Compute floor: 2 x multiply-accumulates (Conv, Gemm, MatMul) / (threads x {res.vnni_peak:.0f} GOP/s, "
-             "the zmm vpdpbusd peak of one core that `nibble_bench_qgemm` measured at the start of this run): "
+    one = res.vnni_peak[1]
+    peaks = [f"1 thread: {one:.0f} GOP/s"]
+    for t in args.threads:
+        if t > 1:
+            gops, measured = peak_for_threads(res.vnni_peak, t)
+            peaks.append(f"{t} at once: {gops:.0f} GOP/s, {gops / one:.2f}x one thread's" if measured
+                         else f"{t}: {gops:.0f} GOP/s, {t} x one thread's (not measured at {t})")
+    lines = ["Compute floor: 2 x multiply-accumulates (Conv, Gemm, MatMul) / the zmm vpdpbusd peak of the threads "
+             f"running together that `nibble_bench_qgemm` measured at the start of this run ({'; '.join(peaks)}): "
              "the time of the multiplies alone, below which no runtime on these instructions can go. \"nibble Nx "
              "of it\": nibble int8's best round is N times the floor (an amx machine's tile products can beat it)."]
     for mf in prepared:
@@ -1027,7 +1049,7 @@ def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
             continue
         cells = []
         for t in args.threads:
-            floor = 2 * macs / (res.vnni_peak * 1e9 * t) * 1e3
+            floor = 2 * macs / (peak_for_threads(res.vnni_peak, t)[0] * 1e9) * 1e3
             nb = best_round_ms(res, mf.name, BASELINE.label, t)
             cells.append(f"{t} thread(s) {floor:.4g} ms" + (f", nibble {nb / floor:.2f}x of it" if nb else ""))
         lines.append(f"* {mf.name}: {macs / 1e9:.4g} G multiply-accumulates; floor " + "; ".join(cells) + ".")

@@ -26,12 +26,14 @@ CONV_OPS_NOTE = (
     "that lie wholly in the padding, so small maps can pass 100% of the instruction's peak: ResNet-18's layer4 "
     "(7x7) computes 361 of every 441 nominal taps (82%), layer3 (14x14) 91%, layer2 (28x28) 95%. "
     "conv/avx512vnni_nhwc rows: ResNet-18's layers after conv1 with channels-last input and output, as the "
-    "session runs them at that level (the conv/avx512vnni rows read and write NCHW).")
+    "session runs them at that level (the conv/avx512vnni rows read and write NCHW). peak2/avx512vnni, the one "
+    "row on two threads: the peak loop on two threads at once, their rates summed (two vCPUs may be less than two "
+    "cores' worth; compare.py's 2-thread compute floor uses it).")
 # (binary, filter, columns to show: counter names Google Benchmark reports)
 RUNS = [
     # amx: the conv shapes again at that level (the ones it does not run on tiles
     # take the avx512vnni kernels there), against the tile product's own peak.
-    ("nibble_bench_qgemm", "peak/avx512vnni|peak/amx|gemm/avx512vnni|conv/avx512vnni|conv/amx", ["GOPS", "pct_peak"]),
+    ("nibble_bench_qgemm", "peak/avx512vnni|peak2/avx512vnni|peak/amx|gemm/avx512vnni|conv/avx512vnni|conv/amx", ["GOPS", "pct_peak"]),
     ("nibble_bench_dwconv_q8", "reference|avx512vnni", ["out_px/s", "speedup"]),
     ("nibble_bench_lowbit", ".", ["GOPS"]),
 ]

@@ -26,6 +26,22 @@ def test_rows_of_the_filtered_benchmarks():
     assert benchlib.google_benchmark(QGEMM, "^no-such-benchmark$", timeout=120) == []
 
 
+def test_two_thread_peak_is_two_threads_worth_at_most():
+    if not QGEMM.exists():
+        pytest.skip(f"{QGEMM} not built (Google Benchmark missing)")
+    rows = {r["name"]: r for r in benchlib.google_benchmark(QGEMM, "^peak2?/avx512vnni", timeout=300)}
+    if "peak/avx512vnni/iterations:1" not in rows:
+        pytest.skip("no AVX-512 VNNI on this CPU")
+    two = [r for name, r in rows.items() if name.startswith("peak2/")]
+    if benchlib.usable_cpus() < 2:
+        assert not two, rows
+        return
+    # Two threads' summed rates: above zero, and not past two cores' worth by more than the
+    # machine's phases can explain (a miscount of the work would be off by whole factors).
+    one = rows["peak/avx512vnni/iterations:1"]["GOPS"]
+    assert len(two) == 1 and 0 < two[0]["GOPS"] < 3 * one, rows
+
+
 def test_failure_names_the_command(tmp_path):
     failing = tmp_path / "bench"
     failing.write_text("#!/bin/sh\necho broken >&2\nexit 3\n")

@@ -160,13 +160,23 @@ def test_model_macs_counts_conv_gemm_and_matmul(tmp_path):
     assert compare.model_macs(path) == 256 * 27 + 54 * 18 + 10 * 256 + 7 * 10
 
 
+def test_peak_for_threads():
+    # Two threads' peak where measured (two vCPUs may give less than twice one's), else threads x one's.
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    import compare
+    assert compare.peak_for_threads({1: 800.0, 2: 1200.0}, 2) == (1200.0, True)
+    assert compare.peak_for_threads({1: 800.0, 2: 1200.0}, 1) == (800.0, True)
+    assert compare.peak_for_threads({1: 800.0}, 2) == (1600.0, False)
+    assert compare.peak_for_threads({1: 800.0, 2: 1200.0}, 4) == (3200.0, False)
+
+
 def test_compute_floor_line(compare_run):
     out = compare_run.stdout
     flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
     if not (REPO_ROOT / "build" / "bench" / "nibble_bench_qgemm").exists() or "avx512_vnni" not in flags:
         assert "Compute floor" not in out
         return
-    m = re.search(r"^Compute floor: .* / \(threads x ([0-9]+) GOP/s", out, re.M)
+    m = re.search(r"^Compute floor: .* \(1 thread: ([0-9]+) GOP/s", out, re.M)
     assert m and float(m.group(1)) > 0, out
     line = re.search(r"^\* fashion_cnn: ([0-9.e-]+) G multiply-accumulates; floor 1 thread\(s\) ([0-9.e-]+) ms, "
                      r"nibble ([0-9.]+)x of it\.$", out, re.M)
