@@ -47,8 +47,9 @@ ONNX shape inference) at the zmm vpdpbusd peak of the threads, which
 build/bench/nibble_bench_qgemm measures first (--qgemm-bench): one thread's,
 and at 2 threads that of two threads running the loop at once (two vCPUs may
 be the hyperthreads of one core, or share it with other guests, and then give
-less than twice one's); nibble's best round is given as a multiple of it. Below the amx level nibble's int8 convs
-multiply with that instruction, so no kernel of theirs can beat the floor.
+less than twice one's); nibble's best round is given as a multiple of it.
+Below the amx level nibble's int8 convs multiply with that instruction, so no
+kernel of theirs can beat the floor.
 
 Last, `nibble bench --profile` on the float and on nibble's int8 model: nodes are
 matched by name (nibble's quantized Conv keeps the float node's name) and any
@@ -1020,10 +1021,11 @@ def vnni_peak_gops(bench: Path) -> dict[int, float]:
 
 def peak_for_threads(peaks: dict[int, float], threads: int) -> tuple[float, bool]:
     """GOP/s of `threads` threads of zmm vpdpbusd at once, and whether it was measured at
-    that count: the measured peak where there is one, else threads x one thread's."""
+    that count: the measured peak where there is one, else threads x one thread's
+    (vnni_peak_gops always has one thread's)."""
     if threads in peaks:
         return peaks[threads], True
-    return threads * peaks[1], threads == 1
+    return threads * peaks[1], False
 
 
 def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:

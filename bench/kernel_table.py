@@ -19,7 +19,7 @@ import benchlib
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC_BEGIN, DOC_END = "<!-- kernels:begin -->", "<!-- kernels:end -->"
-CONV_OPS_NOTE = (
+QGEMM_NOTE = (
     "Conv GOPS count every tap of the layer (2 x output positions x output channels x kernel taps x input "
     "channels), the padding included, as the layer's MACs are usually counted. With zero padding whose code is 0 "
     "(post-ReLU inputs, as in these benchmarks) the lanes-are-channels convs skip the kernel rows and edge columns "
@@ -100,7 +100,7 @@ def section(build: Path, min_time: float, best_of: int) -> str:
             lines.append(f"| {r['name']} | {us:.1f} | " + " | ".join(fmt(r.get(c)) for c in cols) + " |")
         lines.append("")
         if binary == "nibble_bench_qgemm":
-            lines += [CONV_OPS_NOTE, ""]
+            lines += [QGEMM_NOTE, ""]
     return "\n".join(lines)
 
 

@@ -92,8 +92,9 @@ __attribute__((always_inline)) inline const uint8_t* RowAt(const uint8_t* as, co
   return p3 + 4 * rs;
 }
 
-// One depth step of a tile: rows [kLo, kHi) of the accumulators take it.
-template <bool kConv, int R, int V, bool kOffsets, int kLo, int kHi, int r = kLo>
+// Rows [r, kHi) of the accumulators take one depth step: each row's 4 bytes
+// broadcast against the step's V vectors.
+template <bool kConv, int R, int V, bool kOffsets, int r, int kHi>
 __attribute__((always_inline)) inline void BroadcastRows(__m512i (&acc)[R][V], const __m512i (&bv)[V],
                                                          const uint8_t* as, const uint8_t* p3, int64_t rs,
                                                          int64_t rs3) {
@@ -103,10 +104,11 @@ __attribute__((always_inline)) inline void BroadcastRows(__m512i (&acc)[R][V], c
     for (int v = 0; v < V; ++v)
       // vpdpbusd: unsigned bytes from the second operand, signed from the third.
       acc[r][v] = kConv ? _mm512_dpbusd_epi32(acc[r][v], bv[v], av) : _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
-    BroadcastRows<kConv, R, V, kOffsets, kLo, kHi, r + 1>(acc, bv, as, p3, rs, rs3);
+    BroadcastRows<kConv, R, V, kOffsets, r + 1, kHi>(acc, bv, as, p3, rs, rs3);
   }
 }
 
+// One depth step of a tile: rows [kLo, kHi) of the accumulators take it.
 template <bool kConv, int R, int V, bool kOffsets, int kLo, int kHi>
 __attribute__((always_inline)) inline void KStep(__m512i (&acc)[R][V], const uint8_t*& a, const int64_t*& off,
                                                  const char*& pf, const uint8_t*& b, const MicroArgs& g,
