@@ -4,7 +4,8 @@
 // the broadcast operand (and fc weights) are widened once at pack time, the
 // conv activation panel (u8) is zero-extended on load. A ymm then holds 4
 // lanes x 2 partial sums (the pairs of one k4 step), added horizontally once
-// per tile. Tile: 4 rows x 8 lanes (8 accumulators; 16 registers).
+// per tile. Tile: 6 rows x 8 lanes (12 accumulators, 2 lane vectors and 2
+// temporaries: all 16 registers).
 #include <immintrin.h>
 
 #include <cstring>
@@ -15,42 +16,64 @@
 namespace nibble::q8 {
 namespace {
 
-constexpr int kMr = 4, kNr = 8;
+constexpr int kMr = 6, kNr = 8;
 
-inline int64_t Load64(const uint8_t* p) {
-  int64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
+struct Bytes8 {
+  char b[8];
+} __attribute__((may_alias));
+
+// One row's step: broadcast its 4 int16 weights, multiply by the V lane
+// vectors and accumulate. As inline asm so the accumulators stay in
+// registers: gcc 12 hoists all R broadcasts ahead of the products and then
+// spills accumulators to the stack (ResNet-18's 3x3 convs ran at a third of the
+// vpmaddwd + vpaddd peak).
+template <int V>
+inline void RowStep(__m256i& c0, __m256i& c1, __m256i b0, __m256i b1, const uint8_t* a) {
+  const Bytes8& w = *reinterpret_cast<const Bytes8*>(a);
+  if constexpr (V == 2) {
+    __asm__("vpbroadcastq %[w], %%ymm14\n\t"
+            "vpmaddwd %%ymm14, %[b0], %%ymm15\n\t"
+            "vpaddd %%ymm15, %[c0], %[c0]\n\t"
+            "vpmaddwd %%ymm14, %[b1], %%ymm14\n\t"
+            "vpaddd %%ymm14, %[c1], %[c1]"
+            : [c0] "+x"(c0), [c1] "+x"(c1)
+            : [b0] "x"(b0), [b1] "x"(b1), [w] "m"(w)
+            : "xmm14", "xmm15");
+  } else {
+    (void)c1;
+    (void)b1;
+    __asm__("vpbroadcastq %[w], %%ymm14\n\t"
+            "vpmaddwd %%ymm14, %[b0], %%ymm15\n\t"
+            "vpaddd %%ymm15, %[c0], %[c0]"
+            : [c0] "+x"(c0)
+            : [b0] "x"(b0), [w] "m"(w)
+            : "xmm14", "xmm15");
+  }
 }
 
 template <bool kConv, class TC, int R, int V>
 void Tile(const MicroArgs& g) {
-  __m256i acc[R][V];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_si256();
+  __m256i acc[R][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   const uint8_t* a = static_cast<const uint8_t*>(g.a);  // int16 elements
   const uint8_t* b = static_cast<const uint8_t*>(g.b);  // conv: u8, fc: int16
   for (int64_t s = g.k4; s > 0; --s) {
-    __m256i bv[V];
+    __m256i bv[2];
 #pragma GCC unroll 2
-    for (int v = 0; v < V; ++v)
-      bv[v] = kConv ? _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * v)))
+    for (int v = 0; v < 2; ++v)
+      bv[v] = v >= V ? _mm256_setzero_si256()
+              : kConv ? _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * v)))
                     : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 * v));
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const __m256i av = _mm256_set1_epi64x(Load64(a + 8 * r));
-#pragma GCC unroll 2
-      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(bv[v], av));
-    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) RowStep<V>(acc[r][0], acc[r][1], bv[0], bv[1], a + 8 * r);
     a += g.a_stride;
     b += g.b_stride;
   }
   // [l0 p0, l0 p1, l1 p0, ...] pairs -> lanes 0..7 (hadd works per 128-bit
   // half); constant indices only, so acc stays in registers in the k loop.
   __m256i sum[R];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
     sum[r] = _mm256_permute4x64_epi64(
         _mm256_hadd_epi32(acc[r][0], V > 1 ? acc[r][V - 1] : _mm256_setzero_si256()), 0xD8);
@@ -69,7 +92,9 @@ void Micro(const MicroArgs& g) {
     case 1: return ByLanes<kConv, TC, 1>(g);
     case 2: return ByLanes<kConv, TC, 2>(g);
     case 3: return ByLanes<kConv, TC, 3>(g);
-    default: return ByLanes<kConv, TC, 4>(g);
+    case 4: return ByLanes<kConv, TC, 4>(g);
+    case 5: return ByLanes<kConv, TC, 5>(g);
+    default: return ByLanes<kConv, TC, 6>(g);
   }
 }
 
