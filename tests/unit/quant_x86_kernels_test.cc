@@ -780,9 +780,13 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   ConvPaths paths;
   const int64_t reuses0 = ConvQ8TapBufferReuses(), skipped0 = ConvQ8KernelRowsSkipped(), edges0 = ConvQ8EdgeTiles();
   const int64_t skipped_nonzero0 = ConvQ8KernelRowsSkippedNonzeroPad();
+  // The scalar level runs fewer trials where a u8 vector level runs this mode
+  // too (AVX2's int16 operands do not: there, scalar is the only one, and its
+  // 4-row tiles fit most rows in place).
+  const bool u8_vector_level = IsaSupported(Isa::kAvxVnni) || IsaSupported(Isa::kAvx512Vnni);
   for (Isa isa : SupportedIsas()) {
     Rng r(131 + static_cast<int>(isa));
-    const int trials = isa == Isa::kScalar ? 8 : 24;
+    const int trials = isa == Isa::kScalar && u8_vector_level ? 8 : 24;
     for (int trial = 0; trial < trials; ++trial) {
       ConvShape s;
       s.batch = r.Int(1, 2);
@@ -817,8 +821,8 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
-  EXPECT_GT(paths.in_place, 10);
-  EXPECT_GT(paths.copied, 10);
+  EXPECT_GT(paths.in_place, u8_vector_level ? 10 : 5);
+  EXPECT_GT(paths.copied, u8_vector_level ? 10 : 0);
   // Split channel blocks of one position block run in one call: the later
   // tasks take the first one's tap buffer.
   EXPECT_GT(ConvQ8TapBufferReuses() - reuses0, 10);
@@ -826,7 +830,10 @@ TEST(QuantX86Kernels, ConvLanesChannelsMatchesReference) {
   // Padding with another code (the other trials' random zero points): rows
   // skipped, their share of the bias added back.
   EXPECT_GT(ConvQ8KernelRowsSkippedNonzeroPad() - skipped_nonzero0, 50);
-  EXPECT_GT(ConvQ8EdgeTiles() - edges0, 50);
+  // Edge columns are skipped in row tiles of 7 or 8 positions: the zmm
+  // level's (the other levels' tiles hold at most 6 rows).
+  if (IsaSupported(Isa::kAvx512Vnni)) EXPECT_GT(ConvQ8EdgeTiles() - edges0, 50);
+  else EXPECT_EQ(ConvQ8EdgeTiles() - edges0, 0);
 }
 
 // Pixel-rows order (3 channels per group, the kernel rows' 3-byte pixels
