@@ -46,6 +46,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import ort_oracle
 from nibble_cli import REPO_ROOT, fresh_dir, run_cli, sanitize
 
 from make_models import GraphBuilder
@@ -256,8 +257,7 @@ def nibble_run(nibble_bin: Path, case: Case, model: Path, fold: bool = True, tag
 
 
 def ort_run(case: Case, model: Path) -> dict[str, np.ndarray]:
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    opts = ort_oracle.session_options()
     if case.ort_unoptimized:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])

@@ -27,6 +27,7 @@ import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
 
+import ort_oracle
 from nibble_cli import REPO_ROOT, fresh_dir, run_cli, sanitize
 
 TIMEOUT_S = 60
@@ -130,7 +131,7 @@ def test_width(nibble_bin, workdir, test_set, float_accuracy, bits):
     acc = float(np.mean(np.argmax(got, 1) == y) * 100)
     ACCURACY[bits] = acc
 
-    s = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    s = ort.InferenceSession(str(model), ort_oracle.session_options(), providers=["CPUExecutionProvider"])
     want = s.run(None, {"input": x})[0]
     lsb = np.abs(got - want) / output_step(model)
     frac = float(np.mean(lsb <= 1.001))

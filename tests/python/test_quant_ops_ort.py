@@ -28,6 +28,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import ort_oracle
 from nibble_cli import fresh_dir, run_cli, sanitize
 
 OPSET = 21
@@ -57,12 +58,15 @@ def one_node_model(op: str, inputs: list[tuple[str, np.ndarray]], outputs: list[
 
 
 def run_both(model: onnx.ModelProto, feeds: dict[str, np.ndarray], nibble_bin: Path, workdir: Path):
-    """(ORT outputs, nibble outputs), each a dict by output name."""
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    """(oracle outputs, nibble outputs), each a dict by output name. The oracle is ORT, or exact
+    integer arithmetic in numpy where ORT's products can saturate (ort_oracle.saturates_in_ort)."""
+    sess = ort.InferenceSession(model.SerializeToString(), ort_oracle.session_options(),
+                                providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    want = dict(zip(names, sess.run(names, feeds)))
+    if ort_oracle.saturates_in_ort(model, feeds):
+        want = ort_oracle.exact_outputs(model, feeds)
+    else:
+        want = dict(zip(names, sess.run(names, feeds)))
 
     fresh_dir(workdir)
     model_path = workdir / "model.onnx"
@@ -378,3 +382,49 @@ def test_opset10_node_test(name, nibble_bin, test_out):
     for i, vi in enumerate(model.graph.output):
         want = numpy_helper.to_array(onnx.load_tensor(str(data / f"output_{i}.pb")))
         assert_exact(np.load(out_dir / f"{sanitize(vi.name)}.npy"), want, f"{name} output {vi.name}")
+
+
+# ---- the exact oracle itself --------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_exact_oracle_agrees_with_ort_where_ort_is_exact(seed, case, per_channel):
+    # ort_oracle.exact_outputs stands in for ORT where ORT's u8 x s8 products can saturate. On
+    # uint8 x uint8 ORT is exact on every CPU (and on any types with VNNI): there the two agree,
+    # on every conv case (groups, strides, dilations, auto_pad, 1-D) and matmul shape here.
+    rng = np.random.default_rng(seed)
+    exact_types = [np.uint8] if ort_oracle.U8S8_MAY_SATURATE else [np.uint8, np.int8]
+    for tw in exact_types:
+        xs, ws, attrs = CONV_CASES[case]
+        m, k = ws[0], int(np.prod(ws[1:]))
+        x_scale = np.float32(rng.uniform(0.01, 0.05))
+        w_scale = np.asarray(rng.uniform(0.002, 0.02, size=(m,) if per_channel else ()), np.float32)
+        w_zp = np.full(w_scale.shape, zero_points(rng, tw) if tw == np.uint8 else 0, tw)
+        inputs = [("x", codes(rng, np.uint8, xs)), ("x_scale", np.array(x_scale)),
+                  ("x_zero_point", zero_points(rng, np.uint8)), ("w", codes(rng, tw, ws)), ("w_scale", w_scale),
+                  ("w_zero_point", w_zp), ("y_scale", np.array(np.float32(x_scale * np.mean(w_scale) * 64 * np.sqrt(k) / 6))),
+                  ("y_zero_point", zero_points(rng, np.uint8)),
+                  ("B", rng.integers(-5000, 5000, size=(m,)).astype(np.int32))]
+        by_name = dict(inputs)
+        conv_integer = [("x", by_name["x"]), ("w", by_name["w"]), ("x_zero_point", by_name["x_zero_point"]),
+                        ("w_zero_point", w_zp.reshape(-1)[:1].reshape(()))]  # ConvInteger: one w zero point
+        for op, ins in [("QLinearConv", inputs), ("ConvInteger", conv_integer)]:
+            model = one_node_model(op, ins, [("y", TensorProto.UINT8 if op == "QLinearConv" else TensorProto.INT32)],
+                                   set(), **attrs)
+            feeds = dict(ins)
+            sess = ort.InferenceSession(model.SerializeToString(), ort_oracle.session_options(),
+                                        providers=["CPUExecutionProvider"])
+            want = sess.run(["y"], feeds)[0]
+            got = ort_oracle.exact_outputs(model, feeds)["y"]
+            if op == "QLinearConv":
+                assert_within_one_lsb(got, want, f"exact oracle {op} {np.dtype(tw).name}", min_exact=0.99)
+            else:
+                assert_exact(got, want, f"exact oracle {op} {np.dtype(tw).name}")
+    sa, sb = MATMUL_SHAPES[case % len(MATMUL_SHAPES)]
+    a, b = codes(rng, np.uint8, sa), codes(rng, np.uint8, sb)
+    ins = [("A", a), ("B", b), ("a_zero_point", zero_points(rng, np.uint8)), ("b_zero_point", zero_points(rng, np.uint8))]
+    model = one_node_model("MatMulInteger", ins, [("Y", TensorProto.INT32)], set())
+    want = ort.InferenceSession(model.SerializeToString(), ort_oracle.session_options(),
+                                providers=["CPUExecutionProvider"]).run(["Y"], dict(ins))[0]
+    assert_exact(ort_oracle.exact_outputs(model, dict(ins))["Y"], want, "exact oracle MatMulInteger")

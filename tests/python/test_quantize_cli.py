@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+import ort_oracle
 from nibble_cli import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,7 +64,7 @@ def test_ort_runs_the_exported_qdq_model_like_nibble(nibble_bin, int8_model, tmp
     r = run_cli([nibble_bin, "run", int8_model, "-i", tmp_path / "x.npy", "-o", tmp_path / "out"], timeout=60)
     assert r.returncode == 0, r.stderr
     ours = np.load(tmp_path / "out" / "logits.npy")
-    theirs = ort.InferenceSession(int8_model, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    theirs = ort.InferenceSession(int8_model, ort_oracle.session_options(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
     # Both dequantize the same int8 logits code space; allow 1 LSB of the output scale.
     lsb = np.abs(theirs).max() / 127
     assert np.abs(ours - theirs).max() <= 1.01 * lsb, np.abs(ours - theirs).max()
