@@ -209,29 +209,34 @@ void BM_Peak(benchmark::State& state, Isa isa) {
   for (auto _ : state) state.counters["GOPS"] = PeakFor(isa);
 }
 
-// The zmm vpdpbusd peak of two threads running the loop at once, their rates
-// (each over its own CPU time) summed: two vCPUs need not be two cores' worth
-// (a host may give a VM the two hyperthreads of one core, or share the cores
+// The peak of two threads running a peak loop at once, their rates (each
+// over its own CPU time) summed: two vCPUs need not be two cores' worth (a
+// host may give a VM the two hyperthreads of one core, or share the cores
 // with other guests), and compare.py's 2-thread compute floor divides by
 // this rather than by twice one thread's peak. A spin barrier starts the
-// loops together, so their 2 ms or so overlap almost wholly.
-double PeakZmmDpbusdTwoThreads() {
+// loops together, so their few ms overlap almost wholly. For the zmm
+// vpdpbusd loop, and for the AVX2 level's vpmaddwd + vpaddd on machines
+// without AVX-512 VNNI (the floor's instruction there).
+double TwoThreads(double (*run)()) {
   std::atomic<int> ready{0};
   double rate[2] = {0, 0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 2; ++i)
-    threads.emplace_back([&ready, &rate, i] {
+    threads.emplace_back([&ready, &rate, run, i] {
       ready.fetch_add(1);
       while (ready.load() < 2) {
       }
-      rate[i] = PeakZmmDpbusd();
+      rate[i] = run();
     });
   for (std::thread& t : threads) t.join();
   return rate[0] + rate[1];
 }
 
-void BM_PeakTwoThreads(benchmark::State& state) {
-  for (auto _ : state) state.counters["GOPS"] = BestOf(PeakZmmDpbusdTwoThreads);
+double PeakZmmDpbusdTwoThreads() { return TwoThreads(PeakZmmDpbusd); }
+double PeakYmmMaddwdTwoThreads() { return TwoThreads(PeakYmmMaddwd); }
+
+void BM_PeakTwoThreads(benchmark::State& state, double (*run)()) {
+  for (auto _ : state) state.counters["GOPS"] = BestOf(run);
 }
 
 int UsableCpus() {
@@ -369,7 +374,13 @@ int main(int argc, char** argv) {
     const std::string tag = isa == Isa::kAmx ? "amx" : q8::KernelsFor(isa).name;
     if (isa != Isa::kScalar) benchmark::RegisterBenchmark(("peak/" + tag).c_str(), BM_Peak, isa)->Iterations(1);
     if (isa == Isa::kAvx512Vnni && UsableCpus() >= 2)
-      benchmark::RegisterBenchmark("peak2/avx512vnni", BM_PeakTwoThreads)->Iterations(1)->UseRealTime();
+      benchmark::RegisterBenchmark("peak2/avx512vnni", BM_PeakTwoThreads, PeakZmmDpbusdTwoThreads)
+          ->Iterations(1)
+          ->UseRealTime();
+    if (isa == Isa::kAvx2 && !IsaSupported(Isa::kAvx512Vnni) && UsableCpus() >= 2)
+      benchmark::RegisterBenchmark("peak2/avx2", BM_PeakTwoThreads, PeakYmmMaddwdTwoThreads)
+          ->Iterations(1)
+          ->UseRealTime();
     const bool slow = isa == Isa::kScalar;
     if (isa == Isa::kAmx) {
       for (const ConvShape& s : convs)

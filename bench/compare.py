@@ -43,7 +43,8 @@ moves its vCPUs between dies (about 50 ns on one die, 300+ across), the
 2-thread times depend on where the CPUs were.
 
 Each model's compute floor: its multiply-accumulates (Conv, Gemm, MatMul, from
-ONNX shape inference) at the zmm vpdpbusd peak of the threads, which
+ONNX shape inference) at the peak of the threads on the zmm vpdpbusd (without
+AVX-512 VNNI: AVX2's vpmaddwd + vpaddd, nibble's exact int16 products), which
 build/bench/nibble_bench_qgemm measures first (--qgemm-bench): one thread's,
 and at 2 threads that of two threads running the loop at once (two vCPUs may
 be the hyperthreads of one core, or share it with other guests, and then give
@@ -825,7 +826,8 @@ class Results:
     infos: dict = field(default_factory=dict)       # engine -> info dict of a child
     checks: list = field(default_factory=list)      # LayerCheck
     round_trips: list = field(default_factory=list)  # (round, model, ns or None) before each multi-thread group
-    vnni_peak: dict = field(default_factory=dict)   # threads -> GOP/s of zmm vpdpbusd together (vnni_peak_gops)
+    int8_peak: dict = field(default_factory=dict)   # threads -> GOP/s of the floor's instruction together (int8_peak_gops)
+    int8_peak_instr: str = ""                       # which instruction that is
 
 
 def not_available(peer: Peer, mf: ModelFiles) -> str:
@@ -1002,27 +1004,48 @@ def model_macs(float_path: Path) -> int:
     return macs
 
 
-def vnni_peak_gops(bench: Path) -> dict[int, float]:
-    """The zmm vpdpbusd peaks (GOP/s) that nibble_bench_qgemm measures, by threads running
-    the loop at once: {1: one thread's, 2: two threads' summed} (2 only with two usable
-    CPUs); empty without the binary or without AVX-512 VNNI."""
+# The instruction nibble's int8 convs run on, by the level nibble_bench_qgemm names its peak
+# rows after, best first: with AVX-512 VNNI the zmm vpdpbusd (the amx level's tile products
+# can beat it), else AVX2's exact int16 products.
+PEAK_LEVELS = (("avx512vnni", "zmm vpdpbusd"), ("avx2", "AVX2 vpmaddwd + vpaddd"))
+# What can go below that floor.
+PEAK_BEATEN_BY = {
+    "zmm vpdpbusd": "an amx machine's tile products can beat it",
+    # vpmaddubsw adds two u8 x s8 products in int16, which saturates (255 * 127 * 2 > 32767): one
+    # such instruction and a vpmaddwd by ones do 32 multiply-accumulates where nibble's exact
+    # int16 products take two vpmaddwd and two vpaddd.
+    "AVX2 vpmaddwd + vpaddd": "ONNX Runtime's and oneDNN's vpmaddubsw products, exact only while no pair of "
+                              "products passes 32767, can beat it",
+}
+
+
+def int8_peak_gops(bench: Path) -> tuple[str, dict[int, float]]:
+    """The peaks (GOP/s) of the best int8 instruction this CPU has (PEAK_LEVELS) that
+    nibble_bench_qgemm measures, by threads running the loop at once: (its name,
+    {1: one thread's, 2: two threads' summed}) (2 only with two usable CPUs); ("", {})
+    without the binary or without AVX2."""
     if not (bench.is_file() and os.access(bench, os.X_OK)):
-        return {}
+        return "", {}
     try:
-        rows = benchlib.google_benchmark(bench, "^peak2?/avx512vnni", timeout=300)
+        rows = benchlib.google_benchmark(bench, "^peak2?/(" + "|".join(l for l, _ in PEAK_LEVELS) + ")/",
+                                         timeout=300)
     except benchlib.BenchmarkError:
-        return {}
-    peaks = {}
-    for r in rows:
-        if isinstance(r.get("GOPS"), (int, float)) and r["GOPS"] > 0:
-            peaks[2 if r["name"].startswith("peak2/") else 1] = float(r["GOPS"])
-    return peaks if 1 in peaks else {}
+        return "", {}
+    for level, instr in PEAK_LEVELS:
+        peaks = {}
+        for r in rows:
+            kind, _, rest = r["name"].partition("/")
+            if rest.split("/")[0] == level and isinstance(r.get("GOPS"), (int, float)) and r["GOPS"] > 0:
+                peaks[2 if kind == "peak2" else 1] = float(r["GOPS"])
+        if 1 in peaks:
+            return instr, peaks
+    return "", {}
 
 
 def peak_for_threads(peaks: dict[int, float], threads: int) -> tuple[float, bool]:
-    """GOP/s of `threads` threads of zmm vpdpbusd at once, and whether it was measured at
-    that count: the measured peak where there is one, else threads x one thread's
-    (vnni_peak_gops always has one thread's)."""
+    """GOP/s of `threads` threads of the floor's instruction at once, and whether it was
+    measured at that count: the measured peak where there is one, else threads x one
+    thread's (int8_peak_gops always has one thread's)."""
     if threads in peaks:
         return peaks[threads], True
     return threads * peaks[1], False
@@ -1030,28 +1053,29 @@ def peak_for_threads(peaks: dict[int, float], threads: int) -> tuple[float, bool
 
 def floor_lines(res: Results, args, prepared: list[ModelFiles]) -> list[str]:
     """Each model's compute floor on this machine: its multiply-accumulates at the measured
-    zmm vpdpbusd peak per thread (the instruction nibble's int8 convs run on below the amx level),
+    peak per thread of the instruction nibble's int8 convs run on (PEAK_LEVELS),
     and nibble int8's best round against it."""
-    if not res.vnni_peak:
+    if not res.int8_peak:
         return []
-    one = res.vnni_peak[1]
+    one = res.int8_peak[1]
     peaks = [f"1 thread: {one:.0f} GOP/s"]
     for t in args.threads:
         if t > 1:
-            gops, measured = peak_for_threads(res.vnni_peak, t)
+            gops, measured = peak_for_threads(res.int8_peak, t)
             peaks.append(f"{t} at once: {gops:.0f} GOP/s, {gops / one:.2f}x one thread's" if measured
                          else f"{t}: {gops:.0f} GOP/s, {t} x one thread's (not measured at {t})")
-    lines = ["Compute floor: 2 x multiply-accumulates (Conv, Gemm, MatMul) / the zmm vpdpbusd peak of the threads "
-             f"running together that `nibble_bench_qgemm` measured at the start of this run ({'; '.join(peaks)}): "
-             "the time of the multiplies alone, below which no runtime on these instructions can go. \"nibble Nx "
-             "of it\": nibble int8's best round is N times the floor (an amx machine's tile products can beat it)."]
+    beats = PEAK_BEATEN_BY.get(res.int8_peak_instr, "")
+    lines = [f"Compute floor: 2 x multiply-accumulates (Conv, Gemm, MatMul) / the {res.int8_peak_instr} peak of the "
+             f"threads running together that `nibble_bench_qgemm` measured at the start of this run "
+             f"({'; '.join(peaks)}): the time of the multiplies alone, below which no runtime on these instructions "
+             f"can go. \"nibble Nx of it\": nibble int8's best round is N times the floor ({beats})."]
     for mf in prepared:
         macs = model_macs(mf.files["float"])
         if not macs:
             continue
         cells = []
         for t in args.threads:
-            floor = 2 * macs / (peak_for_threads(res.vnni_peak, t)[0] * 1e9) * 1e3
+            floor = 2 * macs / (peak_for_threads(res.int8_peak, t)[0] * 1e9) * 1e3
             nb = best_round_ms(res, mf.name, BASELINE.label, t)
             cells.append(f"{t} thread(s) {floor:.4g} ms" + (f", nibble {nb / floor:.2f}x of it" if nb else ""))
         lines.append(f"* {mf.name}: {macs / 1e9:.4g} G multiply-accumulates; floor " + "; ".join(cells) + ".")
@@ -1185,7 +1209,7 @@ def main(argv=None) -> int:
         progress(f"preparing {name}")
         prepared.append(prepare(name, args, args.work))
     res = Results()
-    res.vnni_peak = vnni_peak_gops(args.qgemm_bench)
+    res.int8_peak_instr, res.int8_peak = int8_peak_gops(args.qgemm_bench)
     run_rounds(args, peers, prepared, res)
     for mf in prepared:
         for t in args.threads:

@@ -29,14 +29,25 @@ QGEMM_NOTE = (
     "session runs them at that level (the conv/avx512vnni rows read and write NCHW). peak2/avx512vnni, the one "
     "row on two threads: the peak loop on two threads at once, their rates summed (two vCPUs may be less than two "
     "cores' worth; compare.py's 2-thread compute floor uses it).")
-# (binary, filter, columns to show: counter names Google Benchmark reports)
-RUNS = [
-    # amx: the conv shapes again at that level (the ones it does not run on tiles
-    # take the avx512vnni kernels there), against the tile product's own peak.
-    ("nibble_bench_qgemm", "peak/avx512vnni|peak2/avx512vnni|peak/amx|gemm/avx512vnni|conv/avx512vnni|conv/amx", ["GOPS", "pct_peak"]),
-    ("nibble_bench_dwconv_q8", "reference|avx512vnni", ["out_px/s", "speedup"]),
-    ("nibble_bench_lowbit", ".", ["GOPS"]),
-]
+AVX2_NOTE = (
+    "This CPU has no AVX-512 VNNI: the rows are the avx2 level's, which multiplies exactly in int16 (vpmaddwd, "
+    "then vpaddd: 16 multiply-accumulates per pair), against that pair's peak. peak2/avx2: the peak loop on two "
+    "threads at once, their rates summed (compare.py's 2-thread compute floor uses it).")
+
+
+def runs(flags: dict[str, bool]) -> list[tuple[str, str, list[str]]]:
+    """(binary, filter, columns to show: counter names Google Benchmark reports), for the
+    best level below amx this CPU runs (avx512vnni, else avx2)."""
+    if flags.get("avx512_vnni"):
+        # amx: the conv shapes again at that level (the ones it does not run on tiles
+        # take the avx512vnni kernels there), against the tile product's own peak.
+        qgemm = "peak/avx512vnni|peak2/avx512vnni|peak/amx|gemm/avx512vnni|conv/avx512vnni|conv/amx"
+        dw = "reference|avx512vnni"
+    else:
+        qgemm, dw = "peak/avx2|peak2/avx2|gemm/avx2|conv/avx2", "reference|avx2"
+    return [("nibble_bench_qgemm", qgemm, ["GOPS", "pct_peak"]),
+            ("nibble_bench_dwconv_q8", dw, ["out_px/s", "speedup"]),
+            ("nibble_bench_lowbit", ".", ["GOPS"])]
 
 
 def run(binary: Path, flt: str, min_time: float) -> list[dict]:
@@ -85,7 +96,8 @@ def fmt(v) -> str:
 def section(build: Path, min_time: float, best_of: int) -> str:
     env = benchlib.environment("1", [], variables=["NIBBLE_ISA", "NIBBLE_LOWBIT_KERNEL"], threads_label="threads")
     lines = ["### Kernels, single thread (Google Benchmark)", "", *benchlib.environment_table(env), ""]
-    for binary, flt, cols in RUNS:
+    flags = benchlib.cpu_description()[1]
+    for binary, flt, cols in runs(flags):
         if binary == "nibble_bench_qgemm":
             rows = best_rows([run(build / "bench" / binary, flt, min_time) for _ in range(best_of)])
             lines += [f"Best of {best_of} processes per benchmark; % of peak against the best peak of those "
@@ -100,7 +112,7 @@ def section(build: Path, min_time: float, best_of: int) -> str:
             lines.append(f"| {r['name']} | {us:.1f} | " + " | ".join(fmt(r.get(c)) for c in cols) + " |")
         lines.append("")
         if binary == "nibble_bench_qgemm":
-            lines += [QGEMM_NOTE, ""]
+            lines += [QGEMM_NOTE if flags.get("avx512_vnni") else AVX2_NOTE, ""]
     return "\n".join(lines)
 
 
