@@ -24,7 +24,12 @@ namespace {
 // Panel budget per task: positions x depth bytes kept in L2 while every
 // output-channel tile of the task streams over them.
 constexpr int64_t kPanelBytes = 512 << 10;
-constexpr int64_t kMaxSubPanels = 4;
+// Positions per block, at most: four of the zmm kernel's 48-lane sub-panels.
+// A cap in positions, not sub-panels: each block stages its input rows (tap
+// buffer, pixel rows) whole, so the AVX2 kernel's 8-lane sub-panels in fours
+// (32 positions) re-staged a 7x7 conv's full-width rows for every 32
+// outputs (ResNet-18's conv1 spent 36% of its time interleaving pixels).
+constexpr int64_t kMaxBlockPositions = 192;
 // Output channels per task (rounded to tiles): the task's weights stay in L2.
 constexpr int64_t kChannelsPerTask = 256;
 // Tasks wanted per run where the shape allows (each thread starts on an
@@ -151,16 +156,17 @@ ConvPlan MakePlan(const ConvQ8Packed& pk, const ConvQ8Params& p) {
     return pl;
   }
   const int64_t subs = std::max<int64_t>(1, (pl.out_sz + pk.nr - 1) / pk.nr);
+  const int64_t max_subs = std::max<int64_t>(1, kMaxBlockPositions / pk.nr);
   const bool halo = pk.kernel.size() == 2 && pk.kernel[0] > 1;
   int64_t q = pk.isa == Isa::kAmx && halo
                   ? kAmxMaxPasses
-                  : std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, pk.k4 * 4 * pk.nr), 1, kMaxSubPanels);
+                  : std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, pk.k4 * 4 * pk.nr), 1, max_subs);
   q = std::min(q, subs);
   // A small map whose panel fits is one position block: its sub-panels would
   // split into unequal blocks (14x14: 3 + 2), which two threads cannot share
   // evenly; the channels split instead (MobileNetV2 1x1 64->384@14: the
   // slower thread's share 0.67 -> 0.5).
-  const bool one_block = subs <= 2 * kMaxSubPanels && subs * pk.k4 * 4 * pk.nr <= kPanelBytes;
+  const bool one_block = subs <= 2 * max_subs && subs * pk.k4 * 4 * pk.nr <= kPanelBytes;
   if (one_block) q = subs;
   int64_t tpb = std::clamp<int64_t>(kChannelsPerTask / pk.mr, 1, std::max<int64_t>(1, pk.m_tiles));
   // (One block: re-reading its small panel per channel block costs little.)

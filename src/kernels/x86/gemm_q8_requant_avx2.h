@@ -70,7 +70,9 @@ inline void StoreBytesY(void* dst, __m256i y, int n) {
   const uint64_t lo = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm256_castsi256_si128(s)));
   const uint64_t hi = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm256_extracti128_si256(s, 1)));
   const uint64_t v = lo | (hi << 32);
-  std::memcpy(dst, &v, n);
+  // A whole row of 8 in one store: a copy of n bytes, n unknown, is a libc call.
+  if (n == 8) std::memcpy(dst, &v, 8);
+  else std::memcpy(dst, &v, n);
 }
 
 // Narrow results (MicroArgs::narrow) with 33 <= shift <= 45 on 32-bit lanes,
