@@ -500,11 +500,25 @@ void PixelPanelPortable(const PixelPanelArgs& a) {
 }
 
 void PixelRow3Portable(const TapRowArgs& a) {
-  for (int64_t j = 0; j < a.n; ++j)
+  auto edge = [&a](int64_t j) {
     for (int t = 0; t < 3; ++t) {
       const int64_t i = a.start + j;
       a.out[3 * j + t] = static_cast<uint8_t>((i >= 0 && i < a.valid[t] ? a.row[t][i] : a.fill) ^ a.flip);
     }
+  };
+  // Pixels [lo, hi) read all three rows in range: no bounds checks there (the
+  // checked loop cost ResNet-18's conv1 a seventh of its time at the AVX2 level).
+  const int64_t lo = std::clamp<int64_t>(-a.start, 0, a.n);
+  int64_t hi = a.n;
+  for (int t = 0; t < 3; ++t) hi = std::min(hi, std::max(lo, a.valid[t] - a.start));
+  for (int64_t j = 0; j < lo; ++j) edge(j);
+  const uint8_t *r0 = a.row[0] + a.start, *r1 = a.row[1] + a.start, *r2 = a.row[2] + a.start;
+  for (int64_t j = lo; j < hi; ++j) {
+    a.out[3 * j] = r0[j] ^ a.flip;
+    a.out[3 * j + 1] = r1[j] ^ a.flip;
+    a.out[3 * j + 2] = r2[j] ^ a.flip;
+  }
+  for (int64_t j = hi; j < a.n; ++j) edge(j);
 }
 
 void PanelCopyPortable(const PanelCopyArgs& a) {
