@@ -21,6 +21,14 @@ the CNN. Then it times, at each thread count, interleaved over --rounds rounds:
     nibble float           nibble bench on the float model
     ORT int8 (ORT QDQ)     ORT CPU EP on ORT's QDQ model
     ORT int8 (nibble QDQ)  ORT CPU EP on nibble's QDQ model
+    ORT int8 exact (ORT QDQ)
+                           the same with session.x64quantprecision=1: on x86
+                           CPUs without VNNI ORT multiplies u8 x s8 with
+                           vpmaddubsw, whose int16 pair sums saturate, and
+                           this option widens the weights that can overflow
+                           (outside [-64, 63]) to its exact u8 x u8 kernels,
+                           as nibble's exact int16 products (elsewhere the
+                           option changes nothing)
     ORT float
     OpenVINO int8 (ORT QDQ), OpenVINO int8 (nibble QDQ), OpenVINO float
                            CPU plugin, INFERENCE_NUM_THREADS=T, NUM_STREAMS=1,
@@ -109,6 +117,7 @@ PEERS = (
     Peer("nibble float", "nibble", "float"),
     Peer("ORT int8 (ORT QDQ)", "ort", "ort_int8", "onnxruntime"),
     Peer("ORT int8 (nibble QDQ)", "ort", "nibble_int8", "onnxruntime"),
+    Peer("ORT int8 exact (ORT QDQ)", "ort_exact", "ort_int8", "onnxruntime"),
     Peer("ORT float", "ort", "float", "onnxruntime"),
     Peer("OpenVINO int8 (ORT QDQ)", "openvino", "ort_int8", "openvino"),
     Peer("OpenVINO int8 (nibble QDQ)", "openvino", "nibble_int8", "openvino"),
@@ -116,7 +125,7 @@ PEERS = (
     Peer("LiteRT int8 (XNNPACK)", "litert", "tflite_int8", "ai_edge_litert"),
 )
 BASELINE = PEERS[0]
-ENGINE_NAMES = {"ort": "ONNX Runtime", "openvino": "OpenVINO", "litert": "LiteRT", "nibble": "nibble"}
+ENGINE_NAMES = {"ort": "ONNX Runtime", "ort_exact": "ONNX Runtime (x64quantprecision)", "openvino": "OpenVINO", "litert": "LiteRT", "nibble": "nibble"}
 
 
 # ---- child processes and their memory ---------------------------------------------------
@@ -197,7 +206,7 @@ def loaded() -> float:
     return rss
 
 
-def worker_ort(model: str, threads: int) -> tuple:
+def worker_ort(model: str, threads: int, exact: bool = False) -> tuple:
     import onnxruntime as ort
     rss0 = loaded()
     opts = ort.SessionOptions()
@@ -205,6 +214,8 @@ def worker_ort(model: str, threads: int) -> tuple:
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3
+    if exact:  # ORT int8 exact: u8 x s8 products that cannot saturate (see the module's docstring)
+        opts.add_session_config_entry("session.x64quantprecision", "1")
     sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     feeds = {i.name: random_input(i.shape, np.random.default_rng(0)) for i in sess.get_inputs()}
     return rss0, (lambda: sess.run(None, feeds)), {"version": ort.__version__}
@@ -256,7 +267,8 @@ def _dist_version(dist: str) -> str:
         return "unknown"
 
 
-WORKERS = {"ort": worker_ort, "openvino": worker_openvino, "litert": worker_litert}
+WORKERS = {"ort": worker_ort, "ort_exact": lambda model, threads: worker_ort(model, threads, exact=True),
+           "openvino": worker_openvino, "litert": worker_litert}
 
 
 def worker_main(engine: str, model: str, threads: int, runs: int, warmup: int, warmup_ms: float = 0.0) -> int:
@@ -920,9 +932,10 @@ def run_info(res: Results) -> list[tuple[str, str]]:
     if "litert" in res.infos:
         rows.append(("LiteRT", "XNNPACK delegate applied" if res.infos["litert"].get("xnnpack")
                      else "XNNPACK delegate NOT reported by the interpreter"))
-    if "ort" in res.infos:
+    if "ort" in res.infos or "ort_exact" in res.infos:
         rows.append(("ONNX Runtime session", "CPUExecutionProvider, intra_op_num_threads=threads, "
-                                             "inter_op_num_threads=1, sequential, default graph optimizations"))
+                                             "inter_op_num_threads=1, sequential, default graph optimizations; "
+                                             "ORT int8 exact: session.x64quantprecision=1 as well"))
     return rows
 
 

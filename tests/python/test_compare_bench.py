@@ -22,7 +22,8 @@ FASHION_TRAIN = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.
 
 RUNTIMES = {  # row label -> Python module it needs ("" for none)
     "nibble int8": "", "nibble float": "",
-    "ORT int8 (ORT QDQ)": "onnxruntime", "ORT int8 (nibble QDQ)": "onnxruntime", "ORT float": "onnxruntime",
+    "ORT int8 (ORT QDQ)": "onnxruntime", "ORT int8 (nibble QDQ)": "onnxruntime",
+    "ORT int8 exact (ORT QDQ)": "onnxruntime", "ORT float": "onnxruntime",
     "OpenVINO int8 (ORT QDQ)": "openvino", "OpenVINO int8 (nibble QDQ)": "openvino", "OpenVINO float": "openvino",
     "LiteRT int8 (XNNPACK)": "ai_edge_litert",
 }
