@@ -685,6 +685,9 @@ TEST(QuantX86Kernels, StoreTransposedWritesExactlyItsBytes) {
 // past the lanes of each step stay untouched.
 TEST(QuantX86Kernels, PixelPanelMatchesItsDefinition) {
   const bool zmm = q8::KernelsFor(BestIsa()).isa == Isa::kAvx512Vnni;
+  std::vector<void (*)(const q8::PixelPanelArgs&)> versions = {q8::PixelPanelPortable};
+  if (IsaSupported(Isa::kAvx2)) versions.push_back(q8::PixelPanelAvx2);
+  if (zmm) versions.push_back(q8::PixelPanelAvx512);
   Rng r(313);
   int straddling = 0, vector_calls = 0;
   for (int trial = 0; trial < 600 / kSweepDivisor; ++trial) {
@@ -710,11 +713,11 @@ TEST(QuantX86Kernels, PixelPanelMatchesItsDefinition) {
     }
     if (a.row_bytes % 4 != 0 && a.rows > 1) ++straddling;
     if (15 * a.pitch + a.row_bytes <= 118) ++vector_calls;
-    for (int version = 0; version < (zmm ? 2 : 1); ++version) {
+    for (size_t version = 0; version < versions.size(); ++version) {
       GuardedBuffer<uint8_t> dst(dst_size);
       std::fill(dst.data(), dst.data() + dst_size, uint8_t{0xA5});
       a.dst = dst.data();
-      (version == 0 ? q8::PixelPanelPortable : q8::PixelPanelAvx512)(a);
+      versions[version](a);
       for (int64_t i = 0; i < dst_size; ++i)
         ASSERT_EQ(int{dst[i]}, int{want[i]}) << "version " << version << " trial " << trial << " pitch " << a.pitch
                                              << " rows " << a.rows << " row_bytes " << a.row_bytes << " lanes "
@@ -733,6 +736,9 @@ TEST(QuantX86Kernels, PixelPanelMatchesItsDefinition) {
 // past `valid` faults.
 TEST(QuantX86Kernels, PixelRow3MatchesItsDefinition) {
   const bool zmm = q8::KernelsFor(BestIsa()).isa == Isa::kAvx512Vnni;
+  std::vector<void (*)(const q8::TapRowArgs&)> versions = {q8::PixelRow3Portable};
+  if (IsaSupported(Isa::kAvx2)) versions.push_back(q8::PixelRow3Avx2);
+  if (zmm) versions.push_back(q8::PixelRow3Avx512);
   Rng r(317);
   for (int trial = 0; trial < 300 / kSweepDivisor; ++trial) {
     q8::TapRowArgs a;
@@ -757,10 +763,10 @@ TEST(QuantX86Kernels, PixelRow3MatchesItsDefinition) {
         const int64_t i = a.start + j;
         want[3 * j + t] = static_cast<uint8_t>((i >= 0 && i < a.valid[t] ? a.row[t][i] : a.fill) ^ a.flip);
       }
-    for (int version = 0; version < (zmm ? 2 : 1); ++version) {
+    for (size_t version = 0; version < versions.size(); ++version) {
       std::vector<uint8_t> out(3 * a.n + 192, 0xA5);
       a.out = out.data();
-      (version == 0 ? q8::PixelRow3Portable : q8::PixelRow3Avx512)(a);
+      versions[version](a);
       for (int64_t i = 0; i < 3 * a.n; ++i)
         ASSERT_EQ(int{out[i]}, int{want[i]}) << "version " << version << " trial " << trial << " n " << a.n
                                              << " start " << a.start << " at pixel " << i / 3 << " channel " << i % 3;

@@ -1422,8 +1422,9 @@ void ConvQ8FastRun(const ConvQ8Packed& pk, const ConvQ8Params& p, const TX* x, T
     const bool zmm = pk.isa >= Isa::kAvx512Vnni;
     ctx.tap_row = zmm ? q8::TapRowAvx512 : q8::TapRowPortable;
     ctx.tap_staged = zmm ? q8::TapStagedAvx512 : nullptr;
-    ctx.pixel_panel = zmm ? q8::PixelPanelAvx512 : q8::PixelPanelPortable;
-    ctx.pixel_row3 = zmm ? q8::PixelRow3Avx512 : q8::PixelRow3Portable;
+    const bool ymm = !zmm && pk.isa >= Isa::kAvx2;
+    ctx.pixel_panel = zmm ? q8::PixelPanelAvx512 : ymm ? q8::PixelPanelAvx2 : q8::PixelPanelPortable;
+    ctx.pixel_row3 = zmm ? q8::PixelRow3Avx512 : ymm ? q8::PixelRow3Avx2 : q8::PixelRow3Portable;
     ctx.panel_copy = zmm ? q8::PanelCopyAvx512 : q8::PanelCopyPortable;
     ctx.store_transposed = zmm ? q8::StoreTransposedAvx512 : q8::StoreTransposedPortable;
     ctx.stage_pixel_row = zmm ? q8::PixelRowAvx512 : q8::PixelRowPortable;

@@ -2,7 +2,8 @@
 // channel-interleaved tap buffer of a task and copying panel segments out of
 // it. A portable version (conv_q8_fast.cc, SSE2 at most) and an AVX-512 one
 // (conv_q8_pack_avx512vnni.cc, masked loads: no byte outside the source rows
-// is touched) compute the same bytes. Not for use outside src/kernels/x86.
+// is touched) compute the same bytes; for the pixel-rows helpers also an AVX2
+// one (conv_q8_pack_avx2.cc). Not for use outside src/kernels/x86.
 #pragma once
 #include <cstdint>
 
@@ -67,6 +68,7 @@ struct PixelPanelArgs {
 };
 void PixelPanelPortable(const PixelPanelArgs& a);
 void PixelPanelAvx512(const PixelPanelArgs& a);  // 15 pitch + row_bytes <= 118; else the portable one
+void PixelPanelAvx2(const PixelPanelArgs& a);    // dword gathers (conv_q8_pack_avx2.cc)
 
 // Three channels' rows as 3-byte pixels (pixel-rows order, 3 channels):
 // out[3 j + t] = v ^ flip for j < n and t < 3, v as TapRowArgs defines it at
@@ -74,6 +76,7 @@ void PixelPanelAvx512(const PixelPanelArgs& a);  // 15 pitch + row_bytes <= 118;
 // may be written.
 void PixelRow3Portable(const TapRowArgs& a);
 void PixelRow3Avx512(const TapRowArgs& a);
+void PixelRow3Avx2(const TapRowArgs& a);  // byte shuffles (conv_q8_pack_avx2.cc)
 
 // A run of lanes of one panel row: `bytes` bytes copied from src_base + src to dst_base + dst.
 struct PanelSeg {
