@@ -144,6 +144,7 @@ DwConvQ8Packed PackDwConvQ8(const ConvQ8Params& p, const TW* w, const int32_t* b
   pk.bias_folded.resize(M);
   pk.multiplier.resize(M);
   pk.shift.resize(M);
+  pk.narrow.assign(M, 0);
   if (pk.fast) pk.wpair.assign(M * g.kh * pairs, 0);
   const bool q3 = pk.fast && g.kh == 3 && g.kw == 3;
   if (q3) {
@@ -175,6 +176,8 @@ DwConvQ8Packed PackDwConvQ8(const ConvQ8Params& p, const TW* w, const int32_t* b
                  fm.multiplier, ", shift ", fm.shift, ") for output channel ", m);
     pk.multiplier[m] = fm.multiplier;
     pk.shift[m] = fm.shift;
+    // bound < 2^31 and multiplier < 2^31: the product stays below 2^62.
+    pk.narrow[m] = fm.shift >= 33 && fm.shift <= 45 && ((bound * fm.multiplier) >> fm.shift) < (int64_t{1} << 30) - 2;
     if (pk.fast)
       for (int64_t ky = 0; ky < g.kh; ++ky)
         for (int64_t j = 0; j < pairs; ++j) {

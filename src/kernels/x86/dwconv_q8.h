@@ -50,6 +50,11 @@ struct DwConvQ8Packed {
   std::vector<int32_t> bias;         // [M]: bias (0 when none)
   std::vector<int32_t> bias_folded;  // [M]: bias - x_zero_point * sum(w - w_zero_point), mod 2^32
   std::vector<int32_t> multiplier, shift;  // [M], expanded from per-tensor when needed
+  // [M]: 1 where the requantization may take the 32-bit high-dword form (the
+  // AVX2 level's): shift in [33, 45] and |MultiplyByQuantizedMultiplier| of
+  // any reachable acc + bias below 2^30 - 2, so it never saturates (bound as
+  // the conv's ConvQ8Packed::narrow_u8).
+  std::vector<uint8_t> narrow;
   // 3x3 fast path (vpdpbusd on byte quads): [M][4] = the three kernel rows as
   // byte quads (w0, w1, w2, 0) and the bias it starts from (bias_folded, less
   // 128 * sum(w) for int8 x, which that path biases to uint8); q3_fits[m] is 0

@@ -7,6 +7,7 @@
 
 #include "kernels/x86/dwconv_q8.h"
 #include "kernels/x86/dwconv_q8_driver.inc"
+#include "kernels/x86/gemm_q8_requant_avx2.h"
 #include "kernels/x86/requant_vec_avx2.h"
 
 namespace nibble::dwq8_detail {
@@ -22,11 +23,37 @@ struct Ymm {
   // AVX2 has no vpdpwssd: vpmaddwd, then the add.
   static Vec AddDotPairs(Vec acc, Vec x, Vec w) { return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w)); }
 
-  using RequantConsts = vec256::RequantConsts;
-  static RequantConsts MakeRequant(int32_t multiplier, int32_t shift, int32_t zero_point, int32_t lo, int32_t hi) {
-    return vec256::MakeRequant(multiplier, shift, zero_point, lo, hi);
+  // Where the plane allows (DwConvQ8Packed::narrow), the high dwords of the
+  // 32 x 32-bit products and 32-bit shifts and clamps, as the conv epilogue's
+  // narrow form (gemm_q8_requant_avx2.h): AVX2 emulates the 64-bit form's
+  // arithmetic shift and clamps, about twice the instructions.
+  struct RequantConsts {
+    bool narrow;
+    vec256::RequantConsts full;
+    __m256i mult, rz;  // rz: the rounding and the zero point, 2^(s-33) + zp 2^(s-32)
+    __m128i sh;        // s - 32
+    int32_t lo, hi;
+  };
+  static RequantConsts MakeRequant(int32_t multiplier, int32_t shift, int32_t zero_point, int32_t lo, int32_t hi,
+                                   bool narrow) {
+    RequantConsts c{};
+    c.narrow = narrow;
+    if (!narrow) {
+      c.full = vec256::MakeRequant(multiplier, shift, zero_point, lo, hi);
+      return c;
+    }
+    const int32_t sh = shift - 32;  // 1..13
+    c.mult = _mm256_set1_epi32(multiplier);
+    c.rz = _mm256_set1_epi32((int32_t{1} << (sh - 1)) + zero_point * (int32_t{1} << sh));
+    c.sh = _mm_cvtsi32_si128(sh);
+    c.lo = lo;
+    c.hi = hi;
+    return c;
   }
-  static Vec Requant(Vec acc, const RequantConsts& c) { return vec256::Requant(acc, c); }
+  static Vec Requant(Vec acc, const RequantConsts& c) {
+    if (!c.narrow) return vec256::Requant(acc, c.full);
+    return q8::ClampY(_mm256_sra_epi32(_mm256_add_epi32(q8::HighDwordsY(acc, c.mult), c.rz), c.sh), c.lo, c.hi);
+  }
 
   // The tail byte by byte out of a register: AVX2 has no masked byte stores,
   // and a copy of n bytes, n unknown, is a libc call (14x14 maps: every

@@ -34,7 +34,8 @@ struct Zmm {
   static Vec AddDotPairs(Vec acc, Vec x, Vec w) { return _mm512_dpwssd_epi32(acc, x, w); }
 
   using RequantConsts = vec512::RequantConsts;
-  static RequantConsts MakeRequant(int32_t multiplier, int32_t shift, int32_t zero_point, int32_t lo, int32_t hi) {
+  static RequantConsts MakeRequant(int32_t multiplier, int32_t shift, int32_t zero_point, int32_t lo, int32_t hi,
+                                   bool /*narrow: the 64-bit form is as fast here*/) {
     return vec512::MakeRequant(multiplier, shift, zero_point, lo, hi);
   }
   static Vec Requant(Vec acc, const RequantConsts& c) { return vec512::Requant(acc, c); }
