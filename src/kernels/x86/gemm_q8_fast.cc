@@ -97,8 +97,9 @@ GemmQ8Packed PackGemmQ8(const GemmQ8Params& p, const int8_t* b, const int32_t* b
   pk.k4 = (p.k + 3) / 4;
   pk.n_panels = (p.n + kt.nr - 1) / kt.nr;
   auto value = [&](int64_t j, int64_t l) { return b[p.transpose_b ? j * p.k + l : l * p.n + j]; };
-  if (kt.wide) pk.b16 = q8::PackUnits<int16_t>(p.n, p.k, kt.nr, value);
-  else pk.b8 = q8::PackUnits<int8_t>(p.n, p.k, kt.nr, value);
+  // Bytes at every level: the AVX2 kernel sign-extends them as it loads (half
+  // the bytes of int16 weights to stream: an M = 1 layer reads each once).
+  pk.b8 = q8::PackUnits<int8_t>(p.n, p.k, kt.nr, value);
   pk.a_zero_point = p.a_zero_point.empty() ? 0 : p.a_zero_point[0];
   pk.bias_u8.resize(p.n);
   pk.bias_s8.resize(p.n);
@@ -166,9 +167,8 @@ void GemmQ8FastRun(const GemmQ8Packed& pk, int64_t m, const TA* a, TC* c, int64_
     for (int64_t pn = nb * per_task; pn < p_end; ++pn) {
       const int64_t j0 = pn * nr;
       q8::MicroArgs g;
-      g.b = pk.wide ? static_cast<const void*>(pk.b16.data() + pn * k4 * nr * 4)
-                    : static_cast<const void*>(pk.b8.data() + pn * k4 * nr * 4);
-      g.b_stride = nr * 4 * elem;
+      g.b = pk.b8.data() + pn * k4 * nr * 4;
+      g.b_stride = nr * 4;
       g.a_stride = mr * 4 * elem;
       g.k4 = k4;
       g.lanes = static_cast<int>(std::min<int64_t>(nr, pk.n - j0));

@@ -23,10 +23,9 @@ namespace nibble {
 struct GemmQ8Packed {
   Isa isa = Isa::kScalar;
   int mr = 0, nr = 0;
-  bool wide = false;  // weights held as int16 (AVX2 level)
+  bool wide = false;  // A's rows widened to int16 for the kernel (AVX2 level)
   int64_t n = 0, k = 0, k4 = 0, n_panels = 0;
-  std::vector<int8_t> b8;    // [n_panels][k4][nr][4], zero padded
-  std::vector<int16_t> b16;  // same, when wide
+  std::vector<int8_t> b8;  // [n_panels][k4][nr][4], zero padded
   // bias[j] - a_zero_point' * sum_l B[l, j] (wrapped), a_zero_point' being A's
   // zero point shifted to u8 (+128 for int8 A).
   std::vector<int32_t> bias_u8, bias_s8;

@@ -17,8 +17,8 @@
 // vpdpbusd multiplies u8 (register operand) by s8 (register or m32bcst), which
 // fits both: conv broadcasts the signed operand, fc broadcasts the unsigned one.
 // The AVX2 level has no u8 x s8 dot product that cannot saturate, so its
-// broadcast operand (and fc's weights) are widened to int16 once at pack time
-// and it multiplies with vpmaddwd.
+// broadcast operand is widened to int16 once at pack time, its vector operand
+// as it is loaded, and it multiplies with vpmaddwd.
 //
 // Accumulation wraps modulo 2^32 (vpdpbusd does, and the scalar kernel uses
 // uint32): with signed inputs shifted to u8 and the zero point folded into the
@@ -89,7 +89,7 @@ using RequantizeFn = void (*)(const int32_t* acc, const int32_t* mult, const int
                               int32_t zp, int32_t lo, int32_t hi, int32_t* out);
 
 // What one ISA level provides. Packed operands use layouts fixed by mr/nr and
-// by `wide` (AVX2: the broadcast operand and fc weights as int16).
+// by `wide` (AVX2: the broadcast operand as int16).
 struct KernelTable {
   Isa isa;
   const char* name;

@@ -1,8 +1,8 @@
 // The AVX2 level of the int8 GEMM micro-kernel (no VNNI). vpmaddubsw would
 // add two u8 x s8 products in saturating int16 (255 * -128 * 2 < -32768), so
 // instead both operands are int16 and vpmaddwd sums pairs into int32 exactly:
-// the broadcast operand (and fc weights) are widened once at pack time, the
-// conv activation panel (u8) is zero-extended on load. A ymm then holds 4
+// the broadcast operand is widened once at pack time, the vector operand
+// (the conv activation panel, u8; fc weights, s8) is extended on load. A ymm then holds 4
 // lanes x 2 partial sums (the pairs of one k4 step), added horizontally once
 // per tile. Tile: 6 rows x 8 lanes (12 accumulators, 2 lane vectors and 2
 // temporaries: all 16 registers).
@@ -95,14 +95,14 @@ void Tile(const MicroArgs& g) {
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   const uint8_t* a = static_cast<const uint8_t*>(g.a);  // int16 elements
-  const uint8_t* b = static_cast<const uint8_t*>(g.b);  // conv: u8, fc: int16
+  const uint8_t* b = static_cast<const uint8_t*>(g.b);  // conv: u8 activations, fc: s8 weights
   for (int64_t s = g.k4; s > 0; --s) {
     __m256i bv[2];
 #pragma GCC unroll 2
     for (int v = 0; v < 2; ++v)
       bv[v] = v >= V ? _mm256_setzero_si256()
               : kConv ? _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * v)))
-                    : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 * v));
+                    : _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * v)));
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) RowStep<V>(acc[r][0], acc[r][1], bv[0], bv[1], a + 8 * r);
     a += g.a_stride;
