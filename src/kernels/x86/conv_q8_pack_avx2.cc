@@ -31,17 +31,11 @@ struct Interleave3 {
 }  // namespace
 
 void PixelRow3Avx2(const TapRowArgs& a) {
-  auto edge = [&a](int64_t j) {
-    for (int t = 0; t < 3; ++t) {
-      const int64_t i = a.start + j;
-      a.out[3 * j + t] = static_cast<uint8_t>((i >= 0 && i < a.valid[t] ? a.row[t][i] : a.fill) ^ a.flip);
-    }
-  };
-  // Pixels [lo, hi) read all three rows in range.
+  // Pixels [lo, hi) read all three rows in range: 16 at a time from lo; the
+  // pixels before lo and after the last whole 16 are the portable version's.
   const int64_t lo = std::clamp<int64_t>(-a.start, 0, a.n);
   int64_t hi = a.n;
   for (int t = 0; t < 3; ++t) hi = std::min(hi, std::max(lo, a.valid[t] - a.start));
-  for (int64_t j = 0; j < lo; ++j) edge(j);
   static const Interleave3 k3;
   const __m128i flip = _mm_set1_epi8(static_cast<char>(a.flip));
   const uint8_t *r0 = a.row[0] + a.start, *r1 = a.row[1] + a.start, *r2 = a.row[2] + a.start;
@@ -56,12 +50,14 @@ void PixelRow3Avx2(const TapRowArgs& a) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + 3 * j + 16 * c), _mm_xor_si128(v, flip));
     }
   }
-  for (; j < hi; ++j) {
-    a.out[3 * j] = r0[j] ^ a.flip;
-    a.out[3 * j + 1] = r1[j] ^ a.flip;
-    a.out[3 * j + 2] = r2[j] ^ a.flip;
-  }
-  for (j = hi; j < a.n; ++j) edge(j);
+  TapRowArgs head = a;
+  head.n = lo;
+  PixelRow3Portable(head);
+  TapRowArgs tail = a;  // pixel i of the tail is pixel j + i of the row
+  tail.start = a.start + j;
+  tail.n = a.n - j;
+  tail.out = a.out + 3 * j;
+  PixelRow3Portable(tail);
 }
 
 void PixelPanelAvx2(const PixelPanelArgs& a) {
