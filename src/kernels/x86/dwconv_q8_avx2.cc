@@ -30,9 +30,8 @@ struct Ymm {
   struct RequantConsts {
     bool narrow;
     vec256::RequantConsts full;
-    __m256i mult, rz;  // rz: the rounding and the zero point, 2^(s-33) + zp 2^(s-32)
-    __m128i sh;        // s - 32
-    int32_t lo, hi;
+    __m256i mult;
+    int32_t sh, zp, lo, hi;  // sh: shift - 32
   };
   static RequantConsts MakeRequant(int32_t multiplier, int32_t shift, int32_t zero_point, int32_t lo, int32_t hi,
                                    bool narrow) {
@@ -42,17 +41,16 @@ struct Ymm {
       c.full = vec256::MakeRequant(multiplier, shift, zero_point, lo, hi);
       return c;
     }
-    const int32_t sh = shift - 32;  // 1..13
     c.mult = _mm256_set1_epi32(multiplier);
-    c.rz = _mm256_set1_epi32((int32_t{1} << (sh - 1)) + zero_point * (int32_t{1} << sh));
-    c.sh = _mm_cvtsi32_si128(sh);
+    c.sh = shift - 32;  // 1..13
+    c.zp = zero_point;
     c.lo = lo;
     c.hi = hi;
     return c;
   }
   static Vec Requant(Vec acc, const RequantConsts& c) {
     if (!c.narrow) return vec256::Requant(acc, c.full);
-    return q8::ClampY(_mm256_sra_epi32(_mm256_add_epi32(q8::HighDwordsY(acc, c.mult), c.rz), c.sh), c.lo, c.hi);
+    return q8::NarrowOneY(acc, c.mult, c.sh, c.zp, c.lo, c.hi);
   }
 
   // The tail byte by byte out of a register: AVX2 has no masked byte stores,

@@ -71,9 +71,8 @@ bool NarrowRows(const MicroArgs& g, const __m256i* sum) {
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
     const int32_t m = g.mult[g.mult_stride == 0 ? 0 : r];
-    const __m256i h = HighDwordsY(_mm256_add_epi32(sum[r], _mm256_set1_epi32(g.bias[r])), _mm256_set1_epi32(m));
-    const int32_t rz = (int32_t{1} << (sh[r] - 1)) + g.zp * (int32_t{1} << sh[r]);
-    y[r] = ClampY(_mm256_sra_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(rz)), _mm_cvtsi32_si128(sh[r])), g.lo, g.hi);
+    y[r] = NarrowOneY(_mm256_add_epi32(sum[r], _mm256_set1_epi32(g.bias[r])), _mm256_set1_epi32(m), sh[r], g.zp,
+                      g.lo, g.hi);
   }
   for (int r = R; r < kRows4; ++r) y[r] = _mm256_setzero_si256();
   // packs per 128-bit half, so dword d of the bytes is row d % 4's half d / 4.

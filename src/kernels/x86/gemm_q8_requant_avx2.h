@@ -90,6 +90,15 @@ inline __m256i ClampY(__m256i y, int32_t lo, int32_t hi) {
   return _mm256_min_epi32(_mm256_max_epi32(y, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
 }
 
+// The narrow form with one multiplier for every lane and 1 <= sh = shift -
+// 32 <= 13: (H + 2^(sh-1) + zp 2^sh) >> sh, clamped (shared by the conv
+// epilogue and the depthwise kernel).
+inline __m256i NarrowOneY(__m256i x, __m256i m, int32_t sh, int32_t zp, int32_t lo, int32_t hi) {
+  const int32_t rz = (int32_t{1} << (sh - 1)) + zp * (int32_t{1} << sh);
+  return ClampY(_mm256_sra_epi32(_mm256_add_epi32(HighDwordsY(x, m), _mm256_set1_epi32(rz)), _mm_cvtsi32_si128(sh)),
+                lo, hi);
+}
+
 inline bool NarrowHighY(__m256i x, __m256i m, __m256i s, __m256i mask, int32_t zp, int32_t lo, int32_t hi,
                         __m256i& y) {
   s = _mm256_blendv_epi8(_mm256_set1_epi32(33), s, mask);  // lanes past the tile: any valid shift
@@ -118,12 +127,9 @@ inline void EpilogueY(const Args& g, __m256i acc, int r, int j0, int n, void* ds
       // One multiplier for every lane: its constants are scalars.
       const int i = g.mult_stride == 0 ? 0 : r;
       const int32_t sh = g.shift[i] - 32;
-      if (sh >= 1 && sh <= 13) {
-        const __m256i h = HighDwordsY(_mm256_add_epi32(acc, bias), _mm256_set1_epi32(g.mult[i]));
-        const int32_t rz = (int32_t{1} << (sh - 1)) + g.zp * (int32_t{1} << sh);
-        y = _mm256_sra_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(rz)), _mm_cvtsi32_si128(sh));
-        return StoreBytesY(dst, ClampY(y, g.lo, g.hi), n);
-      }
+      if (sh >= 1 && sh <= 13)
+        return StoreBytesY(dst, NarrowOneY(_mm256_add_epi32(acc, bias), _mm256_set1_epi32(g.mult[i]), sh, g.zp, g.lo, g.hi),
+                           n);
     }
   }
   const ReqY p = g.mult_stride == 0 ? ReqYBroadcast(g.mult[0], g.shift[0])
